@@ -1,0 +1,116 @@
+//! The one error type of the HTTP layer, rendered as RFC 9457 problem documents.
+//!
+//! Internal failures are logged here, once, with their cause, and shown to the client as a bare
+//! 500 so that nothing about the database or the host leaks.
+
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::domain::rejection::Rejection;
+
+/// An RFC 9457 problem document with the protocol's stable `code`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    pub code: String,
+}
+
+impl Problem {
+    pub fn new(status: u16, code: &str, title: &str, detail: impl Into<String>) -> Problem {
+        Problem {
+            kind: format!("urn:hwledger:problem:{code}"),
+            title: title.to_owned(),
+            status,
+            detail: detail.into(),
+            code: code.to_owned(),
+        }
+    }
+
+    pub fn from_rejection(r: &Rejection) -> Problem {
+        Problem::new(r.code.status(), r.code.as_str(), r.code.title(), &r.detail)
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let body = serde_json::to_vec(&self).expect("problems serialise");
+        (
+            status,
+            [(header::CONTENT_TYPE, "application/problem+json")],
+            body,
+        )
+            .into_response()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    Rejected(Rejection),
+    #[error("not found: {0}")]
+    NotFound(String),
+    #[error("request body over 1 MiB")]
+    BodyTooLarge,
+    #[error("unsupported media type")]
+    UnsupportedMediaType,
+    #[error("invalid query: {0}")]
+    InvalidQuery(String),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<Rejection> for ApiError {
+    fn from(r: Rejection) -> Self {
+        ApiError::Rejected(r)
+    }
+}
+
+impl ApiError {
+    pub fn problem(&self) -> Problem {
+        match self {
+            ApiError::Rejected(r) => Problem::from_rejection(r),
+            ApiError::NotFound(what) => {
+                Problem::new(404, "not_found", "Not found", format!("{what} not found"))
+            }
+            ApiError::BodyTooLarge => Problem::new(
+                413,
+                "body_too_large",
+                "Request body too large",
+                "request bodies are limited to 1 MiB",
+            ),
+            ApiError::UnsupportedMediaType => Problem::new(
+                415,
+                "unsupported_media_type",
+                "Unsupported media type",
+                "the body must be application/json",
+            ),
+            ApiError::InvalidQuery(detail) => {
+                Problem::new(400, "invalid_query", "Invalid query parameter", detail)
+            }
+            ApiError::Internal(_) => Problem::new(
+                500,
+                "internal",
+                "Internal error",
+                "the request could not be completed; it has been logged",
+            ),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let ApiError::Internal(e) = &self {
+            tracing::error!(error = %format!("{e:#}"), "request failed");
+        }
+        self.problem().into_response()
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

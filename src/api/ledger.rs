@@ -1,0 +1,127 @@
+//! Reads of the ledger itself: entries, checkpoints, the ledger's identity, the registry.
+
+use axum::extract::{Path, State};
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use super::{ApiError, ApiResult, AppState, Query};
+use crate::protocol::checkpoint::Checkpoint;
+use crate::protocol::event::EntryView;
+use crate::store::OrgView;
+
+/// Most entries one page holds, and the default.
+pub const MAX_ENTRIES: u64 = 1000;
+pub const DEFAULT_ENTRIES: u64 = 100;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EntriesQuery {
+    from: Option<u64>,
+    limit: Option<u64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct EntriesPage {
+    /// The live size of the ledger.
+    size: u64,
+    #[schema(value_type = Vec<Object>)]
+    entries: Vec<EntryView>,
+}
+
+/// Entries in seq order from `from` (default 0), at most `limit` (default 100, at most 1000).
+#[utoipa::path(get, path = "/v1/entries", tag = "ledger",
+    params(("from" = Option<u64>, Query, description = "first seq"), ("limit" = Option<u64>, Query, description = "1 to 1000, default 100")),
+    responses((status = 200, body = EntriesPage), (status = 400, body = super::Problem, description = "invalid_query")))]
+pub async fn list_entries(
+    State(state): State<AppState>,
+    Query(q): Query<EntriesQuery>,
+) -> ApiResult<Json<EntriesPage>> {
+    let limit = q.limit.unwrap_or(DEFAULT_ENTRIES);
+    if !(1..=MAX_ENTRIES).contains(&limit) {
+        return Err(ApiError::InvalidQuery(format!(
+            "limit must be 1 to {MAX_ENTRIES}"
+        )));
+    }
+    let head = state.store.head().await?;
+    let entries = state.store.entries(q.from.unwrap_or(0), limit).await?;
+    Ok(Json(EntriesPage {
+        size: head.size,
+        entries: entries.iter().map(|e| e.view()).collect(),
+    }))
+}
+
+/// One entry by seq.
+#[utoipa::path(get, path = "/v1/entries/{seq}", tag = "ledger",
+    params(("seq" = u64, Path, description = "the entry's seq")),
+    responses((status = 200, description = "the entry with its hash"), (status = 404, body = super::Problem)))]
+pub async fn get_entry(
+    State(state): State<AppState>,
+    Path(seq): Path<String>,
+) -> ApiResult<Json<EntryView>> {
+    let not_found = || ApiError::NotFound(format!("entry {seq}"));
+    let n: u64 = seq.parse().map_err(|_| not_found())?;
+    let entry = state.store.entry(n).await?.ok_or_else(not_found)?;
+    Ok(Json(entry.view()))
+}
+
+/// The latest checkpoint: a C2SP signed note over the tree of every entry.
+#[utoipa::path(get, path = "/v1/checkpoint", tag = "ledger",
+    responses((status = 200, description = "signed note", content_type = "text/plain")))]
+pub async fn latest_checkpoint(State(state): State<AppState>) -> ApiResult<impl IntoResponse> {
+    let head = state.store.head().await?;
+    let note = Checkpoint {
+        origin: state.ledger.origin.clone(),
+        size: head.size,
+        root: head.root,
+    }
+    .sign(&state.ledger.key);
+    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], note))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct LedgerView {
+    origin: String,
+    size: u64,
+    root: String,
+    ledger_key: String,
+    verifier_key: String,
+    #[schema(value_type = Object)]
+    limits: Value,
+}
+
+/// The ledger's identity, live size and root, and the limits in force.
+#[utoipa::path(get, path = "/v1/ledger", tag = "ledger", responses((status = 200, body = LedgerView)))]
+pub async fn ledger_info(State(state): State<AppState>) -> ApiResult<Json<LedgerView>> {
+    let head = state.store.head().await?;
+    let limits = state.store.limits_in_force().await?;
+    Ok(Json(LedgerView {
+        origin: state.ledger.origin.clone(),
+        size: head.size,
+        root: hex::encode(head.root),
+        ledger_key: hex::encode(state.ledger.key.verifying_key().to_bytes()),
+        verifier_key: state.ledger.verifier_key.clone(),
+        limits: limits
+            .map(|l| serde_json::to_value(l).expect("limits serialise"))
+            .unwrap_or(Value::Null),
+    }))
+}
+
+/// A registered organisation and its keys.
+#[utoipa::path(get, path = "/v1/orgs/{org}", tag = "registry",
+    params(("org" = String, Path, description = "unified social credit code")),
+    responses((status = 200, body = OrgView), (status = 404, body = super::Problem)))]
+pub async fn get_org(
+    State(state): State<AppState>,
+    Path(org): Path<String>,
+) -> ApiResult<Json<OrgView>> {
+    state
+        .store
+        .org(&org)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound(format!("organisation {org}")))
+}

@@ -1,0 +1,128 @@
+//! The HTTP interface (spec §9). [`app`] builds the router from its state; [`serve`] runs it on
+//! a listener until a shutdown signal, so tests can drive the same router in-process or over a
+//! real socket.
+
+pub mod error;
+mod events;
+mod ledger;
+mod ops;
+
+use std::future::Future;
+use std::sync::{Arc, OnceLock};
+
+use axum::extract::{FromRequestParts, MatchedPath};
+use axum::http::request::Parts;
+use axum::http::Request;
+use axum::routing::{get, post};
+use axum::Router;
+use ed25519_dalek::SigningKey;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use serde::de::DeserializeOwned;
+use tower_http::trace::TraceLayer;
+
+use crate::protocol::checkpoint;
+use crate::sequencer::SequencerHandle;
+use crate::store::Store;
+pub use error::{ApiError, ApiResult, Problem};
+
+/// Largest request body accepted (spec §9).
+pub const MAX_BODY: usize = 1 << 20;
+
+/// Facts about the ledger fixed at genesis.
+pub struct LedgerInfo {
+    pub origin: String,
+    pub key: SigningKey,
+    pub verifier_key: String,
+}
+
+impl LedgerInfo {
+    pub fn new(origin: String, key: SigningKey) -> LedgerInfo {
+        let verifier_key = checkpoint::verifier_key(&origin, &key.verifying_key());
+        LedgerInfo {
+            origin,
+            key,
+            verifier_key,
+        }
+    }
+}
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub sequencer: SequencerHandle,
+    pub ledger: Arc<LedgerInfo>,
+    pub metrics: PrometheusHandle,
+}
+
+/// The process-wide Prometheus recorder (installed once, shared by every router in a process).
+pub fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            PrometheusBuilder::new()
+                .set_buckets_for_metric(
+                    Matcher::Suffix("seconds".into()),
+                    &[
+                        0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+                        5.0,
+                    ],
+                )
+                .expect("static buckets are valid")
+                .install_recorder()
+                .expect("no other metrics recorder is installed")
+        })
+        .clone()
+}
+
+/// The router of the whole service.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route("/v1/events", post(events::post_events))
+        .route("/v1/entries", get(ledger::list_entries))
+        .route("/v1/entries/{seq}", get(ledger::get_entry))
+        .route("/v1/checkpoint", get(ledger::latest_checkpoint))
+        .route("/v1/ledger", get(ledger::ledger_info))
+        .route("/v1/orgs/{org}", get(ledger::get_org))
+        .route("/healthz", get(ops::healthz))
+        .route("/metrics", get(ops::metrics))
+        .route("/openapi.json", get(ops::openapi))
+        .fallback(ops::not_found)
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+                let route = req
+                    .extensions()
+                    .get::<MatchedPath>()
+                    .map(MatchedPath::as_str)
+                    .unwrap_or("unmatched");
+                tracing::info_span!("request", method = %req.method(), route)
+            }),
+        )
+        .with_state(state)
+}
+
+/// Serves `app` on `listener` until `shutdown` resolves, then lets in-flight requests finish.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// A query string extractor whose failures are `invalid_query` problems. Unknown parameters are
+/// refused too: a misspelt filter silently ignored would give a wrong figure.
+pub struct Query<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let q = parts.uri.query().unwrap_or_default();
+        serde_urlencoded::from_str(q)
+            .map(Query)
+            .map_err(|e| ApiError::InvalidQuery(e.to_string()))
+    }
+}

@@ -1,0 +1,69 @@
+//! Operations endpoints: health, metrics, the OpenAPI document, and the 404 fallback.
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::Json;
+use serde::Serialize;
+use utoipa::{OpenApi, ToSchema};
+
+use super::{ApiError, ApiResult, AppState};
+
+#[derive(Serialize, ToSchema)]
+pub struct Health {
+    status: &'static str,
+    backend: &'static str,
+    size: u64,
+}
+
+/// Liveness and readiness: answers 200 when the database answers.
+#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, body = Health)))]
+pub async fn healthz(State(state): State<AppState>) -> ApiResult<Json<Health>> {
+    let head = state.store.head().await?;
+    Ok(Json(Health {
+        status: "ok",
+        backend: state.store.backend(),
+        size: head.size,
+    }))
+}
+
+/// Prometheus text exposition.
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
+pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(),
+    )
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "hwledger",
+        description = "Hazardous-waste manifest ledger: append-only, hash-chained, signed events."
+    ),
+    paths(
+        super::events::post_events,
+        super::ledger::list_entries,
+        super::ledger::get_entry,
+        super::ledger::latest_checkpoint,
+        super::ledger::ledger_info,
+        super::ledger::get_org,
+        healthz,
+        metrics,
+        openapi,
+    ),
+    components(schemas(super::Problem, crate::store::OrgView, crate::store::OrgKeyView))
+)]
+struct ApiDoc;
+
+/// This document.
+#[utoipa::path(get, path = "/openapi.json", tag = "operations", responses((status = 200, description = "OpenAPI 3.1")))]
+pub async fn openapi() -> impl IntoResponse {
+    Json(ApiDoc::openapi())
+}
+
+pub async fn not_found() -> ApiError {
+    ApiError::NotFound("route".into())
+}

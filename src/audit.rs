@@ -1,0 +1,154 @@
+//! Offline recomputation of a ledger from its entries alone: the core of `hwledger verify`.
+//!
+//! An [`Auditor`] takes the entries in order and checks, for each, its place in the sequence,
+//! its link to the previous entry, the hash its source states, its `recorded_at`, its
+//! signature, and every rule, by feeding it to the same [`State::submit`] the service uses. The
+//! first entry that fails is named with the reason.
+
+use std::fmt;
+
+use crate::domain::state::{State, Verdict};
+use crate::protocol::event::{self, Entry, Hash, Prepared, ZERO_HASH};
+use crate::protocol::merkle::{self, Frontier};
+use crate::protocol::time::{self, Timestamp};
+
+/// The first problem found, at an entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    pub seq: u64,
+    pub reason: String,
+}
+
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "entry {}: {}", self.seq, self.reason)
+    }
+}
+
+/// Replays a ledger entry by entry.
+pub struct Auditor {
+    state: State,
+    frontier: Frontier,
+    prev: Hash,
+    last_recorded: Option<Timestamp>,
+    /// Roots of the prefixes a caller asked to remember (for older checkpoints).
+    watch: Vec<(u64, Option<Hash>)>,
+}
+
+impl Auditor {
+    pub fn new(ledger_key: [u8; 32]) -> Auditor {
+        Auditor {
+            state: State::new(ledger_key),
+            frontier: Frontier::new(),
+            prev: ZERO_HASH,
+            last_recorded: None,
+            watch: Vec::new(),
+        }
+    }
+
+    /// Asks to remember the root of the prefix of `size` entries when the replay passes it.
+    pub fn remember_root_at(&mut self, size: u64) {
+        self.watch.push((
+            size,
+            if size == 0 {
+                Some(merkle::empty_root())
+            } else {
+                None
+            },
+        ));
+    }
+
+    /// The remembered root of the prefix of `size` entries.
+    pub fn root_at(&self, size: u64) -> Option<Hash> {
+        self.watch
+            .iter()
+            .find(|(s, _)| *s == size)
+            .and_then(|(_, r)| *r)
+    }
+
+    pub fn size(&self) -> u64 {
+        self.frontier.size()
+    }
+
+    pub fn root(&self) -> Hash {
+        self.frontier.root()
+    }
+
+    pub fn head(&self) -> Hash {
+        self.prev
+    }
+
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+
+    /// Checks the next run of consecutive entries; `stated` is the hash the source claims for
+    /// each (an export's `hash`, the database's hash column), if it claims one.
+    pub fn check(&mut self, entries: &[(Entry, Option<Hash>)]) -> Result<(), Finding> {
+        // Shape and signatures first, for the whole run at once; the findings are still
+        // reported in entry order below.
+        let mut prepared: Vec<Result<Prepared, String>> = entries
+            .iter()
+            .map(|(e, _)| {
+                Prepared::from_value(serde_json::json!({
+                    "event": e.event(),
+                    "key": hex::encode(e.key),
+                    "sig": hex::encode(e.sig),
+                }))
+            })
+            .collect();
+        let mut to_verify: Vec<&mut Prepared> = prepared
+            .iter_mut()
+            .filter_map(|p| p.as_mut().ok())
+            .collect();
+        event::verify_all(&mut to_verify);
+        for ((entry, stated), p) in entries.iter().zip(prepared) {
+            let fail = |reason: String| Finding {
+                seq: entry.seq,
+                reason,
+            };
+            let expected = self.size();
+            if entry.seq != expected {
+                return Err(fail(format!("expected seq {expected} here")));
+            }
+            if entry.prev != self.prev {
+                return Err(fail(format!(
+                    "prev {} is not the hash of the entry before, {}",
+                    hex::encode(entry.prev),
+                    hex::encode(self.prev)
+                )));
+            }
+            let hash = entry.hash();
+            if let Some(s) = stated {
+                if *s != hash {
+                    return Err(fail(format!(
+                        "the stated hash {} is not the entry's hash {}: the entry was altered",
+                        hex::encode(s),
+                        hex::encode(hash)
+                    )));
+                }
+            }
+            let recorded = time::parse_timestamp(&entry.recorded_at)
+                .map_err(|e| fail(format!("recorded_at {:?}: {e}", entry.recorded_at)))?;
+            if self.last_recorded.is_some_and(|last| recorded < last) {
+                return Err(fail("recorded_at goes back in time".into()));
+            }
+            let p = p.map_err(|e| fail(format!("not a valid event: {e}")))?;
+            match self.state.submit(&p, recorded) {
+                Ok(Verdict::Accepted(_)) => {}
+                Ok(Verdict::Replay(seq)) => {
+                    return Err(fail(format!("repeats the event recorded at seq {seq}")))
+                }
+                Err(r) => return Err(fail(format!("the ledger should have refused it: {r}"))),
+            }
+            self.frontier.push(merkle::leaf_hash(&hash));
+            self.prev = hash;
+            self.last_recorded = Some(recorded);
+            let size = self.size();
+            if let Some((_, r)) = self.watch.iter_mut().find(|(s, _)| *s == size) {
+                *r = Some(self.frontier.root());
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,65 @@
+//! The command line (spec §10).
+
+mod client;
+mod export;
+mod keygen;
+mod serve;
+mod submit;
+mod verify;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+pub use serve::ServeArgs;
+
+#[derive(Debug, Parser)]
+#[command(name = "hwledger", version, about = "Hazardous-waste manifest ledger")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the service.
+    Serve(ServeArgs),
+    /// Create a new Ed25519 key file and print its public key.
+    Keygen {
+        /// Where to write the PKCS#8 PEM key (mode 0600); an existing file is never overwritten.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Sign events and submit them; prints the resulting entries.
+    Submit(submit::SubmitArgs),
+    /// Write every entry as JSON Lines, then a last line with the checkpoint.
+    Export(export::ExportArgs),
+    /// Check a whole ledger: signatures, chain, rules, derived state, tree root.
+    Verify(verify::VerifyArgs),
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime starts")
+}
+
+/// Runs a parsed command line; errors are printed once, here.
+pub fn run(cli: Cli) -> ExitCode {
+    let result = match cli.command {
+        Command::Serve(args) => runtime().block_on(serve::run(args)),
+        Command::Keygen { out } => keygen::run(&out),
+        Command::Submit(args) => submit::run(args),
+        Command::Export(args) => runtime().block_on(export::run(args)),
+        Command::Verify(args) => return runtime().block_on(verify::run(args)),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,183 @@
+//! `hwledger serve`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+
+use crate::protocol::keys;
+use crate::service::{GenesisRegulator, LimitFlags, Service, ServiceConfig};
+use crate::store::DbUrl;
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Database URL: sqlite://FILE (created when missing) or postgres://…
+    #[arg(
+        long,
+        default_value = "sqlite://hwledger.db",
+        env = "HWLEDGER_DB",
+        hide_env_values = true
+    )]
+    pub db: String,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: String,
+    /// The ledger's origin (the checkpoint's name; fixed at genesis).
+    #[arg(long, default_value = "hwledger.local")]
+    pub origin: String,
+    /// The ledger's own key (PKCS#8 PEM); created when missing.
+    #[arg(long, default_value = "hwledger-keys/ledger.pem")]
+    pub ledger_key: PathBuf,
+    /// The genesis regulator's key (PKCS#8 PEM); created when missing.
+    #[arg(long, default_value = "hwledger-keys/regulator.pem")]
+    pub regulator_key: PathBuf,
+    /// The genesis regulator's unified social credit code.
+    #[arg(long, default_value = "11320404MB0000001Y")]
+    pub regulator_org: String,
+    #[arg(long, default_value = "示例生态环境局")]
+    pub regulator_name: String,
+    /// The genesis regulator's administrative division code.
+    #[arg(long, default_value = "320404")]
+    pub regulator_region: String,
+    /// Time from pickup to receipt before a manifest is overdue in transit (e.g. 5d, 72h).
+    #[arg(long, value_parser = parse_seconds)]
+    pub transit_limit: Option<i64>,
+    /// Time from receipt to disposal.
+    #[arg(long, value_parser = parse_seconds)]
+    pub disposal_limit: Option<i64>,
+    /// Time a declared lot may stay at its generator.
+    #[arg(long, value_parser = parse_seconds)]
+    pub storage_limit: Option<i64>,
+    /// How far before the ledger's clock an event's time may lie (paper manifests entered late).
+    #[arg(long, value_parser = parse_seconds)]
+    pub max_backdate: Option<i64>,
+    /// Shortfall between shipped and received tolerated as weighing error, in percent (e.g. 1 or 0.5).
+    #[arg(long, value_parser = parse_percent_bp)]
+    pub shortfall_tolerance: Option<i64>,
+    /// How often the sweeper looks for passed deadlines.
+    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+    pub sweep_interval: Duration,
+}
+
+/// A duration such as `30s`, `15m`, `72h` or `5d`, in whole seconds.
+pub fn parse_seconds(s: &str) -> Result<i64, String> {
+    let d = humantime::parse_duration(s).map_err(|e| e.to_string())?;
+    if d.subsec_nanos() != 0 || d.as_secs() == 0 {
+        return Err("give a whole, positive number of seconds or more".into());
+    }
+    i64::try_from(d.as_secs()).map_err(|_| "too long".into())
+}
+
+/// A percentage with at most two decimals, as basis points: `1` → 100, `0.5` → 50.
+pub fn parse_percent_bp(s: &str) -> Result<i64, String> {
+    let bad = || format!("{s:?} is not a percentage between 0 and 100 with at most two decimals");
+    let (int, frac) = s.split_once('.').unwrap_or((s, ""));
+    if int.is_empty()
+        || frac.len() > 2
+        || !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit())
+    {
+        return Err(bad());
+    }
+    let int: i64 = int.parse().map_err(|_| bad())?;
+    let frac: i64 = format!("{frac:0<2}").parse().map_err(|_| bad())?;
+    let bp = int * 100 + frac;
+    if bp > 10_000 {
+        return Err(bad());
+    }
+    Ok(bp)
+}
+
+pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,sqlx=warn,tower_http=warn".into()),
+        )
+        .init();
+    let (ledger_key, created) = keys::load_or_create(&args.ledger_key)?;
+    if created {
+        tracing::info!(path = %args.ledger_key.display(), public = %keys::public_hex(&ledger_key), "created the ledger key");
+    }
+    let (regulator_key, created) = keys::load_or_create(&args.regulator_key)?;
+    if created {
+        tracing::info!(path = %args.regulator_key.display(), public = %keys::public_hex(&regulator_key), "created the regulator key");
+    }
+    let db = DbUrl::new(args.db);
+    let config = ServiceConfig {
+        db: db.clone(),
+        origin: args.origin,
+        ledger_key,
+        regulator: GenesisRegulator {
+            org: args.regulator_org,
+            name: args.regulator_name,
+            region: args.regulator_region,
+            key: regulator_key.verifying_key(),
+        },
+        limits: LimitFlags {
+            transit_s: args.transit_limit,
+            disposal_s: args.disposal_limit,
+            storage_s: args.storage_limit,
+            max_backdate_s: args.max_backdate,
+            shortfall_bp: args.shortfall_tolerance,
+        },
+        sweep_interval: args.sweep_interval,
+    };
+    let service = Service::start(config).await?;
+    let listener = tokio::net::TcpListener::bind(&args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    tracing::info!(listen = %listener.local_addr()?, db = %db, size = service.state.sequencer.head().size, "serving");
+    crate::api::serve(listener, service.router(), shutdown_signal()).await?;
+    tracing::info!("shutting down: finishing queued appends");
+    service.shutdown().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => {},
+        _ = terminate => {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_and_percentages() {
+        assert_eq!(parse_seconds("30s"), Ok(30));
+        assert_eq!(parse_seconds("15m"), Ok(900));
+        assert_eq!(parse_seconds("72h"), Ok(259_200));
+        assert_eq!(parse_seconds("5d"), Ok(432_000));
+        assert!(parse_seconds("0s").is_err());
+        assert!(parse_seconds("soon").is_err());
+        assert_eq!(parse_percent_bp("1"), Ok(100));
+        assert_eq!(parse_percent_bp("0.5"), Ok(50));
+        assert_eq!(parse_percent_bp("0.25"), Ok(25));
+        assert_eq!(parse_percent_bp("100"), Ok(10_000));
+        assert!(parse_percent_bp("0.125").is_err());
+        assert!(parse_percent_bp("101").is_err());
+        assert!(parse_percent_bp("-1").is_err());
+        assert!(parse_percent_bp("1e2").is_err());
+    }
+}

@@ -1,0 +1,303 @@
+//! `hwledger verify`: recomputes a ledger from its entries and checks it against what its
+//! source claims (the database's head and query tables, or a signed checkpoint).
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Args;
+use ed25519_dalek::VerifyingKey;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::Value;
+
+use super::client;
+use crate::audit::{Auditor, Finding};
+use crate::protocol::checkpoint::Checkpoint;
+use crate::protocol::event::{parse_hex, Entry, EntryView, Hash};
+use crate::store::{DbUrl, OrgView, Store};
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["db", "url", "file"])))]
+pub struct VerifyArgs {
+    /// Read the ledger from a database (sqlite://… or postgres://…).
+    #[arg(long)]
+    pub db: Option<String>,
+    /// Read the ledger from a running service.
+    #[arg(long)]
+    pub url: Option<String>,
+    /// Read the ledger from a file written by `hwledger export`.
+    #[arg(long)]
+    pub file: Option<PathBuf>,
+    /// The ledger's public key (64 hex characters), obtained out of band.
+    #[arg(long)]
+    pub ledger_key: String,
+    /// An older checkpoint (signed note) that the ledger must extend.
+    #[arg(long)]
+    pub checkpoint: Option<PathBuf>,
+}
+
+/// Where entries come from.
+enum Source {
+    Db(Store),
+    File(std::io::Lines<BufReader<std::fs::File>>),
+    Url(String),
+}
+
+/// What the source says the ledger is, to compare with the recomputation.
+enum Claim {
+    /// The database's head row: size and root.
+    Head {
+        size: u64,
+        root: Hash,
+    },
+    /// A checkpoint signed note (an export's last line, or the service's latest).
+    Checkpoint(String),
+    Nothing,
+}
+
+const CHUNK: u64 = 2000;
+
+impl Source {
+    /// The next run of entries from `from`, with the hash the source states for each.
+    async fn next(
+        &mut self,
+        from: u64,
+        claim: &mut Claim,
+    ) -> anyhow::Result<Vec<(Entry, Option<Hash>)>> {
+        match self {
+            Source::Db(store) => Ok(store
+                .entries_with_hash(from, CHUNK)
+                .await?
+                .into_iter()
+                .map(|(e, h)| (e, Some(h)))
+                .collect()),
+            Source::File(lines) => {
+                let mut out = Vec::new();
+                for line in lines.by_ref() {
+                    let line = line.context("reading the export")?;
+                    if line.trim().is_empty() {
+                        continue;
+                    }
+                    let value: Value = serde_json::from_str(&line).with_context(|| {
+                        format!("line after entry {}: not JSON", from + out.len() as u64)
+                    })?;
+                    if let Some(cp) = value.get("checkpoint") {
+                        *claim = Claim::Checkpoint(cp.as_str().unwrap_or_default().to_owned());
+                        break;
+                    }
+                    out.push(parse_view(value)?);
+                    if out.len() as u64 >= CHUNK {
+                        break;
+                    }
+                }
+                Ok(out)
+            }
+            Source::Url(base) => {
+                let size = match claim {
+                    Claim::Checkpoint(text) => checkpoint_size(text)?,
+                    _ => 0,
+                };
+                if from >= size {
+                    return Ok(Vec::new());
+                }
+                let limit = (size - from).min(1000);
+                let page: Value = serde_json::from_str(&client::get(
+                    base,
+                    &format!("/v1/entries?from={from}&limit={limit}"),
+                    None,
+                )?)?;
+                page["entries"]
+                    .as_array()
+                    .context("the service's entries page has no entries")?
+                    .iter()
+                    .map(|v| parse_view(v.clone()))
+                    .collect()
+            }
+        }
+    }
+}
+
+fn parse_view(value: Value) -> anyhow::Result<(Entry, Option<Hash>)> {
+    let view: EntryView = serde_json::from_value(value).context("not an entry")?;
+    let seq = view.seq;
+    let (entry, hash) = view
+        .into_entry()
+        .map_err(|e| anyhow::anyhow!("entry {seq}: {e}"))?;
+    let stated = parse_hex::<32>(&hash).with_context(|| format!("entry {seq}: bad hash"))?;
+    Ok((entry, Some(stated)))
+}
+
+/// The size line of a checkpoint, before its signature is checked (to know how far to read).
+fn checkpoint_size(text: &str) -> anyhow::Result<u64> {
+    text.lines()
+        .nth(1)
+        .and_then(|l| l.parse().ok())
+        .context("the checkpoint has no size line")
+}
+
+pub async fn run(args: VerifyArgs) -> ExitCode {
+    match verify(args).await {
+        Ok(None) => ExitCode::SUCCESS,
+        Ok(Some(finding)) => {
+            println!("FAILED: {finding}");
+            ExitCode::from(1)
+        }
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Returns the first finding, or `None` when everything holds.
+async fn verify(args: VerifyArgs) -> anyhow::Result<Option<Finding>> {
+    let ledger_key = parse_hex::<32>(&args.ledger_key)
+        .context("--ledger-key must be 64 lowercase hex characters")?;
+    let verifying =
+        VerifyingKey::from_bytes(&ledger_key).context("--ledger-key is not a public key")?;
+    let older = match &args.checkpoint {
+        Some(p) => Some(
+            std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?,
+        ),
+        None => None,
+    };
+    let mut claim = Claim::Nothing;
+    let (mut source, total) = if let Some(db) = &args.db {
+        let store = Store::connect(&DbUrl::new(db.clone())).await?;
+        let head = store.head().await?;
+        claim = Claim::Head {
+            size: head.size,
+            root: head.root,
+        };
+        (Source::Db(store), Some(head.size))
+    } else if let Some(file) = &args.file {
+        let f =
+            std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
+        (Source::File(BufReader::new(f).lines()), None)
+    } else {
+        let base = args.url.clone().expect("clap requires a source");
+        let text = client::get(&base, "/v1/checkpoint", None)?;
+        let size = checkpoint_size(&text)?;
+        claim = Claim::Checkpoint(text);
+        (Source::Url(base), Some(size))
+    };
+
+    let mut auditor = Auditor::new(ledger_key);
+    let older_size = match &older {
+        Some(text) => Some(checkpoint_size(text)?),
+        None => None,
+    };
+    if let Some(m) = older_size {
+        auditor.remember_root_at(m);
+    }
+    let bar = match total {
+        Some(n) => ProgressBar::new(n),
+        None => ProgressBar::no_length(),
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {pos}/{len} entries {per_sec} eta {eta}")
+            .expect("a valid template"),
+    );
+    loop {
+        let chunk = source.next(auditor.size(), &mut claim).await?;
+        if chunk.is_empty() {
+            break;
+        }
+        if let Err(f) = auditor.check(&chunk) {
+            bar.abandon();
+            return Ok(Some(f));
+        }
+        bar.set_position(auditor.size());
+    }
+    bar.finish_and_clear();
+
+    let size = auditor.size();
+    let at_end = |reason: String| Finding { seq: size, reason };
+    let origin = auditor.state().origin.clone().unwrap_or_default();
+    if size == 0 {
+        return Ok(Some(at_end("the ledger is empty: no genesis".into())));
+    }
+    match &claim {
+        Claim::Head { size: s, root } => {
+            if *s != size {
+                return Ok(Some(at_end(format!(
+                    "the database's head says {s} entries, it holds {size}"
+                ))));
+            }
+            if *root != auditor.root() {
+                return Ok(Some(at_end(
+                    "the database's stored root is not the root of its entries".into(),
+                )));
+            }
+        }
+        Claim::Checkpoint(text) => {
+            let cp = match Checkpoint::open(text, &origin, &verifying) {
+                Ok(cp) => cp,
+                Err(e) => return Ok(Some(at_end(format!("the checkpoint does not verify: {e}")))),
+            };
+            if cp.size != size || cp.root != auditor.root() {
+                return Ok(Some(at_end(format!(
+                    "the checkpoint (size {}) does not match the entries (size {size})",
+                    cp.size
+                ))));
+            }
+        }
+        Claim::Nothing => {
+            return Ok(Some(at_end(
+                "the export ends without its checkpoint line: it is truncated".into(),
+            )))
+        }
+    }
+    println!("ok: {size} entries; sequence, chain, signatures and rules hold");
+    println!("origin: {origin}");
+    println!("root: {}", hex::encode(auditor.root()));
+    if let (Some(text), Some(m)) = (&older, older_size) {
+        let cp = match Checkpoint::open(text, &origin, &verifying) {
+            Ok(cp) => cp,
+            Err(e) => {
+                return Ok(Some(at_end(format!(
+                    "the older checkpoint does not verify: {e}"
+                ))))
+            }
+        };
+        if m > size || auditor.root_at(m) != Some(cp.root) {
+            return Ok(Some(at_end(format!(
+                "the ledger does not extend the older checkpoint of size {m}"
+            ))));
+        }
+        println!("extends the older checkpoint of size {m}");
+    }
+    if let Source::Db(store) = &source {
+        if let Some(f) = compare_projections(store, &auditor).await? {
+            return Ok(Some(f));
+        }
+        println!("query tables equal a replay of the ledger");
+    }
+    Ok(None)
+}
+
+/// Compares the database's query tables with the state recomputed from the entries.
+async fn compare_projections(store: &Store, auditor: &Auditor) -> anyhow::Result<Option<Finding>> {
+    let state = auditor.state();
+    let at_end = |reason: String| Finding {
+        seq: auditor.size(),
+        reason,
+    };
+    let mut expected: Vec<&String> = state.orgs.keys().collect();
+    expected.sort();
+    let stored = store.all_org_ids().await?;
+    if stored.iter().collect::<Vec<_>>() != expected {
+        return Ok(Some(at_end(
+            "the orgs table does not list the registered organisations".into(),
+        )));
+    }
+    for org in expected {
+        if store.org(org).await? != OrgView::from_state(state, org) {
+            return Ok(Some(at_end(format!(
+                "the orgs table differs from the ledger for {org}"
+            ))));
+        }
+    }
+    Ok(None)
+}

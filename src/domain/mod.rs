@@ -1,0 +1,7 @@
+//! The domain, pure: identifiers, reference data, and the state folded from the ledger with the
+//! rules every event must satisfy.
+
+pub mod catalogue;
+pub mod ids;
+pub mod rejection;
+pub mod state;

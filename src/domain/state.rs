@@ -1,0 +1,513 @@
+//! The domain state folded from the ledger, and the checks of spec §3 steps 2–7.
+//!
+//! [`State::submit`] is the one function that decides whether an event may be appended. The live
+//! sequencer, start-up catch-up, `verify` and any rebuild all call it, so the service and an
+//! auditor recomputing from the entries cannot disagree.
+
+use std::collections::{BTreeSet, HashMap};
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::rejection::{reject, Code, Rejection};
+use crate::protocol::event::{Hash, Prepared, LEDGER_ACTOR};
+use crate::protocol::time::Timestamp;
+
+/// How far ahead of the ledger's clock an event's `at` may be (§3 step 5).
+pub const MAX_AHEAD_S: i64 = 300;
+
+/// The limits of §7, as written at genesis and by `ledger.limits_set`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    pub transit_s: i64,
+    pub disposal_s: i64,
+    pub storage_s: i64,
+    pub max_backdate_s: i64,
+    pub shortfall_bp: i64,
+}
+
+impl Default for Limits {
+    /// The defaults §7 writes at genesis.
+    fn default() -> Self {
+        const DAY: i64 = 86_400;
+        Limits {
+            transit_s: 5 * DAY,
+            disposal_s: 365 * DAY,
+            storage_s: 365 * DAY,
+            max_backdate_s: 14 * DAY,
+            shortfall_bp: 100,
+        }
+    }
+}
+
+/// The roles an organisation may hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Regulator,
+    Generator,
+    Carrier,
+    Receiver,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Regulator => "regulator",
+            Role::Generator => "generator",
+            Role::Carrier => "carrier",
+            Role::Receiver => "receiver",
+        }
+    }
+}
+
+/// A registered organisation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Org {
+    pub org: String,
+    pub name: String,
+    pub region: String,
+    pub roles: BTreeSet<Role>,
+    /// Its keys in the order they were added.
+    pub keys: Vec<[u8; 32]>,
+    pub registered_seq: u64,
+}
+
+impl Org {
+    pub fn has(&self, role: Role) -> bool {
+        self.roles.contains(&role)
+    }
+}
+
+/// Who a key belongs to and whether it still signs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyRecord {
+    /// The org, or `None` for the ledger key.
+    pub owner: Option<String>,
+    pub added_seq: u64,
+    pub revoked_seq: Option<u64>,
+}
+
+/// A projection row that an applied event changed; the store rewrites exactly these.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Touched {
+    Org(String),
+}
+
+/// What an accepted event did.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub touched: Vec<Touched>,
+}
+
+/// The answer of steps 2–7 for one envelope.
+#[derive(Debug)]
+pub enum Verdict {
+    /// Step 2: the same event is recorded at this seq; nothing is appended.
+    Replay(u64),
+    /// The event is appended at the state's previous size.
+    Accepted(Outcome),
+}
+
+/// Everything the rules need, folded from the entries applied so far.
+#[derive(Debug, Clone)]
+pub struct State {
+    pub ledger_key: [u8; 32],
+    /// Number of entries applied: the seq the next accepted event gets.
+    pub size: u64,
+    pub origin: Option<String>,
+    pub limits: Option<Limits>,
+    pub orgs: HashMap<String, Org>,
+    pub keys: HashMap<[u8; 32], KeyRecord>,
+    /// Event id → (seq, SHA-256 of the event's JCS), for idempotent replays.
+    events: HashMap<Uuid, (u64, Hash)>,
+}
+
+/// The body of `ledger.genesis`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Genesis {
+    origin: String,
+    ledger_key: String,
+    regulator: GenesisRegulator,
+    limits: Limits,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GenesisRegulator {
+    org: String,
+    name: String,
+    region: String,
+    keys: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LimitsSet {
+    limits: Limits,
+    #[allow(dead_code)]
+    reason: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OrgRegistered {
+    org: String,
+    name: String,
+    region: String,
+    roles: Vec<Role>,
+    keys: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeyAdded {
+    org: String,
+    key: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeyRevoked {
+    org: String,
+    key: String,
+    #[allow(dead_code)]
+    reason: String,
+}
+
+/// Reads a body that has passed its schema into its typed form.
+pub(crate) fn body<T: DeserializeOwned>(value: &Value) -> Result<T, Rejection> {
+    T::deserialize(value).map_err(|e| Rejection::new(Code::InvalidEvent, format!("body: {e}")))
+}
+
+fn key_bytes(hex_key: &str) -> Result<[u8; 32], Rejection> {
+    crate::protocol::event::parse_hex::<32>(hex_key)
+        .filter(crate::protocol::keys::acceptable_public_key)
+        .ok_or_else(|| {
+            Rejection::new(
+                Code::InvalidEvent,
+                format!("{hex_key} is not an acceptable Ed25519 public key"),
+            )
+        })
+}
+
+impl State {
+    /// An empty ledger whose genesis must be signed by `ledger_key`.
+    pub fn new(ledger_key: [u8; 32]) -> State {
+        State {
+            ledger_key,
+            size: 0,
+            origin: None,
+            limits: None,
+            orgs: HashMap::new(),
+            keys: HashMap::new(),
+            events: HashMap::new(),
+        }
+    }
+
+    /// The limits in force (the defaults before genesis).
+    pub fn limits(&self) -> Limits {
+        self.limits.unwrap_or_default()
+    }
+
+    pub fn org(&self, org: &str) -> Option<&Org> {
+        self.orgs.get(org)
+    }
+
+    /// The seq at which an event id is recorded.
+    pub fn event_seq(&self, id: &Uuid) -> Option<u64> {
+        self.events.get(id).map(|(seq, _)| *seq)
+    }
+
+    fn is_regulator(&self, actor: &str) -> bool {
+        self.orgs.get(actor).is_some_and(|o| o.has(Role::Regulator))
+    }
+
+    /// Steps 2–7 of §3 for one prepared envelope, with `now` the ledger's clock for this entry
+    /// (its `recorded_at`). On acceptance the state has absorbed the event as entry `self.size - 1`.
+    pub fn submit(&mut self, p: &Prepared, now: Timestamp) -> Result<Verdict, Rejection> {
+        let h = &p.header;
+        // Step 2: idempotency.
+        if let Some((seq, digest)) = self.events.get(&h.id) {
+            return if *digest == p.event_digest() {
+                Ok(Verdict::Replay(*seq))
+            } else {
+                reject(
+                    Code::DuplicateEventId,
+                    format!("event {} is recorded at seq {seq} with other content", h.id),
+                )
+            };
+        }
+        // Step 3: the key is the actor's and not revoked.
+        if h.actor == LEDGER_ACTOR {
+            if p.key != self.ledger_key {
+                return reject(Code::UnknownKey, "the key is not the ledger key");
+            }
+        } else {
+            match self.keys.get(&p.key) {
+                Some(k) if k.owner.as_deref() == Some(h.actor.as_str()) => {
+                    if let Some(seq) = k.revoked_seq {
+                        return reject(
+                            Code::RevokedKey,
+                            format!("the key was revoked at seq {seq}"),
+                        );
+                    }
+                }
+                _ => {
+                    return reject(
+                        Code::UnknownKey,
+                        format!("the key is not a key of {}", h.actor),
+                    )
+                }
+            }
+        }
+        // Step 4.
+        if !p.sig_ok {
+            return reject(
+                Code::BadSignature,
+                "the signature does not verify over the event",
+            );
+        }
+        // Step 5.
+        let ahead = (h.at - now).num_milliseconds();
+        if ahead > MAX_AHEAD_S * 1000 {
+            return reject(
+                Code::BadTimestamp,
+                format!("at is {} s after the ledger's clock", ahead / 1000),
+            );
+        }
+        let max_backdate = match (h.kind.as_str(), &self.limits) {
+            ("ledger.genesis", None) => body::<Genesis>(p.body())?.limits.max_backdate_s,
+            _ => self.limits().max_backdate_s,
+        };
+        if -ahead > max_backdate * 1000 && !self.exempt_from_backdate(p) {
+            return reject(
+                Code::BadTimestamp,
+                format!(
+                    "at is {} s before the ledger's clock; at most {max_backdate} s are allowed",
+                    -ahead / 1000
+                ),
+            );
+        }
+        // Steps 6 and 7, then the state absorbs the event.
+        let outcome = self.apply_rules(p)?;
+        self.events.insert(h.id, (self.size, p.event_digest()));
+        self.size += 1;
+        Ok(Verdict::Accepted(outcome))
+    }
+
+    /// Automatic tickets are dated when their condition arose, however long ago (§3 step 5).
+    fn exempt_from_backdate(&self, p: &Prepared) -> bool {
+        p.header.actor == LEDGER_ACTOR && p.header.kind == "ticket.opened"
+    }
+
+    /// Steps 6 and 7: who may sign, then the event's rules in the order §6 lists them. Nothing
+    /// is changed unless every rule holds.
+    fn apply_rules(&mut self, p: &Prepared) -> Result<Outcome, Rejection> {
+        let h = &p.header;
+        if self.size == 0 && h.kind != "ledger.genesis" {
+            return reject(Code::Forbidden, "the first entry must be ledger.genesis");
+        }
+        match h.kind.as_str() {
+            "ledger.genesis" => self.genesis(p),
+            "ledger.limits_set" => {
+                self.require_regulator(&h.actor)?;
+                let b: LimitsSet = body(p.body())?;
+                self.limits = Some(b.limits);
+                Ok(Outcome::default())
+            }
+            "org.registered" => self.org_registered(p),
+            "org.key_added" => self.key_added(p),
+            "org.key_revoked" => self.key_revoked(p),
+            other => reject(
+                Code::InvalidEvent,
+                format!("event type {other} is not accepted by this ledger"),
+            ),
+        }
+    }
+
+    fn require_regulator(&self, actor: &str) -> Result<(), Rejection> {
+        if self.is_regulator(actor) {
+            Ok(())
+        } else {
+            reject(Code::Forbidden, format!("{actor} is not a regulator"))
+        }
+    }
+
+    fn genesis(&mut self, p: &Prepared) -> Result<Outcome, Rejection> {
+        if p.header.actor != LEDGER_ACTOR || self.size != 0 {
+            return reject(
+                Code::Forbidden,
+                "ledger.genesis is signed by the ledger, as entry 0 only",
+            );
+        }
+        let b: Genesis = body(p.body())?;
+        if key_bytes(&b.ledger_key)? != self.ledger_key {
+            return reject(
+                Code::InvalidEvent,
+                "ledger_key is not the key that signs the genesis",
+            );
+        }
+        let keys = self.new_org_keys(&b.regulator.org, &b.regulator.keys)?;
+        self.origin = Some(b.origin);
+        self.limits = Some(b.limits);
+        self.keys.insert(
+            self.ledger_key,
+            KeyRecord {
+                owner: None,
+                added_seq: 0,
+                revoked_seq: None,
+            },
+        );
+        let org = b.regulator.org.clone();
+        self.insert_org(Org {
+            org: b.regulator.org,
+            name: b.regulator.name,
+            region: b.regulator.region,
+            roles: BTreeSet::from([Role::Regulator]),
+            keys,
+            registered_seq: 0,
+        });
+        Ok(Outcome {
+            touched: vec![Touched::Org(org)],
+        })
+    }
+
+    /// Validates the keys of a new organisation (invalid_org_id, org_exists, key_in_use).
+    fn new_org_keys(&self, org: &str, keys: &[String]) -> Result<Vec<[u8; 32]>, Rejection> {
+        crate::domain::ids::OrgId::parse(org)
+            .map_err(|e| Rejection::new(Code::InvalidOrgId, format!("{org}: {e}")))?;
+        if self.orgs.contains_key(org) {
+            return reject(Code::OrgExists, format!("{org} is already registered"));
+        }
+        let mut out = Vec::with_capacity(keys.len());
+        for k in keys {
+            let bytes = key_bytes(k)?;
+            if self.key_taken(&bytes) || out.contains(&bytes) {
+                return reject(Code::KeyInUse, format!("key {k} is already in use"));
+            }
+            out.push(bytes);
+        }
+        Ok(out)
+    }
+
+    fn key_taken(&self, key: &[u8; 32]) -> bool {
+        *key == self.ledger_key || self.keys.contains_key(key)
+    }
+
+    fn insert_org(&mut self, org: Org) {
+        for k in &org.keys {
+            self.keys.insert(
+                *k,
+                KeyRecord {
+                    owner: Some(org.org.clone()),
+                    added_seq: self.size,
+                    revoked_seq: None,
+                },
+            );
+        }
+        self.orgs.insert(org.org.clone(), org);
+    }
+
+    fn org_registered(&mut self, p: &Prepared) -> Result<Outcome, Rejection> {
+        self.require_regulator(&p.header.actor)?;
+        let b: OrgRegistered = body(p.body())?;
+        crate::domain::ids::Region::parse(&b.region)
+            .map_err(|e| Rejection::new(Code::InvalidEvent, format!("region: {e}")))?;
+        let keys = self.new_org_keys(&b.org, &b.keys)?;
+        let org = b.org.clone();
+        self.insert_org(Org {
+            org: b.org,
+            name: b.name,
+            region: b.region,
+            roles: b.roles.into_iter().collect(),
+            keys,
+            registered_seq: self.size,
+        });
+        Ok(Outcome {
+            touched: vec![Touched::Org(org)],
+        })
+    }
+
+    /// Signer check shared by the key events: a regulator, or the org itself.
+    fn require_regulator_or_self(&self, actor: &str, org: &str) -> Result<(), Rejection> {
+        if actor == org || self.is_regulator(actor) {
+            Ok(())
+        } else {
+            reject(
+                Code::Forbidden,
+                format!("only a regulator or {org} itself may sign this"),
+            )
+        }
+    }
+
+    fn existing_org(&self, org: &str) -> Result<&Org, Rejection> {
+        self.orgs
+            .get(org)
+            .ok_or_else(|| Rejection::new(Code::UnknownOrg, format!("{org} is not registered")))
+    }
+
+    fn key_added(&mut self, p: &Prepared) -> Result<Outcome, Rejection> {
+        let b: KeyAdded = body(p.body())?;
+        self.require_regulator_or_self(&p.header.actor, &b.org)?;
+        self.existing_org(&b.org)?;
+        let key = key_bytes(&b.key)?;
+        if self.key_taken(&key) {
+            return reject(Code::KeyInUse, format!("key {} is already in use", b.key));
+        }
+        self.keys.insert(
+            key,
+            KeyRecord {
+                owner: Some(b.org.clone()),
+                added_seq: self.size,
+                revoked_seq: None,
+            },
+        );
+        self.orgs.get_mut(&b.org).expect("checked").keys.push(key);
+        Ok(Outcome {
+            touched: vec![Touched::Org(b.org)],
+        })
+    }
+
+    fn key_revoked(&mut self, p: &Prepared) -> Result<Outcome, Rejection> {
+        let b: KeyRevoked = body(p.body())?;
+        self.require_regulator_or_self(&p.header.actor, &b.org)?;
+        let org = self.existing_org(&b.org)?;
+        let key = crate::protocol::event::parse_hex::<32>(&b.key);
+        let record = key
+            .filter(|k| org.keys.contains(k))
+            .and_then(|k| self.keys.get(&k).map(|r| (k, r)));
+        let Some((key, record)) = record else {
+            return reject(
+                Code::UnknownKey,
+                format!("{} is not a key of {}", b.key, b.org),
+            );
+        };
+        if let Some(seq) = record.revoked_seq {
+            return reject(
+                Code::InvalidTransition,
+                format!("the key was already revoked at seq {seq}"),
+            );
+        }
+        let active = org
+            .keys
+            .iter()
+            .filter(|k| self.keys.get(*k).is_some_and(|r| r.revoked_seq.is_none()))
+            .count();
+        if p.header.actor == b.org && active <= 1 {
+            return reject(
+                Code::LastKey,
+                "an organisation may not revoke its own last active key",
+            );
+        }
+        let seq = self.size;
+        self.keys.get_mut(&key).expect("checked").revoked_seq = Some(seq);
+        Ok(Outcome {
+            touched: vec![Touched::Org(b.org)],
+        })
+    }
+}

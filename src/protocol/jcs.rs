@@ -1,0 +1,301 @@
+//! Strict JSON input and its RFC 8785 (JCS) canonical form.
+//!
+//! Everything the ledger signs or hashes is canonicalised, so input whose
+//! canonical form would be ambiguous (duplicate keys, non-integer or unsafe
+//! numbers, invalid UTF-8) is refused before it gets that far.
+
+use std::cell::Cell;
+use std::fmt;
+
+use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Number, Value};
+
+/// The largest magnitude an integer may have: 2^53 − 1, the range in which
+/// every JSON implementation reads integers exactly.
+pub const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
+
+/// [`MAX_SAFE_INTEGER`] as a float, which holds it exactly.
+const MAX_SAFE_FLOAT: f64 = 9_007_199_254_740_991.0;
+
+/// Why [`parse_strict`] refused its input.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum JsonError {
+    #[error("invalid UTF-8 at byte {0}")]
+    InvalidUtf8(usize),
+    #[error("invalid JSON at line {line} column {column}: {message}")]
+    Syntax {
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("duplicate key {0:?}")]
+    DuplicateKey(String),
+    #[error("number {0} is not an integer")]
+    NotAnInteger(String),
+    #[error("integer {0} is out of range (|n| must be at most 2^53-1)")]
+    OutOfRange(String),
+}
+
+/// Parses JSON text, refusing what RFC 8785 cannot canonicalise unambiguously:
+/// invalid UTF-8, duplicated object keys at any depth, numbers written with a
+/// fraction or an exponent, integers beyond ±(2^53 − 1), and trailing text.
+///
+/// `-0` is refused too: the parser cannot tell it apart from `-0.0`.
+pub fn parse_strict(bytes: &[u8]) -> Result<Value, JsonError> {
+    let text = std::str::from_utf8(bytes).map_err(|e| JsonError::InvalidUtf8(e.valid_up_to()))?;
+    let refusal = Cell::new(None);
+    let mut de = serde_json::Deserializer::from_str(text);
+    let parsed = StrictValue { refusal: &refusal }
+        .deserialize(&mut de)
+        .and_then(|value| de.end().map(|()| value));
+    parsed.map_err(|e| {
+        // A refusal raised by the visitor is the real cause; serde_json only
+        // sees it as an opaque custom error.
+        refusal.take().unwrap_or_else(|| JsonError::Syntax {
+            line: e.line(),
+            column: e.column(),
+            message: syntax_message(&e),
+        })
+    })
+}
+
+/// The RFC 8785 canonical bytes of `value`.
+pub fn canonical(value: &Value) -> Vec<u8> {
+    // A `Value` has string keys and finite numbers only, which is all that
+    // serialisation can fail on.
+    serde_json_canonicalizer::to_vec(value).expect("every JSON value has a canonical form")
+}
+
+/// serde_json's message without the position it appends, since
+/// [`JsonError::Syntax`] carries the position itself.
+fn syntax_message(e: &serde_json::Error) -> String {
+    let full = e.to_string();
+    let suffix = format!(" at line {} column {}", e.line(), e.column());
+    full.strip_suffix(&suffix).unwrap_or(&full).to_owned()
+}
+
+/// Deserialises a [`Value`] while checking the strict rules, recording the
+/// first refusal so that [`parse_strict`] can report it precisely.
+#[derive(Clone, Copy)]
+struct StrictValue<'a> {
+    refusal: &'a Cell<Option<JsonError>>,
+}
+
+impl StrictValue<'_> {
+    fn refuse<E: de::Error>(self, why: JsonError) -> E {
+        let error = E::custom(&why);
+        self.refusal.set(Some(why));
+        error
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for StrictValue<'_> {
+    type Value = Value;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for StrictValue<'_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_bool<E>(self, b: bool) -> Result<Value, E> {
+        Ok(Value::Bool(b))
+    }
+
+    fn visit_str<E>(self, s: &str) -> Result<Value, E> {
+        Ok(Value::String(s.to_owned()))
+    }
+
+    fn visit_string<E>(self, s: String) -> Result<Value, E> {
+        Ok(Value::String(s))
+    }
+
+    fn visit_u64<E: de::Error>(self, n: u64) -> Result<Value, E> {
+        if n > MAX_SAFE_INTEGER {
+            return Err(self.refuse(JsonError::OutOfRange(n.to_string())));
+        }
+        Ok(Value::Number(Number::from(n)))
+    }
+
+    fn visit_i64<E: de::Error>(self, n: i64) -> Result<Value, E> {
+        if n.unsigned_abs() > MAX_SAFE_INTEGER {
+            return Err(self.refuse(JsonError::OutOfRange(n.to_string())));
+        }
+        Ok(Value::Number(Number::from(n)))
+    }
+
+    fn visit_f64<E: de::Error>(self, n: f64) -> Result<Value, E> {
+        // serde_json hands over a float for a fraction, an exponent, `-0`, or
+        // an integer too long for 64 bits. Beyond 2^53 every float is whole,
+        // so the magnitude is the more useful thing to report there.
+        let why = if n.abs() > MAX_SAFE_FLOAT {
+            JsonError::OutOfRange(format!("{n:?}"))
+        } else {
+            JsonError::NotAnInteger(format!("{n:?}"))
+        };
+        Err(self.refuse(why))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        while let Some(item) = seq.next_element_seed(self)? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut object = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if object.contains_key(&key) {
+                return Err(self.refuse(JsonError::DuplicateKey(key)));
+            }
+            let value = map.next_value_seed(self)?;
+            object.insert(key, value);
+        }
+        Ok(Value::Object(object))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn refusal(text: &str) -> JsonError {
+        parse_strict(text.as_bytes()).expect_err(text)
+    }
+
+    #[test]
+    fn accepts_plain_json() {
+        let value = parse_strict(br#" {"b":[1,-2,true,null],"a":{"c":"\u00e9"}} "#).unwrap();
+        assert_eq!(value, json!({"a": {"c": "é"}, "b": [1, -2, true, null]}));
+    }
+
+    #[test]
+    fn accepts_the_safe_integer_bounds() {
+        #[allow(clippy::cast_precision_loss)]
+        let exact = MAX_SAFE_INTEGER as f64;
+        assert_eq!(MAX_SAFE_FLOAT, exact);
+        let value = parse_strict(b"[9007199254740991,-9007199254740991,0]").unwrap();
+        assert_eq!(
+            value,
+            json!([9_007_199_254_740_991_i64, -9_007_199_254_740_991_i64, 0])
+        );
+    }
+
+    #[test]
+    fn refuses_invalid_utf8() {
+        assert_eq!(
+            parse_strict(b"{\"a\":\"\xff\"}"),
+            Err(JsonError::InvalidUtf8(6))
+        );
+    }
+
+    #[test]
+    fn refuses_duplicate_keys_at_any_depth() {
+        assert_eq!(
+            refusal(r#"{"id":1,"id":2}"#),
+            JsonError::DuplicateKey("id".into())
+        );
+        assert_eq!(
+            refusal(r#"{"a":[{"x":{"k":1,"k":1}}]}"#),
+            JsonError::DuplicateKey("k".into())
+        );
+        // Escapes are decoded before keys are compared.
+        assert_eq!(
+            refusal(r#"{"a":1,"\u0061":2}"#),
+            JsonError::DuplicateKey("a".into())
+        );
+        assert_eq!(
+            refusal(r#"{"id":1,"id":2}"#).to_string(),
+            r#"duplicate key "id""#
+        );
+    }
+
+    #[test]
+    fn refuses_fractions_and_exponents() {
+        assert_eq!(refusal("1.0"), JsonError::NotAnInteger("1.0".into()));
+        assert_eq!(refusal("[1e3]"), JsonError::NotAnInteger("1000.0".into()));
+        assert_eq!(
+            refusal(r#"{"q":-0.5}"#),
+            JsonError::NotAnInteger("-0.5".into())
+        );
+        assert_eq!(refusal("1E0"), JsonError::NotAnInteger("1.0".into()));
+        assert_eq!(refusal("-0"), JsonError::NotAnInteger("-0.0".into()));
+        assert_eq!(refusal("1.5").to_string(), "number 1.5 is not an integer");
+    }
+
+    #[test]
+    fn refuses_integers_beyond_2_pow_53() {
+        assert_eq!(
+            refusal("9007199254740992"),
+            JsonError::OutOfRange("9007199254740992".into())
+        );
+        assert_eq!(
+            refusal("[-9007199254740993]"),
+            JsonError::OutOfRange("-9007199254740993".into())
+        );
+        // Too long for 64 bits: serde_json reads it as a float.
+        assert!(matches!(
+            refusal("123456789012345678901234567890"),
+            JsonError::OutOfRange(_)
+        ));
+        assert!(matches!(refusal("1e300"), JsonError::OutOfRange(_)));
+        assert!(refusal("9007199254740993")
+            .to_string()
+            .starts_with("integer 9007199254740993 is out of range"));
+    }
+
+    #[test]
+    fn refuses_trailing_text() {
+        assert!(matches!(refusal("{} x"), JsonError::Syntax { .. }));
+        assert!(matches!(refusal("1 2"), JsonError::Syntax { .. }));
+        assert!(parse_strict(b"{}\n\t ").is_ok());
+    }
+
+    #[test]
+    fn reports_syntax_errors_with_their_position() {
+        let error = refusal(r#"{"a": tru}"#);
+        let JsonError::Syntax { line, column, .. } = &error else {
+            panic!("{error:?}");
+        };
+        assert_eq!((*line, *column), (1, 10));
+        assert!(
+            error
+                .to_string()
+                .starts_with("invalid JSON at line 1 column 10: "),
+            "{error}"
+        );
+        assert!(!error.to_string().ends_with("column 10"), "{error}");
+    }
+
+    #[test]
+    fn refuses_lone_surrogates() {
+        assert!(matches!(refusal(r#""\ud800""#), JsonError::Syntax { .. }));
+    }
+
+    #[test]
+    fn canonical_sorts_keys_and_drops_whitespace() {
+        let value = parse_strict(br#"{ "b": 2, "a": [ 1, "\u20ac" ], "": null }"#).unwrap();
+        assert_eq!(
+            canonical(&value),
+            r#"{"":null,"a":[1,"€"],"b":2}"#.as_bytes()
+        );
+    }
+
+    #[test]
+    fn canonical_handles_floats() {
+        assert_eq!(canonical(&json!([1.5, 1e30, 4.0])), b"[1.5,1e+30,4]");
+    }
+}

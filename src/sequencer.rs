@@ -1,0 +1,335 @@
+//! The single writer: takes prepared envelopes from every request, checks them against the
+//! domain state in arrival order, and appends the accepted ones in one transaction per round
+//! (group commit). Requests that arrive while a commit is in flight are gathered into the next
+//! round, so under load one disk flush serves many events.
+//!
+//! The head row is locked in the database for the length of each round, and a round first
+//! applies any entries another process appended since, so two services on one PostgreSQL
+//! database still build one chain.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{bail, Context};
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::domain::rejection::Rejection;
+use crate::domain::state::{State, Verdict};
+use crate::protocol::event::{Entry, Prepared, ZERO_HASH};
+use crate::protocol::merkle::{self, Frontier};
+use crate::protocol::time::{self, Timestamp};
+use crate::store::{Batch, Head, NewEntry, Store};
+
+/// Most envelopes one round takes; more wait for the next.
+const MAX_ROUND: usize = 5000;
+
+/// What became of one submitted envelope.
+#[derive(Debug, Clone)]
+pub enum ItemResult {
+    /// Appended now (201).
+    Appended(Arc<Entry>),
+    /// Already recorded with identical content (200): the recorded entry.
+    Replayed(Arc<Entry>),
+    Rejected(Rejection),
+}
+
+/// An item as handed to the sequencer: prepared, or refused at step 1 already.
+pub type Item = Result<Prepared, Rejection>;
+
+struct Job {
+    items: Vec<Item>,
+    reply: oneshot::Sender<anyhow::Result<Vec<ItemResult>>>,
+}
+
+/// Cloneable handle through which requests submit envelopes.
+#[derive(Clone)]
+pub struct SequencerHandle {
+    tx: mpsc::Sender<Job>,
+    head: watch::Receiver<Head>,
+}
+
+impl SequencerHandle {
+    /// Submits items in order and waits until the accepted ones are durable.
+    pub async fn submit(&self, items: Vec<Item>) -> anyhow::Result<Vec<ItemResult>> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Job { items, reply })
+            .await
+            .map_err(|_| anyhow::anyhow!("the sequencer has stopped"))?;
+        rx.await
+            .map_err(|_| anyhow::anyhow!("the sequencer stopped before answering"))?
+    }
+
+    /// The head as of this process's last commit or catch-up.
+    pub fn head(&self) -> Head {
+        self.head.borrow().clone()
+    }
+}
+
+/// The writer's own state: the domain fold and the tree frontier, both at `head.size`.
+pub struct Sequencer {
+    store: Store,
+    state: State,
+    frontier: Frontier,
+    head: Head,
+    head_tx: watch::Sender<Head>,
+    rx: mpsc::Receiver<Job>,
+}
+
+impl Sequencer {
+    /// Loads the ledger from the store (replaying every entry through the rules) and starts the
+    /// writer task. Returns the handle and the task, which ends once every handle is dropped and
+    /// the queue is drained.
+    pub async fn start(
+        store: Store,
+        ledger_key: [u8; 32],
+    ) -> anyhow::Result<(SequencerHandle, tokio::task::JoinHandle<()>)> {
+        let (tx, rx) = mpsc::channel(1024);
+        let empty = Head {
+            size: 0,
+            head: ZERO_HASH,
+            root: merkle::empty_root(),
+            recorded_at: String::new(),
+        };
+        let (head_tx, head_rx) = watch::channel(empty.clone());
+        let mut seq = Sequencer {
+            store,
+            state: State::new(ledger_key),
+            frontier: Frontier::new(),
+            head: empty,
+            head_tx,
+            rx,
+        };
+        seq.reload().await?;
+        let task = tokio::spawn(seq.run());
+        Ok((SequencerHandle { tx, head: head_rx }, task))
+    }
+
+    /// Rebuilds the in-memory state from the database.
+    async fn reload(&mut self) -> anyhow::Result<()> {
+        self.state = State::new(self.state.ledger_key);
+        self.frontier = Frontier::new();
+        self.head = Head {
+            size: 0,
+            head: ZERO_HASH,
+            root: merkle::empty_root(),
+            recorded_at: String::new(),
+        };
+        let target = self.store.head().await?;
+        loop {
+            let chunk = self.store.entries(self.head.size, 5000).await?;
+            if chunk.is_empty() {
+                break;
+            }
+            for e in &chunk {
+                self.absorb(e)?;
+            }
+        }
+        if self.head.size < target.size || self.head.root != target.root {
+            bail!(
+                "the stored head (size {}, root {}) does not match the entries (size {}, root {})",
+                target.size,
+                hex::encode(target.root),
+                self.head.size,
+                hex::encode(self.head.root)
+            );
+        }
+        self.head_tx.send_replace(self.head.clone());
+        Ok(())
+    }
+
+    /// Applies an entry that is already in the database (start-up, or appended by another
+    /// process). Its rules are checked again: a stored entry the rules refuse means the
+    /// database was altered, and the service must not build on it.
+    fn absorb(&mut self, e: &Entry) -> anyhow::Result<()> {
+        if e.seq != self.head.size || e.prev != self.head.head {
+            bail!(
+                "stored entry {} does not link to the head {} at size {}",
+                e.seq,
+                hex::encode(self.head.head),
+                self.head.size
+            );
+        }
+        let mut p = Prepared::from_value(serde_json::json!({
+            "event": e.event(),
+            "key": hex::encode(e.key),
+            "sig": hex::encode(e.sig),
+        }))
+        .map_err(|m| anyhow::anyhow!("stored entry {}: {m}", e.seq))?;
+        p.sig_ok = true;
+        let now = time::parse_timestamp(&e.recorded_at)
+            .with_context(|| format!("stored entry {} has a bad recorded_at", e.seq))?;
+        match self.state.submit(&p, now) {
+            Ok(Verdict::Accepted(_)) => {}
+            Ok(Verdict::Replay(s)) => bail!("stored entry {} repeats the event of {s}", e.seq),
+            Err(r) => bail!("stored entry {} breaks a rule: {r}", e.seq),
+        }
+        let hash = e.hash();
+        self.frontier.push(merkle::leaf_hash(&hash));
+        self.head = Head {
+            size: e.seq + 1,
+            head: hash,
+            root: self.frontier.root(),
+            recorded_at: e.recorded_at.clone(),
+        };
+        Ok(())
+    }
+
+    async fn run(mut self) {
+        while let Some(first) = self.rx.recv().await {
+            let mut count = first.items.len();
+            let mut jobs = vec![first];
+            while count < MAX_ROUND {
+                match self.rx.try_recv() {
+                    Ok(job) => {
+                        count += job.items.len();
+                        jobs.push(job);
+                    }
+                    Err(_) => break,
+                }
+            }
+            let started = Instant::now();
+            let lens: Vec<usize> = jobs.iter().map(|j| j.items.len()).collect();
+            let items: Vec<Item> = jobs
+                .iter_mut()
+                .flat_map(|j| std::mem::take(&mut j.items))
+                .collect();
+            match self.round(items).await {
+                Ok(results) => {
+                    metrics::histogram!("hwledger_commit_seconds")
+                        .record(started.elapsed().as_secs_f64());
+                    let mut results = results.into_iter();
+                    for (job, len) in jobs.into_iter().zip(lens) {
+                        let mine: Vec<ItemResult> = results.by_ref().take(len).collect();
+                        let _ = job.reply.send(Ok(mine));
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %format!("{e:#}"), "append failed; reloading state from the database");
+                    for job in jobs {
+                        let _ = job.reply.send(Err(anyhow::anyhow!("append failed")));
+                    }
+                    if let Err(e) = self.reload().await {
+                        tracing::error!(error = %format!("{e:#}"), "cannot reload the ledger; stopping the writer");
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    /// One group commit.
+    async fn round(&mut self, items: Vec<Item>) -> anyhow::Result<Vec<ItemResult>> {
+        let mut tx = self.store.begin_write().await?;
+        let db_head = tx.lock_head().await?;
+        if db_head.size < self.head.size {
+            bail!(
+                "the database's head ({}) is behind this process's ({})",
+                db_head.size,
+                self.head.size
+            );
+        }
+        if db_head.size > self.head.size {
+            for e in tx.entries_from(self.head.size).await? {
+                self.absorb(&e)?;
+            }
+            self.head_tx.send_replace(self.head.clone());
+        }
+        let now = self.clock();
+        let recorded_at = time::format_millis(now);
+        let mut batch = Batch::default();
+        let mut results = Vec::with_capacity(items.len());
+        let mut touched = BTreeSet::new();
+        for item in items {
+            let p = match item {
+                Ok(p) => p,
+                Err(r) => {
+                    results.push(Pending::Rejected(r));
+                    continue;
+                }
+            };
+            match self.state.submit(&p, now) {
+                Ok(Verdict::Replay(seq)) => results.push(Pending::Replayed(seq)),
+                Ok(Verdict::Accepted(outcome)) => {
+                    touched.extend(outcome.touched);
+                    let entry = Entry {
+                        seq: self.head.size,
+                        prev: self.head.head,
+                        recorded_at: recorded_at.clone(),
+                        event_jcs: String::from_utf8(p.event_jcs).expect("JCS is UTF-8"),
+                        key: p.key,
+                        sig: p.sig,
+                    };
+                    let hash = entry.hash();
+                    batch
+                        .nodes
+                        .extend(self.frontier.push(merkle::leaf_hash(&hash)));
+                    self.head = Head {
+                        size: entry.seq + 1,
+                        head: hash,
+                        root: self.head.root,
+                        recorded_at: recorded_at.clone(),
+                    };
+                    results.push(Pending::Appended(batch.entries.len()));
+                    batch.entries.push(NewEntry {
+                        entry,
+                        hash,
+                        header: p.header,
+                    });
+                }
+                Err(r) => results.push(Pending::Rejected(r)),
+            }
+        }
+        if !batch.entries.is_empty() {
+            self.head.root = self.frontier.root();
+            batch.touched = touched;
+            tx.write(&batch, &self.state, &self.head).await?;
+            tx.commit().await?;
+            self.head_tx.send_replace(self.head.clone());
+            metrics::counter!("hwledger_appends_total").increment(batch.entries.len() as u64);
+        }
+        let appended: Vec<Arc<Entry>> = batch
+            .entries
+            .into_iter()
+            .map(|n| Arc::new(n.entry))
+            .collect();
+        let mut out = Vec::with_capacity(results.len());
+        for r in results {
+            out.push(match r {
+                Pending::Appended(i) => ItemResult::Appended(appended[i].clone()),
+                Pending::Replayed(seq) => match appended.iter().find(|e| e.seq == seq) {
+                    Some(e) => ItemResult::Replayed(e.clone()),
+                    None => ItemResult::Replayed(Arc::new(
+                        self.store
+                            .entry(seq)
+                            .await?
+                            .with_context(|| format!("recorded entry {seq} is missing"))?,
+                    )),
+                },
+                Pending::Rejected(r) => {
+                    metrics::counter!("hwledger_refusals_total", "code" => r.code.as_str())
+                        .increment(1);
+                    ItemResult::Rejected(r)
+                }
+            });
+        }
+        Ok(out)
+    }
+
+    /// The ledger's clock for the next entries: now at millisecond precision, never before the
+    /// last `recorded_at`.
+    fn clock(&self) -> Timestamp {
+        let now = time::truncate_millis(chrono::Utc::now());
+        match time::parse_timestamp(&self.head.recorded_at) {
+            Ok(last) if last > now => last,
+            _ => now,
+        }
+    }
+}
+
+enum Pending {
+    Appended(usize),
+    Replayed(u64),
+    Rejected(Rejection),
+}

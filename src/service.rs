@@ -1,0 +1,217 @@
+//! Starting and stopping the service: the pieces `serve` wires together, usable from tests.
+
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use ed25519_dalek::{SigningKey, VerifyingKey};
+use serde_json::{json, Value};
+use tokio::task::JoinHandle;
+use uuid::Uuid;
+
+use crate::api::{self, AppState, LedgerInfo};
+use crate::domain::ids::{OrgId, Region};
+use crate::domain::state::Limits;
+use crate::protocol::event::{self, Prepared, LEDGER_ACTOR};
+use crate::protocol::time;
+use crate::sequencer::{ItemResult, Sequencer};
+use crate::store::{DbUrl, Store};
+
+/// The regulator written into the genesis of a new ledger.
+#[derive(Debug, Clone)]
+pub struct GenesisRegulator {
+    pub org: String,
+    pub name: String,
+    pub region: String,
+    pub key: VerifyingKey,
+}
+
+/// Limits given on the command line; `None` where the flag was not given.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LimitFlags {
+    pub transit_s: Option<i64>,
+    pub disposal_s: Option<i64>,
+    pub storage_s: Option<i64>,
+    pub max_backdate_s: Option<i64>,
+    pub shortfall_bp: Option<i64>,
+}
+
+impl LimitFlags {
+    /// The limits a new ledger starts with: the flags over the defaults of §7.
+    pub fn genesis_limits(&self) -> Limits {
+        let d = Limits::default();
+        Limits {
+            transit_s: self.transit_s.unwrap_or(d.transit_s),
+            disposal_s: self.disposal_s.unwrap_or(d.disposal_s),
+            storage_s: self.storage_s.unwrap_or(d.storage_s),
+            max_backdate_s: self.max_backdate_s.unwrap_or(d.max_backdate_s),
+            shortfall_bp: self.shortfall_bp.unwrap_or(d.shortfall_bp),
+        }
+    }
+
+    /// Names the flags that differ from the limits in force.
+    pub fn differences(&self, in_force: &Limits) -> Vec<String> {
+        let pairs = [
+            ("--transit-limit", self.transit_s, in_force.transit_s, "s"),
+            (
+                "--disposal-limit",
+                self.disposal_s,
+                in_force.disposal_s,
+                "s",
+            ),
+            ("--storage-limit", self.storage_s, in_force.storage_s, "s"),
+            (
+                "--max-backdate",
+                self.max_backdate_s,
+                in_force.max_backdate_s,
+                "s",
+            ),
+            (
+                "--shortfall-tolerance",
+                self.shortfall_bp,
+                in_force.shortfall_bp,
+                " bp",
+            ),
+        ];
+        pairs
+            .into_iter()
+            .filter_map(|(flag, given, current, unit)| match given {
+                Some(g) if g != current => Some(format!(
+                    "{flag} asks for {g}{unit}, the ledger has {current}{unit}"
+                )),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ServiceConfig {
+    pub db: DbUrl,
+    pub origin: String,
+    pub ledger_key: SigningKey,
+    pub regulator: GenesisRegulator,
+    pub limits: LimitFlags,
+    pub sweep_interval: Duration,
+}
+
+/// A started service: its state for the router, and its writer task.
+pub struct Service {
+    pub state: AppState,
+    sequencer_task: JoinHandle<()>,
+}
+
+impl Service {
+    /// Opens the database, checks it belongs to this ledger, replays it, and writes the genesis
+    /// when the ledger is new.
+    pub async fn start(cfg: ServiceConfig) -> anyhow::Result<Service> {
+        if cfg.origin.is_empty()
+            || cfg.origin.contains(char::is_whitespace)
+            || cfg.origin.contains('+')
+        {
+            bail!(
+                "the origin {:?} must be non-empty, without spaces or '+'",
+                cfg.origin
+            );
+        }
+        let store = Store::connect(&cfg.db).await?;
+        let ledger_pub = cfg.ledger_key.verifying_key().to_bytes();
+        if let Some(genesis) = store.entry(0).await? {
+            let event = genesis.event();
+            let body = &event["body"];
+            if body["origin"] != Value::String(cfg.origin.clone()) {
+                bail!(
+                    "this database holds the ledger of origin {}, not {}; start with --origin {}",
+                    body["origin"],
+                    cfg.origin,
+                    body["origin"].as_str().unwrap_or("?")
+                );
+            }
+            if body["ledger_key"] != Value::String(hex::encode(ledger_pub)) {
+                bail!(
+                    "this database's genesis names ledger key {}, but the key given is {}; start with the ledger's own key file",
+                    body["ledger_key"],
+                    hex::encode(ledger_pub)
+                );
+            }
+            if let Some(in_force) = store.limits_in_force().await? {
+                let diffs = cfg.limits.differences(&in_force);
+                if !diffs.is_empty() {
+                    bail!(
+                        "limit flags differ from the limits in force ({}); limits of an existing ledger change only by a regulator's ledger.limits_set event",
+                        diffs.join("; ")
+                    );
+                }
+            }
+        }
+        let (sequencer, sequencer_task) = Sequencer::start(store.clone(), ledger_pub)
+            .await
+            .context("cannot load the ledger")?;
+        if sequencer.head().size == 0 {
+            let envelope = genesis_envelope(&cfg)?;
+            let item = Prepared::from_value(envelope)
+                .map_err(|e| anyhow::anyhow!("the genesis does not fit its schema: {e}"))
+                .map(|mut p| {
+                    p.sig_ok = event::verify_one(&p.key, &p.sig, &p.event_jcs);
+                    p
+                })?;
+            match sequencer.submit(vec![Ok(item)]).await?.pop() {
+                Some(ItemResult::Appended(e)) => {
+                    tracing::info!(origin = %cfg.origin, hash = %hex::encode(e.hash()), "wrote the genesis")
+                }
+                other => bail!("the genesis was not appended: {other:?}"),
+            }
+        }
+        let state = AppState {
+            store,
+            sequencer,
+            ledger: std::sync::Arc::new(LedgerInfo::new(
+                cfg.origin.clone(),
+                cfg.ledger_key.clone(),
+            )),
+            metrics: api::metrics_handle(),
+        };
+        Ok(Service {
+            state,
+            sequencer_task,
+        })
+    }
+
+    pub fn router(&self) -> axum::Router {
+        api::app(self.state.clone())
+    }
+
+    /// Waits for queued appends to commit, then closes the database.
+    pub async fn shutdown(self) {
+        let store = self.state.store.clone();
+        drop(self.state);
+        if let Err(e) = self.sequencer_task.await {
+            tracing::error!(error = %e, "the writer task failed");
+        }
+        store.close().await;
+    }
+}
+
+fn genesis_envelope(cfg: &ServiceConfig) -> anyhow::Result<Value> {
+    let r = &cfg.regulator;
+    OrgId::parse(&r.org).with_context(|| format!("--regulator-org {}", r.org))?;
+    Region::parse(&r.region).with_context(|| format!("--regulator-region {}", r.region))?;
+    let event = json!({
+        "v": 1,
+        "id": Uuid::new_v4().to_string(),
+        "type": "ledger.genesis",
+        "actor": LEDGER_ACTOR,
+        "at": time::format_timestamp(time::truncate_millis(chrono::Utc::now())),
+        "body": {
+            "origin": cfg.origin,
+            "ledger_key": hex::encode(cfg.ledger_key.verifying_key().to_bytes()),
+            "regulator": {
+                "org": r.org,
+                "name": r.name,
+                "region": r.region,
+                "keys": [hex::encode(r.key.to_bytes())],
+            },
+            "limits": cfg.limits.genesis_limits(),
+        },
+    });
+    Ok(event::sign_envelope(&event, &cfg.ledger_key))
+}

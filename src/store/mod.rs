@@ -1,0 +1,440 @@
+//! Storage: one interface over SQLite (embedded, the default) and PostgreSQL.
+//!
+//! Queries are written once and compiled for each backend by the `with_pool!`/`with_tx!` macros,
+//! so the two cannot drift apart; the few statements that differ say so where they stand. Entries
+//! are only ever inserted (the databases refuse UPDATE and DELETE on them by trigger); everything
+//! else is a projection of the ledger rewritten in the same transaction as the append.
+
+mod projections;
+
+use std::collections::{BTreeSet, HashMap};
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::Context;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgPool, Postgres, QueryBuilder, Row, Sqlite, SqlitePool, Transaction};
+
+use crate::domain::state::{Limits, State, Touched};
+use crate::protocol::event::{parse_hex, Entry, EventHeader, Hash};
+use crate::protocol::merkle::NodeId;
+use crate::protocol::time;
+
+pub use projections::{OrgKeyView, OrgView};
+
+/// The ledger's head as stored: size, last entry hash, tree root, last `recorded_at`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Head {
+    pub size: u64,
+    pub head: Hash,
+    pub root: Hash,
+    /// Empty for an empty ledger.
+    pub recorded_at: String,
+}
+
+/// One entry to insert, with the columns derived from its event.
+#[derive(Debug, Clone)]
+pub struct NewEntry {
+    pub entry: Entry,
+    pub hash: Hash,
+    pub header: EventHeader,
+}
+
+/// Everything one group commit writes.
+#[derive(Debug, Default)]
+pub struct Batch {
+    pub entries: Vec<NewEntry>,
+    pub nodes: Vec<(NodeId, Hash)>,
+    pub touched: BTreeSet<Touched>,
+}
+
+/// A database URL whose password never reaches a log.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DbUrl(String);
+
+impl DbUrl {
+    pub fn new(url: impl Into<String>) -> Self {
+        DbUrl(url.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+    pub fn is_postgres(&self) -> bool {
+        self.0.starts_with("postgres://") || self.0.starts_with("postgresql://")
+    }
+}
+
+impl fmt::Debug for DbUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl fmt::Display for DbUrl {
+    /// Shows the URL with any password replaced by `***`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = &self.0;
+        if let (Some(scheme_end), Some(at)) = (s.find("://"), s.rfind('@')) {
+            let userinfo = &s[scheme_end + 3..at];
+            if let Some(colon) = userinfo.find(':') {
+                return write!(
+                    f,
+                    "{}{}:***{}",
+                    &s[..scheme_end + 3],
+                    &userinfo[..colon],
+                    &s[at..]
+                );
+            }
+        }
+        f.write_str(s)
+    }
+}
+
+/// The storage handle. Cheap to clone.
+#[derive(Clone)]
+pub enum Store {
+    Sqlite {
+        /// One connection: SQLite has one writer at a time, and the sequencer is it.
+        write: SqlitePool,
+        read: SqlitePool,
+    },
+    Postgres(PgPool),
+}
+
+impl fmt::Debug for Store {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Store::Sqlite { .. } => "Store::Sqlite",
+            Store::Postgres(_) => "Store::Postgres",
+        })
+    }
+}
+
+/// Runs `$body` with `$pool` bound to the backend's read pool; the body is compiled per backend.
+macro_rules! with_pool {
+    ($self:expr, $pool:ident => $body:expr) => {
+        match $self {
+            Store::Sqlite { read: $pool, .. } => $body,
+            Store::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// Like `with_pool!`, over an open write transaction.
+macro_rules! with_tx {
+    ($self:expr, $tx:ident => $body:expr) => {
+        match $self {
+            WriteTx::Sqlite($tx) => $body,
+            WriteTx::Postgres($tx) => $body,
+        }
+    };
+}
+pub(crate) use {with_pool, with_tx};
+
+fn i64_of(n: u64) -> i64 {
+    i64::try_from(n).expect("sizes fit in i64")
+}
+
+fn hash_of(s: &str) -> anyhow::Result<Hash> {
+    parse_hex::<32>(s).with_context(|| format!("stored hash {s:?} is not 64 hex characters"))
+}
+
+fn entry_from_row<R: Row>(row: &R) -> anyhow::Result<Entry>
+where
+    for<'a> &'a str: sqlx::ColumnIndex<R>,
+    i64: for<'a> sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    String: for<'a> sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+{
+    let seq: i64 = row.try_get("seq")?;
+    let key: String = row.try_get("key")?;
+    let sig: String = row.try_get("sig")?;
+    Ok(Entry {
+        seq: seq as u64,
+        prev: hash_of(&row.try_get::<String, _>("prev")?)?,
+        recorded_at: row.try_get("recorded_at")?,
+        event_jcs: row.try_get("event")?,
+        key: parse_hex::<32>(&key).context("stored key is not hex")?,
+        sig: parse_hex::<64>(&sig).context("stored signature is not hex")?,
+    })
+}
+
+fn head_from_row<R: Row>(row: &R) -> anyhow::Result<Head>
+where
+    for<'a> &'a str: sqlx::ColumnIndex<R>,
+    i64: for<'a> sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    String: for<'a> sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+{
+    Ok(Head {
+        size: row.try_get::<i64, _>("size")? as u64,
+        head: hash_of(&row.try_get::<String, _>("head")?)?,
+        root: hash_of(&row.try_get::<String, _>("root")?)?,
+        recorded_at: row.try_get("recorded_at")?,
+    })
+}
+
+const ENTRY_COLUMNS: &str = "seq, prev, recorded_at, event, key, sig";
+
+impl Store {
+    /// Opens the database at `url` (creating a SQLite file when missing) and runs the migrations.
+    pub async fn connect(url: &DbUrl) -> anyhow::Result<Store> {
+        if url.is_postgres() {
+            let options = PgConnectOptions::from_str(url.expose())
+                .with_context(|| format!("bad database URL {url}"))?;
+            let pool = PgPoolOptions::new()
+                .max_connections(8)
+                .acquire_timeout(Duration::from_secs(30))
+                .connect_with(options)
+                .await
+                .with_context(|| format!("cannot connect to {url}"))?;
+            sqlx::migrate!("./migrations/postgres")
+                .run(&pool)
+                .await
+                .context("database migration failed")?;
+            Ok(Store::Postgres(pool))
+        } else {
+            let options = SqliteConnectOptions::from_str(url.expose())
+                .with_context(|| format!("bad database URL {url}"))?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                // FULL: with WAL, a commit is on disk before it is acknowledged.
+                .synchronous(SqliteSynchronous::Full)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(30));
+            let write = SqlitePoolOptions::new()
+                .max_connections(1)
+                .connect_with(options.clone())
+                .await
+                .with_context(|| format!("cannot open {url}"))?;
+            sqlx::migrate!("./migrations/sqlite")
+                .run(&write)
+                .await
+                .context("database migration failed")?;
+            let read = SqlitePoolOptions::new()
+                .max_connections(4)
+                .connect_with(options.read_only(true))
+                .await
+                .with_context(|| format!("cannot open {url}"))?;
+            Ok(Store::Sqlite { write, read })
+        }
+    }
+
+    pub fn backend(&self) -> &'static str {
+        match self {
+            Store::Sqlite { .. } => "sqlite",
+            Store::Postgres(_) => "postgres",
+        }
+    }
+
+    pub async fn close(&self) {
+        match self {
+            Store::Sqlite { write, read } => {
+                read.close().await;
+                write.close().await;
+            }
+            Store::Postgres(p) => p.close().await,
+        }
+    }
+
+    /// A trivial query, for health checks.
+    pub async fn ping(&self) -> anyhow::Result<()> {
+        with_pool!(self, pool => {
+            sqlx::query("select 1").execute(pool).await?;
+        });
+        Ok(())
+    }
+
+    pub async fn head(&self) -> anyhow::Result<Head> {
+        with_pool!(self, pool => {
+            let row = sqlx::query("select size, head, root, recorded_at from ledger_head where id = 0")
+                .fetch_one(pool)
+                .await?;
+            head_from_row(&row)
+        })
+    }
+
+    /// Entries `from..from+limit` in seq order.
+    pub async fn entries(&self, from: u64, limit: u64) -> anyhow::Result<Vec<Entry>> {
+        with_pool!(self, pool => {
+            let sql = format!(
+                "select {ENTRY_COLUMNS} from entries where seq >= $1 order by seq limit $2"
+            );
+            let rows = sqlx::query(&sql)
+                .bind(i64_of(from))
+                .bind(i64_of(limit))
+                .fetch_all(pool)
+                .await?;
+            rows.iter().map(entry_from_row).collect()
+        })
+    }
+
+    /// Entries with the hash stored beside each, for audits that compare the two.
+    pub async fn entries_with_hash(
+        &self,
+        from: u64,
+        limit: u64,
+    ) -> anyhow::Result<Vec<(Entry, Hash)>> {
+        with_pool!(self, pool => {
+            let sql = format!(
+                "select {ENTRY_COLUMNS}, hash from entries where seq >= $1 order by seq limit $2"
+            );
+            let rows = sqlx::query(&sql)
+                .bind(i64_of(from))
+                .bind(i64_of(limit))
+                .fetch_all(pool)
+                .await?;
+            rows.iter()
+                .map(|r| Ok((entry_from_row(r)?, hash_of(&r.try_get::<String, _>("hash")?)?)))
+                .collect()
+        })
+    }
+
+    pub async fn entry(&self, seq: u64) -> anyhow::Result<Option<Entry>> {
+        Ok(self
+            .entries(seq, 1)
+            .await?
+            .into_iter()
+            .find(|e| e.seq == seq))
+    }
+
+    /// The limits in force at the head: those of the last `ledger.limits_set`, or of the genesis.
+    pub async fn limits_in_force(&self) -> anyhow::Result<Option<Limits>> {
+        let event: Option<String> = with_pool!(self, pool => {
+            sqlx::query_scalar(
+                "select event from entries where type in ('ledger.genesis', 'ledger.limits_set') order by seq desc limit 1",
+            )
+            .fetch_optional(pool)
+            .await?
+        });
+        let Some(event) = event else { return Ok(None) };
+        let event: serde_json::Value = serde_json::from_str(&event)?;
+        Ok(Some(serde_json::from_value(
+            event["body"]["limits"].clone(),
+        )?))
+    }
+
+    /// The stored tree nodes among `ids`.
+    pub async fn tree_nodes(&self, ids: &[NodeId]) -> anyhow::Result<HashMap<NodeId, Hash>> {
+        let mut out = HashMap::with_capacity(ids.len());
+        for chunk in ids.chunks(400) {
+            with_pool!(self, pool => {
+                let mut q = QueryBuilder::new("select level, idx, hash from tree_nodes where (level, idx) in (");
+                let mut sep = q.separated(", ");
+                for id in chunk {
+                    sep.push("(");
+                    sep.push_bind_unseparated(id.level as i64);
+                    sep.push_unseparated(", ");
+                    sep.push_bind_unseparated(i64_of(id.index));
+                    sep.push_unseparated(")");
+                }
+                q.push(")");
+                for row in q.build().fetch_all(pool).await? {
+                    let level: i64 = row.try_get("level")?;
+                    let idx: i64 = row.try_get("idx")?;
+                    let hash: Vec<u8> = row.try_get("hash")?;
+                    let hash: Hash = hash.try_into().map_err(|_| anyhow::anyhow!("stored tree node is not 32 bytes"))?;
+                    out.insert(NodeId { level: level as u32, index: idx as u64 }, hash);
+                }
+            });
+        }
+        Ok(out)
+    }
+
+    /// Opens the write transaction of one group commit, holding the ledger's head lock.
+    pub async fn begin_write(&self) -> anyhow::Result<WriteTx> {
+        match self {
+            // IMMEDIATE takes SQLite's write lock now, so a second process waits here rather
+            // than failing at commit.
+            Store::Sqlite { write, .. } => {
+                Ok(WriteTx::Sqlite(write.begin_with("begin immediate").await?))
+            }
+            Store::Postgres(pool) => Ok(WriteTx::Postgres(pool.begin().await?)),
+        }
+    }
+}
+
+/// An open write transaction. Dropping it without [`WriteTx::commit`] rolls back.
+pub enum WriteTx {
+    Sqlite(Transaction<'static, Sqlite>),
+    Postgres(Transaction<'static, Postgres>),
+}
+
+impl WriteTx {
+    /// Reads the head under the writers' lock: a concurrent writer in another process waits
+    /// until this transaction ends.
+    pub async fn lock_head(&mut self) -> anyhow::Result<Head> {
+        let sql = match self {
+            WriteTx::Sqlite(_) => {
+                "select size, head, root, recorded_at from ledger_head where id = 0"
+            }
+            WriteTx::Postgres(_) => {
+                "select size, head, root, recorded_at from ledger_head where id = 0 for update"
+            }
+        };
+        with_tx!(self, tx => {
+            let row = sqlx::query(sql).fetch_one(&mut **tx).await?;
+            head_from_row(&row)
+        })
+    }
+
+    /// Entries at and after `from`, for catching up with appends by another process.
+    pub async fn entries_from(&mut self, from: u64) -> anyhow::Result<Vec<Entry>> {
+        with_tx!(self, tx => {
+            let sql = format!("select {ENTRY_COLUMNS} from entries where seq >= $1 order by seq");
+            let rows = sqlx::query(&sql).bind(i64_of(from)).fetch_all(&mut **tx).await?;
+            rows.iter().map(entry_from_row).collect()
+        })
+    }
+
+    /// Writes a batch: its entries, its tree nodes, the projections it touched (read from the
+    /// state after the batch), and the new head.
+    pub async fn write(&mut self, batch: &Batch, state: &State, head: &Head) -> anyhow::Result<()> {
+        with_tx!(self, tx => {
+            for chunk in batch.entries.chunks(1000) {
+                let mut q = QueryBuilder::new(
+                    "insert into entries (seq, id, type, actor, at, recorded_at, prev, hash, key, sig, event) ",
+                );
+                q.push_values(chunk, |mut b, e| {
+                    b.push_bind(i64_of(e.entry.seq))
+                        .push_bind(e.header.id.to_string())
+                        .push_bind(e.header.kind.clone())
+                        .push_bind(e.header.actor.clone())
+                        .push_bind(time::format_timestamp(e.header.at))
+                        .push_bind(e.entry.recorded_at.clone())
+                        .push_bind(hex::encode(e.entry.prev))
+                        .push_bind(hex::encode(e.hash))
+                        .push_bind(hex::encode(e.entry.key))
+                        .push_bind(hex::encode(e.entry.sig))
+                        .push_bind(e.entry.event_jcs.clone());
+                });
+                q.build().execute(&mut **tx).await?;
+            }
+            for chunk in batch.nodes.chunks(3000) {
+                let mut q = QueryBuilder::new("insert into tree_nodes (level, idx, hash) ");
+                q.push_values(chunk, |mut b, (id, hash)| {
+                    b.push_bind(id.level as i64)
+                        .push_bind(i64_of(id.index))
+                        .push_bind(hash.to_vec());
+                });
+                q.build().execute(&mut **tx).await?;
+            }
+        });
+        projections::write(self, &batch.touched, state).await?;
+        with_tx!(self, tx => {
+            sqlx::query("update ledger_head set size = $1, head = $2, root = $3, recorded_at = $4 where id = 0")
+                .bind(i64_of(head.size))
+                .bind(hex::encode(head.head))
+                .bind(hex::encode(head.root))
+                .bind(head.recorded_at.clone())
+                .execute(&mut **tx)
+                .await?;
+        });
+        Ok(())
+    }
+
+    pub async fn commit(self) -> anyhow::Result<()> {
+        with_tx!(self, tx => tx.commit().await?);
+        Ok(())
+    }
+}
