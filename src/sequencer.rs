@@ -47,6 +47,7 @@ struct Job {
 pub struct SequencerHandle {
     tx: mpsc::Sender<Job>,
     head: watch::Receiver<Head>,
+    stop: Arc<watch::Sender<bool>>,
 }
 
 impl SequencerHandle {
@@ -59,6 +60,12 @@ impl SequencerHandle {
             .map_err(|_| anyhow::anyhow!("the sequencer has stopped"))?;
         rx.await
             .map_err(|_| anyhow::anyhow!("the sequencer stopped before answering"))?
+    }
+
+    /// Asks the writer to finish: it commits what is queued, answers it, and ends. Later
+    /// submissions fail.
+    pub fn stop(&self) {
+        self.stop.send_replace(true);
     }
 
     /// The head as of this process's last commit or catch-up.
@@ -75,6 +82,7 @@ pub struct Sequencer {
     head: Head,
     head_tx: watch::Sender<Head>,
     rx: mpsc::Receiver<Job>,
+    stop: watch::Receiver<bool>,
 }
 
 impl Sequencer {
@@ -93,6 +101,7 @@ impl Sequencer {
             recorded_at: String::new(),
         };
         let (head_tx, head_rx) = watch::channel(empty.clone());
+        let (stop_tx, stop_rx) = watch::channel(false);
         let mut seq = Sequencer {
             store,
             state: State::new(ledger_key),
@@ -100,10 +109,16 @@ impl Sequencer {
             head: empty,
             head_tx,
             rx,
+            stop: stop_rx,
         };
         seq.reload().await?;
         let task = tokio::spawn(seq.run());
-        Ok((SequencerHandle { tx, head: head_rx }, task))
+        let handle = SequencerHandle {
+            tx,
+            head: head_rx,
+            stop: Arc::new(stop_tx),
+        };
+        Ok((handle, task))
     }
 
     /// Rebuilds the in-memory state from the database.
@@ -118,11 +133,20 @@ impl Sequencer {
         };
         let target = self.store.head().await?;
         loop {
-            let chunk = self.store.entries(self.head.size, 5000).await?;
+            let chunk = self.store.entries_with_hash(self.head.size, 5000).await?;
             if chunk.is_empty() {
                 break;
             }
-            for e in &chunk {
+            for (e, stored) in &chunk {
+                let hash = e.hash();
+                if hash != *stored {
+                    bail!(
+                        "stored entry {} was altered: its hash is {}, the hash stored with it {}",
+                        e.seq,
+                        hex::encode(hash),
+                        hex::encode(stored)
+                    );
+                }
                 self.absorb(e)?;
             }
         }
@@ -176,8 +200,21 @@ impl Sequencer {
         Ok(())
     }
 
+    /// The next job, until every handle is gone or a stop is asked for; after a stop, the jobs
+    /// already queued are still taken.
+    async fn next_job(&mut self) -> Option<Job> {
+        if !*self.stop.borrow() {
+            tokio::select! {
+                job = self.rx.recv() => return job,
+                _ = self.stop.wait_for(|s| *s) => {}
+            }
+        }
+        self.rx.close();
+        self.rx.recv().await
+    }
+
     async fn run(mut self) {
-        while let Some(first) = self.rx.recv().await {
+        while let Some(first) = self.next_job().await {
             let mut count = first.items.len();
             let mut jobs = vec![first];
             while count < MAX_ROUND {

@@ -183,6 +183,7 @@ impl Service {
     /// Waits for queued appends to commit, then closes the database.
     pub async fn shutdown(self) {
         let store = self.state.store.clone();
+        self.state.sequencer.stop();
         drop(self.state);
         if let Err(e) = self.sequencer_task.await {
             tracing::error!(error = %e, "the writer task failed");

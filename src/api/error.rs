@@ -33,7 +33,7 @@ impl Problem {
     }
 
     pub fn from_rejection(r: &Rejection) -> Problem {
-        Problem::new(r.code.status(), r.code.as_str(), r.code.title(), &r.detail)
+        Problem::new(r.status, r.code.as_str(), r.code.title(), &r.detail)
     }
 }
 

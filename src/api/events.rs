@@ -95,7 +95,7 @@ fn batch_item(result: ItemResult) -> BatchItem {
             entry: e.view(),
         },
         ItemResult::Rejected(r) => BatchItem::Problem {
-            status: r.code.status(),
+            status: r.status,
             problem: Problem::from_rejection(&r),
         },
     }

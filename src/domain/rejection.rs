@@ -129,6 +129,8 @@ impl fmt::Display for Code {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rejection {
     pub code: Code,
+    /// The HTTP status: the code's own, except that every rule of step 7 answers 422.
+    pub status: u16,
     pub detail: String,
 }
 
@@ -136,6 +138,17 @@ impl Rejection {
     pub fn new(code: Code, detail: impl Into<String>) -> Self {
         Rejection {
             code,
+            status: code.status(),
+            detail: detail.into(),
+        }
+    }
+
+    /// A refusal by an event's own rules (§3 step 7), which is always 422, even for a code such
+    /// as `unknown_key` that step 3 answers with 401.
+    pub fn rule(code: Code, detail: impl Into<String>) -> Self {
+        Rejection {
+            code,
+            status: 422,
             detail: detail.into(),
         }
     }

@@ -482,10 +482,10 @@ impl State {
             .filter(|k| org.keys.contains(k))
             .and_then(|k| self.keys.get(&k).map(|r| (k, r)));
         let Some((key, record)) = record else {
-            return reject(
+            return Err(Rejection::rule(
                 Code::UnknownKey,
                 format!("{} is not a key of {}", b.key, b.org),
-            );
+            ));
         };
         if let Some(seq) = record.revoked_seq {
             return reject(

@@ -1,0 +1,320 @@
+//! The command line, as an operator and an enterprise would use it: `serve` with its defaults in
+//! an empty folder, `keygen`, `submit`, `export`, `verify`, and a graceful stop on SIGTERM.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::harness::*;
+use serde_json::{json, Value};
+
+fn hwledger(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_hwledger"))
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("hwledger runs")
+}
+
+fn text(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr)
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Starts `hwledger serve` in `dir` and waits until it answers.
+fn serve(dir: &Path, db: Option<&str>, port: u16) -> Child {
+    let listen = format!("127.0.0.1:{port}");
+    let mut args = vec!["serve", "--listen", &listen];
+    if let Some(db) = db {
+        args.extend(["--db", db]);
+    }
+    let child = Command::new(env!("CARGO_BIN_EXE_hwledger"))
+        .current_dir(dir)
+        .args(&args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("serve starts");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while ureq::get(&format!("http://{listen}/healthz"))
+        .call()
+        .is_err()
+    {
+        assert!(Instant::now() < deadline, "the service did not come up");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    child
+}
+
+fn sigterm(mut child: Child) -> std::process::ExitStatus {
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the service did not stop on SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn get(url: &str) -> Value {
+    ureq::get(url)
+        .call()
+        .expect("GET answers")
+        .into_json()
+        .expect("JSON")
+}
+
+storage_test!(operator_and_enterprise_workflow, |b| async move {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // On SQLite, serve runs with its defaults (hwledger.db in the current folder).
+    let db = TestDb::new(b).await;
+    let db_flag = (b == Backend::Postgres).then_some(db.url.as_str());
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let child = serve(d, db_flag, port);
+    for f in ["hwledger-keys/ledger.pem", "hwledger-keys/regulator.pem"] {
+        assert!(d.join(f).exists(), "{f} is created on first start");
+    }
+    let ledger_key = get(&format!("{base}/v1/ledger"))["ledger_key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // keygen: a private key file and the public key on stdout.
+    let out = hwledger(d, &["keygen", "--out", "keys/plant.pem"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let public = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    assert_eq!(public.len(), 64);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(d.join("keys/plant.pem"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    assert!(
+        !hwledger(d, &["keygen", "--out", "keys/plant.pem"])
+            .status
+            .success(),
+        "never overwrites"
+    );
+
+    // submit: the regulator registers the plant; v, id and at are filled in.
+    let plant = org_id(9001);
+    std::fs::write(
+        d.join("register.json"),
+        json!({"type": "org.registered", "actor": REGULATOR_ORG,
+               "body": {"org": plant, "name": "常州某化工有限公司", "region": "320404", "roles": ["generator"], "keys": [public]}})
+        .to_string(),
+    )
+    .unwrap();
+    let out = hwledger(
+        d,
+        &[
+            "submit",
+            "--key",
+            "hwledger-keys/regulator.pem",
+            "--url",
+            &base,
+            "register.json",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let entry: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(entry["seq"], 1);
+    assert_eq!(entry["event"]["v"], 1);
+    // The plant rotates in a second key with its own key, as a batch file of one.
+    let second = hwledger(d, &["keygen", "--out", "keys/plant2.pem"]);
+    let second = String::from_utf8(second.stdout).unwrap().trim().to_owned();
+    std::fs::write(
+        d.join("add.json"),
+        json!([{"type": "org.key_added", "actor": plant, "body": {"org": plant, "key": second}}])
+            .to_string(),
+    )
+    .unwrap();
+    let out = hwledger(
+        d,
+        &[
+            "submit",
+            "--key",
+            "keys/plant.pem",
+            "--url",
+            &base,
+            "add.json",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    // A refused event makes submit fail and shows the problem.
+    let out = hwledger(
+        d,
+        &[
+            "submit",
+            "--key",
+            "keys/plant.pem",
+            "--url",
+            &base,
+            "register.json",
+        ],
+    );
+    assert!(!out.status.success());
+    assert!(text(&out).contains("unknown_key"), "{}", text(&out));
+
+    // export over HTTP, then verify the file offline, and the service directly.
+    let out = hwledger(d, &["export", "--url", &base]);
+    assert!(out.status.success(), "{}", text(&out));
+    std::fs::write(d.join("ledger.jsonl"), &out.stdout).unwrap();
+    let lines: Vec<&str> = std::str::from_utf8(&out.stdout).unwrap().lines().collect();
+    assert_eq!(lines.len(), 4, "three entries and the checkpoint");
+    assert!(lines[3].starts_with("{\"checkpoint\":"));
+    let out = hwledger(
+        d,
+        &[
+            "verify",
+            "--file",
+            "ledger.jsonl",
+            "--ledger-key",
+            &ledger_key,
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("ok: 3 entries"), "{}", text(&out));
+    let out = hwledger(d, &["verify", "--url", &base, "--ledger-key", &ledger_key]);
+    assert!(out.status.success(), "{}", text(&out));
+    // A wrong ledger key is caught at the genesis.
+    let other = hex::encode(key(4242).verifying_key().to_bytes());
+    let out = hwledger(
+        d,
+        &["verify", "--file", "ledger.jsonl", "--ledger-key", &other],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).contains("FAILED: entry 0"), "{}", text(&out));
+    // An export edited by hand, or cut short, fails.
+    let edited = std::str::from_utf8(&std::fs::read(d.join("ledger.jsonl")).unwrap())
+        .unwrap()
+        .replace("常州某化工有限公司", "常州某物流有限公司");
+    std::fs::write(d.join("edited.jsonl"), edited).unwrap();
+    let out = hwledger(
+        d,
+        &[
+            "verify",
+            "--file",
+            "edited.jsonl",
+            "--ledger-key",
+            &ledger_key,
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).contains("FAILED: entry 1"), "{}", text(&out));
+    std::fs::write(d.join("cut.jsonl"), lines[..3].join("\n")).unwrap();
+    let out = hwledger(
+        d,
+        &["verify", "--file", "cut.jsonl", "--ledger-key", &ledger_key],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).contains("truncated"), "{}", text(&out));
+    // The checkpoint kept today proves tomorrow's ledger extends it.
+    std::fs::write(
+        d.join("old.checkpoint"),
+        ureq::get(&format!("{base}/v1/checkpoint"))
+            .call()
+            .unwrap()
+            .into_string()
+            .unwrap(),
+    )
+    .unwrap();
+
+    // SIGTERM stops it cleanly; a restart keeps everything.
+    assert!(sigterm(child).success(), "a graceful stop exits 0");
+    let child = serve(d, db_flag, port);
+    assert_eq!(get(&format!("{base}/v1/ledger"))["size"], 3);
+    let out = hwledger(
+        d,
+        &[
+            "submit",
+            "--key",
+            "hwledger-keys/regulator.pem",
+            "--url",
+            &base,
+            "register.json",
+        ],
+    );
+    assert!(
+        out.status.success() || text(&out).contains("org_exists"),
+        "{}",
+        text(&out)
+    );
+    let out = hwledger(
+        d,
+        &[
+            "verify",
+            "--url",
+            &base,
+            "--ledger-key",
+            &ledger_key,
+            "--checkpoint",
+            "old.checkpoint",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("extends the older checkpoint of size 3"),
+        "{}",
+        text(&out)
+    );
+    assert!(sigterm(child).success());
+    // Offline, from the database itself: chain, rules and query tables.
+    let db_url = db_flag
+        .map(str::to_owned)
+        .unwrap_or_else(|| format!("sqlite://{}", d.join("hwledger.db").display()));
+    let out = hwledger(d, &["verify", "--db", &db_url, "--ledger-key", &ledger_key]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("query tables equal a replay"),
+        "{}",
+        text(&out)
+    );
+    let out = hwledger(d, &["export", "--db", &db_url]);
+    assert!(out.status.success(), "{}", text(&out));
+    std::fs::write(d.join("db.jsonl"), &out.stdout).unwrap();
+    let out = hwledger(
+        d,
+        &["verify", "--file", "db.jsonl", "--ledger-key", &ledger_key],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+});
+
+#[test]
+fn bad_flags_are_explained() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = hwledger(dir.path(), &["serve", "--transit-limit", "soon"]);
+    assert!(!out.status.success());
+    assert!(text(&out).contains("--transit-limit"), "{}", text(&out));
+    let out = hwledger(
+        dir.path(),
+        &["serve", "--regulator-org", "123", "--listen", "127.0.0.1:0"],
+    );
+    assert!(!out.status.success());
+    assert!(text(&out).contains("--regulator-org"), "{}", text(&out));
+    let out = hwledger(dir.path(), &["verify", "--ledger-key", "00"]);
+    assert!(!out.status.success(), "a source is required");
+}
