@@ -290,6 +290,7 @@ impl Sequencer {
                 Ok(Verdict::Replay(seq)) => results.push(Pending::Replayed(seq)),
                 Ok(Verdict::Accepted(outcome)) => {
                     touched.extend(outcome.touched);
+                    let manifest = manifest_of(&p);
                     let entry = Entry {
                         seq: self.head.size,
                         prev: self.head.head,
@@ -313,6 +314,7 @@ impl Sequencer {
                         entry,
                         hash,
                         header: p.header,
+                        manifest,
                     });
                 }
                 Err(r) => results.push(Pending::Rejected(r)),
@@ -363,6 +365,16 @@ impl Sequencer {
             _ => now,
         }
     }
+}
+
+/// The manifest a manifest event is about.
+fn manifest_of(p: &Prepared) -> Option<uuid::Uuid> {
+    if !p.header.kind.starts_with("manifest.") {
+        return None;
+    }
+    p.body()["manifest"]
+        .as_str()
+        .and_then(|m| uuid::Uuid::parse_str(m).ok())
 }
 
 enum Pending {

@@ -2,9 +2,11 @@
 //! a listener until a shutdown signal, so tests can drive the same router in-process or over a
 //! real socket.
 
+mod catalogue;
 pub mod error;
 mod events;
 mod ledger;
+mod manifests;
 mod ops;
 
 use std::future::Future;
@@ -84,10 +86,18 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/checkpoint", get(ledger::latest_checkpoint))
         .route("/v1/ledger", get(ledger::ledger_info))
         .route("/v1/orgs/{org}", get(ledger::get_org))
+        .route("/v1/licenses", get(manifests::list_licences))
+        .route("/v1/licenses/{license}", get(manifests::get_licence))
+        .route("/v1/stock", get(manifests::get_stock))
+        .route("/v1/manifests", get(manifests::list_manifests))
+        .route("/v1/manifests/{id}", get(manifests::get_manifest))
+        .route("/v1/catalogue/codes", get(catalogue::codes))
+        .route("/v1/catalogue/methods", get(catalogue::methods))
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))
         .route("/openapi.json", get(ops::openapi))
         .fallback(ops::not_found)
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
                 let route = req

@@ -15,7 +15,9 @@ use super::client;
 use crate::audit::{Auditor, Finding};
 use crate::protocol::checkpoint::Checkpoint;
 use crate::protocol::event::{parse_hex, Entry, EntryView, Hash};
-use crate::store::{DbUrl, OrgView, Store};
+use crate::store::{
+    DbUrl, HistoryItem, LicenceView, LotView, ManifestFilter, ManifestView, OrgView, Store,
+};
 
 #[derive(Debug, Args)]
 #[command(group(clap::ArgGroup::new("source").required(true).args(["db", "url", "file"])))]
@@ -208,6 +210,12 @@ async fn verify(args: VerifyArgs) -> anyhow::Result<Option<Finding>> {
             bar.abandon();
             return Ok(Some(f));
         }
+        if let Source::Db(store) = &source {
+            if let Some(f) = compare_history(store, &chunk).await? {
+                bar.abandon();
+                return Ok(Some(f));
+            }
+        }
         bar.set_position(auditor.size());
     }
     bar.finish_and_clear();
@@ -277,6 +285,53 @@ async fn verify(args: VerifyArgs) -> anyhow::Result<Option<Finding>> {
     Ok(None)
 }
 
+/// Compares the manifest history rows of a run of entries with the entries themselves.
+async fn compare_history(
+    store: &Store,
+    chunk: &[(Entry, Option<Hash>)],
+) -> anyhow::Result<Option<Finding>> {
+    let (Some(first), Some(last)) = (chunk.first(), chunk.last()) else {
+        return Ok(None);
+    };
+    let mut expected = Vec::new();
+    for (e, _) in chunk {
+        let event = e.event();
+        let kind = event["type"].as_str().unwrap_or_default();
+        if !kind.starts_with("manifest.") {
+            continue;
+        }
+        let manifest = event["body"]["manifest"]
+            .as_str()
+            .and_then(|m| uuid::Uuid::parse_str(m).ok());
+        expected.push((
+            manifest,
+            HistoryItem {
+                seq: e.seq,
+                kind: kind.to_owned(),
+                at: event["at"].as_str().unwrap_or_default().to_owned(),
+                recorded_at: e.recorded_at.clone(),
+                hash: hex::encode(e.hash()),
+            },
+        ));
+    }
+    let stored = store.history_between(first.0.seq, last.0.seq + 1).await?;
+    let stored: Vec<(Option<uuid::Uuid>, HistoryItem)> =
+        stored.into_iter().map(|(m, h)| (Some(m), h)).collect();
+    if stored != expected {
+        let seq = stored
+            .iter()
+            .zip(&expected)
+            .find(|(a, b)| a != b)
+            .map(|(_, b)| b.1.seq)
+            .unwrap_or(first.0.seq);
+        return Ok(Some(Finding {
+            seq,
+            reason: "the manifest_history table differs from the ledger here".into(),
+        }));
+    }
+    Ok(None)
+}
+
 /// Compares the database's query tables with the state recomputed from the entries.
 async fn compare_projections(store: &Store, auditor: &Auditor) -> anyhow::Result<Option<Finding>> {
     let state = auditor.state();
@@ -297,6 +352,71 @@ async fn compare_projections(store: &Store, auditor: &Auditor) -> anyhow::Result
             return Ok(Some(at_end(format!(
                 "the orgs table differs from the ledger for {org}"
             ))));
+        }
+    }
+    let counts = store.projection_counts().await?;
+    let want = [
+        state.orgs.len() as u64,
+        state.licences.len() as u64,
+        state.lots.len() as u64,
+        state.manifests.len() as u64,
+    ];
+    let tables = ["orgs", "licences", "lots", "manifests"];
+    for ((table, got), want) in tables.iter().zip(counts).zip(want) {
+        if got != want {
+            return Ok(Some(at_end(format!(
+                "the {table} table has {got} rows, the ledger {want}"
+            ))));
+        }
+    }
+    for l in store.licences(None).await? {
+        if state.licences.get(&l.license).map(LicenceView::of).as_ref() != Some(&l) {
+            return Ok(Some(at_end(format!(
+                "the licences table differs from the ledger for {}",
+                l.license
+            ))));
+        }
+    }
+    let mut generators: Vec<&String> = state.lots.values().map(|l| &l.generator).collect();
+    generators.sort();
+    generators.dedup();
+    for g in generators {
+        let mut after = None;
+        loop {
+            let page = store.lots(g, true, after, 1000).await?;
+            for lot in &page {
+                let want = state.lots.get(&lot.seq).filter(|l| &l.generator == g);
+                if want.map(LotView::of).as_ref() != Some(lot) {
+                    return Ok(Some(at_end(format!(
+                        "the lots table differs from the ledger for lot {}",
+                        lot.seq
+                    ))));
+                }
+            }
+            match page.last() {
+                Some(l) if page.len() == 1000 => after = Some(l.seq),
+                _ => break,
+            }
+        }
+    }
+    let mut filter = ManifestFilter {
+        limit: 1000,
+        ..Default::default()
+    };
+    loop {
+        let page = store.manifests(&filter).await?;
+        for m in &page {
+            let want = state.manifests.get(&m.manifest).map(ManifestView::of);
+            if want.as_ref() != Some(m) {
+                return Ok(Some(at_end(format!(
+                    "the manifests table differs from the ledger for {}",
+                    m.manifest
+                ))));
+            }
+        }
+        match page.last() {
+            Some(m) if page.len() == 1000 => filter.after = Some(m.opened_seq),
+            _ => break,
         }
     }
     Ok(None)

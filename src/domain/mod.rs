@@ -3,5 +3,8 @@
 
 pub mod catalogue;
 pub mod ids;
+pub mod licence;
+pub mod manifest;
 pub mod rejection;
 pub mod state;
+pub mod stock;

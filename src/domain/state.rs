@@ -11,9 +11,15 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
+use chrono::NaiveDate;
+
+use super::catalogue::Edition;
+use super::licence::Licence;
+use super::manifest::Manifest;
 use super::rejection::{reject, Code, Rejection};
+use super::stock::Lot;
 use crate::protocol::event::{Hash, Prepared, LEDGER_ACTOR};
-use crate::protocol::time::Timestamp;
+use crate::protocol::time::{self, Timestamp};
 
 /// How far ahead of the ledger's clock an event's `at` may be (§3 step 5).
 pub const MAX_AHEAD_S: i64 = 300;
@@ -95,12 +101,22 @@ pub struct KeyRecord {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Touched {
     Org(String),
+    Licence(String),
+    /// A stock lot, by the seq of its `waste.declared`.
+    Lot(u64),
+    Manifest(Uuid),
 }
 
 /// What an accepted event did.
 #[derive(Debug, Default)]
 pub struct Outcome {
     pub touched: Vec<Touched>,
+}
+
+impl Outcome {
+    pub fn touching(t: Touched) -> Outcome {
+        Outcome { touched: vec![t] }
+    }
 }
 
 /// The answer of steps 2–7 for one envelope.
@@ -124,6 +140,19 @@ pub struct State {
     pub keys: HashMap<[u8; 32], KeyRecord>,
     /// Event id → (seq, SHA-256 of the event's JCS), for idempotent replays.
     events: HashMap<Uuid, (u64, Hash)>,
+    pub licences: HashMap<String, Licence>,
+    pub(super) licences_by_holder: HashMap<String, Vec<String>>,
+    /// Every declared lot, by the seq of its declaration.
+    pub lots: HashMap<u64, Lot>,
+    /// (generator, code) → its lots with something left, in reservation order (date, seq).
+    pub(super) lot_queues: HashMap<(String, String), BTreeSet<(NaiveDate, u64)>>,
+    pub manifests: HashMap<Uuid, Manifest>,
+    /// (CST year, city) → the last manifest serial given.
+    pub(super) serials: HashMap<(i32, String), u32>,
+    /// (receiver, CST year) → grams received that year, for capacity.
+    pub(super) intake_received: HashMap<(String, i32), i64>,
+    /// receiver → grams shipped to it on manifests opened or picked up.
+    pub(super) intake_in_flight: HashMap<String, i64>,
 }
 
 /// The body of `ledger.genesis`.
@@ -206,6 +235,14 @@ impl State {
             orgs: HashMap::new(),
             keys: HashMap::new(),
             events: HashMap::new(),
+            licences: HashMap::new(),
+            licences_by_holder: HashMap::new(),
+            lots: HashMap::new(),
+            lot_queues: HashMap::new(),
+            manifests: HashMap::new(),
+            serials: HashMap::new(),
+            intake_received: HashMap::new(),
+            intake_in_flight: HashMap::new(),
         }
     }
 
@@ -323,6 +360,18 @@ impl State {
             "org.registered" => self.org_registered(p),
             "org.key_added" => self.key_added(p),
             "org.key_revoked" => self.key_revoked(p),
+            "license.issued" => self.licence_issued(p),
+            "license.amended" => self.licence_amended(p),
+            "license.suspended" | "license.reinstated" | "license.revoked" => {
+                self.licence_status(p)
+            }
+            "waste.declared" => self.waste_declared(p),
+            "manifest.opened" => self.manifest_opened(p),
+            "manifest.cancelled" => self.manifest_cancelled(p),
+            "manifest.picked_up" => self.manifest_picked_up(p),
+            "manifest.received" => self.manifest_received(p),
+            "manifest.rejected" => self.manifest_rejected(p),
+            "manifest.disposed" => self.manifest_disposed(p),
             other => reject(
                 Code::InvalidEvent,
                 format!("event type {other} is not accepted by this ledger"),
@@ -330,12 +379,25 @@ impl State {
         }
     }
 
-    fn require_regulator(&self, actor: &str) -> Result<(), Rejection> {
-        if self.is_regulator(actor) {
+    pub(super) fn require_regulator(&self, actor: &str) -> Result<(), Rejection> {
+        self.require_role(actor, Role::Regulator)
+    }
+
+    /// Step 6 for the signer columns that name a role.
+    pub(super) fn require_role(&self, actor: &str, role: Role) -> Result<(), Rejection> {
+        if self.orgs.get(actor).is_some_and(|o| o.has(role)) {
             Ok(())
         } else {
-            reject(Code::Forbidden, format!("{actor} is not a regulator"))
+            reject(
+                Code::Forbidden,
+                format!("{actor} does not have the {} role", role.as_str()),
+            )
         }
+    }
+
+    /// The catalogue edition in force on the CST date of the event.
+    pub(super) fn edition_of(&self, p: &Prepared) -> Edition {
+        Edition::in_force_on(time::cst_date(p.header.at))
     }
 
     fn genesis(&mut self, p: &Prepared) -> Result<Outcome, Rejection> {
@@ -445,7 +507,7 @@ impl State {
         }
     }
 
-    fn existing_org(&self, org: &str) -> Result<&Org, Rejection> {
+    pub(super) fn existing_org(&self, org: &str) -> Result<&Org, Rejection> {
         self.orgs
             .get(org)
             .ok_or_else(|| Rejection::new(Code::UnknownOrg, format!("{org} is not registered")))

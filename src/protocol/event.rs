@@ -56,6 +56,8 @@ pub struct EventHeader {
     pub kind: String,
     pub actor: String,
     pub at: Timestamp,
+    /// `at` exactly as the actor wrote it.
+    pub at_text: String,
 }
 
 impl EventHeader {
@@ -68,12 +70,14 @@ impl EventHeader {
                 .ok_or_else(|| format!("/event/{name}: missing"))
         };
         let id = Uuid::parse_str(field("id")?).map_err(|e| format!("/event/id: {e}"))?;
-        let at = time::parse_timestamp(field("at")?).map_err(|e| format!("/event/at: {e}"))?;
+        let at_text = field("at")?;
+        let at = time::parse_timestamp(at_text).map_err(|e| format!("/event/at: {e}"))?;
         Ok(EventHeader {
             id,
             kind: field("type")?.to_owned(),
             actor: field("actor")?.to_owned(),
             at,
+            at_text: at_text.to_owned(),
         })
     }
 }

@@ -20,9 +20,10 @@ use sqlx::{PgPool, Postgres, QueryBuilder, Row, Sqlite, SqlitePool, Transaction}
 use crate::domain::state::{Limits, State, Touched};
 use crate::protocol::event::{parse_hex, Entry, EventHeader, Hash};
 use crate::protocol::merkle::NodeId;
-use crate::protocol::time;
 
-pub use projections::{OrgKeyView, OrgView};
+pub use projections::{
+    HistoryItem, LicenceView, LineView, LotView, ManifestFilter, ManifestView, OrgKeyView, OrgView,
+};
 
 /// The ledger's head as stored: size, last entry hash, tree root, last `recorded_at`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,6 +41,8 @@ pub struct NewEntry {
     pub entry: Entry,
     pub hash: Hash,
     pub header: EventHeader,
+    /// For manifest events: the manifest, whose history this entry joins.
+    pub manifest: Option<uuid::Uuid>,
 }
 
 /// Everything one group commit writes.
@@ -400,7 +403,7 @@ impl WriteTx {
                         .push_bind(e.header.id.to_string())
                         .push_bind(e.header.kind.clone())
                         .push_bind(e.header.actor.clone())
-                        .push_bind(time::format_timestamp(e.header.at))
+                        .push_bind(e.header.at_text.clone())
                         .push_bind(e.entry.recorded_at.clone())
                         .push_bind(hex::encode(e.entry.prev))
                         .push_bind(hex::encode(e.hash))
@@ -420,7 +423,7 @@ impl WriteTx {
                 q.build().execute(&mut **tx).await?;
             }
         });
-        projections::write(self, &batch.touched, state).await?;
+        projections::write(self, batch, state).await?;
         with_tx!(self, tx => {
             sqlx::query("update ledger_head set size = $1, head = $2, root = $3, recorded_at = $4 where id = 0")
                 .bind(i64_of(head.size))

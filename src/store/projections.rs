@@ -1,14 +1,17 @@
 //! Query tables derived from the ledger: written from the domain state in the append's
 //! transaction, read by the API, and compared with a replay by `verify --db`.
 
-use std::collections::BTreeSet;
-
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sqlx::{QueryBuilder, Row};
 use utoipa::ToSchema;
+use uuid::Uuid;
 
-use super::{i64_of, with_pool, with_tx, Store, WriteTx};
+use super::{i64_of, with_pool, with_tx, Batch, Store, WriteTx};
+use crate::domain::licence::{Licence, Scope};
+use crate::domain::manifest::Manifest;
 use crate::domain::state::{State, Touched};
+use crate::domain::stock::Lot;
+use crate::protocol::time;
 
 /// `GET /v1/orgs/{org}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
@@ -55,19 +58,170 @@ impl OrgView {
     }
 }
 
-/// Rewrites the rows of every touched object from the state.
-pub(super) async fn write(
-    tx: &mut WriteTx,
-    touched: &BTreeSet<Touched>,
-    state: &State,
-) -> anyhow::Result<()> {
-    let orgs: Vec<OrgView> = touched
+/// `GET /v1/licenses/{license}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct LicenceView {
+    pub license: String,
+    pub holder: String,
+    pub capacity_g: i64,
+    pub valid_from: String,
+    pub valid_until: String,
+    #[schema(value_type = Vec<Object>)]
+    pub scopes: Vec<Scope>,
+    pub status: String,
+    pub issued_seq: u64,
+    pub updated_seq: u64,
+}
+
+impl LicenceView {
+    pub fn of(l: &Licence) -> LicenceView {
+        LicenceView {
+            license: l.license.clone(),
+            holder: l.holder.clone(),
+            capacity_g: l.capacity_g,
+            valid_from: time::format_date(l.valid_from),
+            valid_until: time::format_date(l.valid_until),
+            scopes: l.scopes.clone(),
+            status: l.status.as_str().to_owned(),
+            issued_seq: l.issued_seq,
+            updated_seq: l.updated_seq,
+        }
+    }
+}
+
+/// One stock lot, as `GET /v1/stock` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct LotView {
+    pub seq: u64,
+    pub code: String,
+    pub date: String,
+    pub quantity_g: i64,
+    pub remaining_g: i64,
+    pub reserved_g: i64,
+}
+
+impl LotView {
+    pub fn of(l: &Lot) -> LotView {
+        LotView {
+            seq: l.seq,
+            code: l.code.clone(),
+            date: time::format_date(l.date),
+            quantity_g: l.quantity_g,
+            remaining_g: l.remaining_g,
+            reserved_g: l.reserved_g,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct LineView {
+    pub code: String,
+    pub quantity_g: i64,
+    pub received_g: Option<i64>,
+    pub disposed_g: Option<i64>,
+    pub method: Option<String>,
+}
+
+/// One event in a manifest's history; `seq` and `hash` name its entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct HistoryItem {
+    pub seq: u64,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub at: String,
+    pub recorded_at: String,
+    pub hash: String,
+}
+
+/// `GET /v1/manifests/{id}`; lists leave `history` out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct ManifestView {
+    pub manifest: Uuid,
+    pub number: String,
+    pub status: String,
+    pub generator: String,
+    pub carrier: String,
+    pub receiver: String,
+    pub vehicle: Option<String>,
+    pub lines: Vec<LineView>,
+    #[serde(skip)]
+    pub opened_seq: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub history: Option<Vec<HistoryItem>>,
+}
+
+impl ManifestView {
+    /// The row the projection should hold for a manifest (without its history).
+    pub fn of(m: &Manifest) -> ManifestView {
+        ManifestView {
+            manifest: m.id,
+            number: m.number.clone(),
+            status: m.status.as_str().to_owned(),
+            generator: m.generator.clone(),
+            carrier: m.carrier.clone(),
+            receiver: m.receiver.clone(),
+            vehicle: m.vehicle.clone(),
+            lines: m
+                .lines
+                .iter()
+                .map(|l| LineView {
+                    code: l.code.clone(),
+                    quantity_g: l.quantity_g,
+                    received_g: l.received_g,
+                    disposed_g: l.disposed_g,
+                    method: l.method.clone(),
+                })
+                .collect(),
+            opened_seq: m.opened_seq,
+            history: None,
+        }
+    }
+}
+
+/// Filters of `GET /v1/manifests`.
+#[derive(Debug, Clone, Default)]
+pub struct ManifestFilter {
+    pub status: Option<String>,
+    pub generator: Option<String>,
+    pub carrier: Option<String>,
+    pub receiver: Option<String>,
+    /// Only manifests opened after this seq.
+    pub after: Option<u64>,
+    pub limit: u64,
+}
+
+/// Rewrites the rows of every touched object from the state, and appends manifest history.
+pub(super) async fn write(tx: &mut WriteTx, batch: &Batch, state: &State) -> anyhow::Result<()> {
+    let mut orgs = Vec::new();
+    let mut licences = Vec::new();
+    let mut lots = Vec::new();
+    let mut manifests = Vec::new();
+    for t in &batch.touched {
+        match t {
+            Touched::Org(o) => orgs.extend(OrgView::from_state(state, o)),
+            Touched::Licence(n) => licences.extend(state.licences.get(n).map(LicenceView::of)),
+            Touched::Lot(seq) => lots.extend(state.lots.get(seq).map(LotView::of)),
+            Touched::Manifest(id) => manifests.extend(state.manifests.get(id)),
+        }
+    }
+    let history: Vec<(Uuid, HistoryItem)> = batch
+        .entries
         .iter()
-        .filter_map(|t| match t {
-            Touched::Org(o) => OrgView::from_state(state, o),
+        .filter_map(|e| {
+            e.manifest.map(|m| {
+                (
+                    m,
+                    HistoryItem {
+                        seq: e.entry.seq,
+                        kind: e.header.kind.clone(),
+                        at: e.header.at_text.clone(),
+                        recorded_at: e.entry.recorded_at.clone(),
+                        hash: hex::encode(e.hash),
+                    },
+                )
+            })
         })
         .collect();
-    let keys: Vec<&OrgKeyView> = orgs.iter().flat_map(|o| o.keys.iter()).collect();
     with_tx!(tx, tx => {
         for chunk in orgs.chunks(1000) {
             let mut q = QueryBuilder::new("insert into orgs (org, name, region, roles, registered_seq) ");
@@ -86,7 +240,6 @@ pub(super) async fn write(
         for o in &orgs {
             rows.extend(o.keys.iter().map(|k| (o.org.as_str(), k)));
         }
-        debug_assert_eq!(rows.len(), keys.len());
         for chunk in rows.chunks(1000) {
             let mut q = QueryBuilder::new("insert into org_keys (key, org, added_seq, revoked_seq) ");
             q.push_values(chunk, |mut b, (org, k)| {
@@ -98,9 +251,118 @@ pub(super) async fn write(
             q.push(" on conflict (key) do update set revoked_seq = excluded.revoked_seq");
             q.build().execute(&mut **tx).await?;
         }
+        for chunk in licences.chunks(1000) {
+            let mut q = QueryBuilder::new("insert into licences (license, holder, capacity_g, valid_from, valid_until, status, scopes, issued_seq, updated_seq) ");
+            q.push_values(chunk, |mut b, l| {
+                b.push_bind(l.license.clone())
+                    .push_bind(l.holder.clone())
+                    .push_bind(l.capacity_g)
+                    .push_bind(l.valid_from.clone())
+                    .push_bind(l.valid_until.clone())
+                    .push_bind(l.status.clone())
+                    .push_bind(serde_json::to_string(&l.scopes).expect("scopes serialise"))
+                    .push_bind(i64_of(l.issued_seq))
+                    .push_bind(i64_of(l.updated_seq));
+            });
+            q.push(" on conflict (license) do update set capacity_g = excluded.capacity_g, valid_until = excluded.valid_until, status = excluded.status, scopes = excluded.scopes, updated_seq = excluded.updated_seq");
+            q.build().execute(&mut **tx).await?;
+        }
+        for chunk in lots.chunks(1000) {
+            let mut q = QueryBuilder::new("insert into lots (seq, generator, code, date, quantity_g, remaining_g, reserved_g) ");
+            q.push_values(chunk, |mut b, l| {
+                let generator = state.lots.get(&l.seq).map(|x| x.generator.clone()).unwrap_or_default();
+                b.push_bind(i64_of(l.seq))
+                    .push_bind(generator)
+                    .push_bind(l.code.clone())
+                    .push_bind(l.date.clone())
+                    .push_bind(l.quantity_g)
+                    .push_bind(l.remaining_g)
+                    .push_bind(l.reserved_g);
+            });
+            q.push(" on conflict (seq) do update set remaining_g = excluded.remaining_g, reserved_g = excluded.reserved_g");
+            q.build().execute(&mut **tx).await?;
+        }
+        for chunk in manifests.chunks(1000) {
+            let mut q = QueryBuilder::new("insert into manifests (id, number, status, generator, carrier, receiver, vehicle, opened_seq, lines) ");
+            q.push_values(chunk, |mut b, m| {
+                let v = ManifestView::of(m);
+                b.push_bind(m.id.to_string())
+                    .push_bind(v.number)
+                    .push_bind(v.status)
+                    .push_bind(v.generator)
+                    .push_bind(v.carrier)
+                    .push_bind(v.receiver)
+                    .push_bind(v.vehicle)
+                    .push_bind(i64_of(v.opened_seq))
+                    .push_bind(serde_json::to_string(&v.lines).expect("lines serialise"));
+            });
+            q.push(" on conflict (id) do update set status = excluded.status, vehicle = excluded.vehicle, lines = excluded.lines");
+            q.build().execute(&mut **tx).await?;
+        }
+        for chunk in history.chunks(1000) {
+            let mut q = QueryBuilder::new("insert into manifest_history (manifest, seq, type, at, recorded_at, hash) ");
+            q.push_values(chunk, |mut b, (m, h)| {
+                b.push_bind(m.to_string())
+                    .push_bind(i64_of(h.seq))
+                    .push_bind(h.kind.clone())
+                    .push_bind(h.at.clone())
+                    .push_bind(h.recorded_at.clone())
+                    .push_bind(h.hash.clone());
+            });
+            q.build().execute(&mut **tx).await?;
+        }
     });
     Ok(())
 }
+
+/// Reads a manifest row.
+fn manifest_from_row<R: Row>(row: &R) -> anyhow::Result<ManifestView>
+where
+    for<'a> &'a str: sqlx::ColumnIndex<R>,
+    i64: for<'a> sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    String: for<'a> sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    Option<String>: for<'a> sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+{
+    let lines: String = row.try_get("lines")?;
+    let id: String = row.try_get("id")?;
+    Ok(ManifestView {
+        manifest: Uuid::parse_str(&id)?,
+        number: row.try_get("number")?,
+        status: row.try_get("status")?,
+        generator: row.try_get("generator")?,
+        carrier: row.try_get("carrier")?,
+        receiver: row.try_get("receiver")?,
+        vehicle: row.try_get("vehicle")?,
+        lines: serde_json::from_str(&lines)?,
+        opened_seq: row.try_get::<i64, _>("opened_seq")? as u64,
+        history: None,
+    })
+}
+
+fn licence_from_row<R: Row>(row: &R) -> anyhow::Result<LicenceView>
+where
+    for<'a> &'a str: sqlx::ColumnIndex<R>,
+    i64: for<'a> sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    String: for<'a> sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+{
+    let scopes: String = row.try_get("scopes")?;
+    Ok(LicenceView {
+        license: row.try_get("license")?,
+        holder: row.try_get("holder")?,
+        capacity_g: row.try_get("capacity_g")?,
+        valid_from: row.try_get("valid_from")?,
+        valid_until: row.try_get("valid_until")?,
+        scopes: serde_json::from_str(&scopes)?,
+        status: row.try_get("status")?,
+        issued_seq: row.try_get::<i64, _>("issued_seq")? as u64,
+        updated_seq: row.try_get::<i64, _>("updated_seq")? as u64,
+    })
+}
+
+const MANIFEST_COLUMNS: &str =
+    "id, number, status, generator, carrier, receiver, vehicle, opened_seq, lines";
+const LICENCE_COLUMNS: &str =
+    "license, holder, capacity_g, valid_from, valid_until, status, scopes, issued_seq, updated_seq";
 
 impl Store {
     /// The registry entry of one organisation.
@@ -136,6 +398,164 @@ impl Store {
                 keys,
             }))
         })
+    }
+
+    /// A manifest by id or by number, with its history.
+    pub async fn manifest(&self, id_or_number: &str) -> anyhow::Result<Option<ManifestView>> {
+        let by_id = Uuid::parse_str(id_or_number).is_ok();
+        let sql = format!(
+            "select {MANIFEST_COLUMNS} from manifests where {} = $1",
+            if by_id { "id" } else { "number" }
+        );
+        let key = if by_id {
+            Uuid::parse_str(id_or_number)?.to_string()
+        } else {
+            id_or_number.to_owned()
+        };
+        with_pool!(self, pool => {
+            let Some(row) = sqlx::query(&sql).bind(key).fetch_optional(pool).await? else {
+                return Ok(None);
+            };
+            let mut m = manifest_from_row(&row)?;
+            let history = sqlx::query("select seq, type, at, recorded_at, hash from manifest_history where manifest = $1 order by seq")
+                .bind(m.manifest.to_string())
+                .fetch_all(pool)
+                .await?
+                .iter()
+                .map(|r| -> anyhow::Result<HistoryItem> {
+                    Ok(HistoryItem {
+                        seq: r.try_get::<i64, _>("seq")? as u64,
+                        kind: r.try_get("type")?,
+                        at: r.try_get("at")?,
+                        recorded_at: r.try_get("recorded_at")?,
+                        hash: r.try_get("hash")?,
+                    })
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            m.history = Some(history);
+            Ok(Some(m))
+        })
+    }
+
+    /// A page of manifests in opening order.
+    pub async fn manifests(&self, f: &ManifestFilter) -> anyhow::Result<Vec<ManifestView>> {
+        with_pool!(self, pool => {
+            let mut q = QueryBuilder::new(format!("select {MANIFEST_COLUMNS} from manifests where opened_seq > "));
+            q.push_bind(f.after.map(i64_of).unwrap_or(-1));
+            for (column, value) in [
+                ("status", &f.status),
+                ("generator", &f.generator),
+                ("carrier", &f.carrier),
+                ("receiver", &f.receiver),
+            ] {
+                if let Some(v) = value {
+                    q.push(format!(" and {column} = "));
+                    q.push_bind(v.clone());
+                }
+            }
+            q.push(" order by opened_seq limit ");
+            q.push_bind(i64_of(f.limit));
+            q.build().fetch_all(pool).await?.iter().map(manifest_from_row).collect()
+        })
+    }
+
+    pub async fn licence(&self, license: &str) -> anyhow::Result<Option<LicenceView>> {
+        with_pool!(self, pool => {
+            let sql = format!("select {LICENCE_COLUMNS} from licences where license = $1");
+            sqlx::query(&sql).bind(license).fetch_optional(pool).await?.as_ref().map(licence_from_row).transpose()
+        })
+    }
+
+    /// Licences, of one holder or all, in number order.
+    pub async fn licences(&self, holder: Option<&str>) -> anyhow::Result<Vec<LicenceView>> {
+        with_pool!(self, pool => {
+            let rows = match holder {
+                Some(h) => {
+                    let sql = format!("select {LICENCE_COLUMNS} from licences where holder = $1 order by license");
+                    sqlx::query(&sql).bind(h).fetch_all(pool).await?
+                }
+                None => {
+                    let sql = format!("select {LICENCE_COLUMNS} from licences order by license");
+                    sqlx::query(&sql).fetch_all(pool).await?
+                }
+            };
+            rows.iter().map(licence_from_row).collect()
+        })
+    }
+
+    /// A generator's lots in declaration order after `after`; with `all`, also the empty ones.
+    pub async fn lots(
+        &self,
+        generator: &str,
+        all: bool,
+        after: Option<u64>,
+        limit: u64,
+    ) -> anyhow::Result<Vec<LotView>> {
+        with_pool!(self, pool => {
+            let sql = format!(
+                "select seq, code, date, quantity_g, remaining_g, reserved_g from lots where generator = $1 and seq > $2 {} order by seq limit $3",
+                if all { "" } else { "and remaining_g > 0" }
+            );
+            let rows = sqlx::query(&sql)
+                .bind(generator)
+                .bind(after.map(i64_of).unwrap_or(-1))
+                .bind(i64_of(limit))
+                .fetch_all(pool)
+                .await?;
+            rows.iter()
+                .map(|r| -> anyhow::Result<LotView> {
+                    Ok(LotView {
+                        seq: r.try_get::<i64, _>("seq")? as u64,
+                        code: r.try_get("code")?,
+                        date: r.try_get("date")?,
+                        quantity_g: r.try_get("quantity_g")?,
+                        remaining_g: r.try_get("remaining_g")?,
+                        reserved_g: r.try_get("reserved_g")?,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    /// Manifest history rows with seq in `from..to`, in seq order (for audits).
+    pub async fn history_between(
+        &self,
+        from: u64,
+        to: u64,
+    ) -> anyhow::Result<Vec<(Uuid, HistoryItem)>> {
+        with_pool!(self, pool => {
+            let rows = sqlx::query("select manifest, seq, type, at, recorded_at, hash from manifest_history where seq >= $1 and seq < $2 order by seq")
+                .bind(i64_of(from))
+                .bind(i64_of(to))
+                .fetch_all(pool)
+                .await?;
+            rows.iter()
+                .map(|r| -> anyhow::Result<(Uuid, HistoryItem)> {
+                    Ok((
+                        Uuid::parse_str(&r.try_get::<String, _>("manifest")?)?,
+                        HistoryItem {
+                            seq: r.try_get::<i64, _>("seq")? as u64,
+                            kind: r.try_get("type")?,
+                            at: r.try_get("at")?,
+                            recorded_at: r.try_get("recorded_at")?,
+                            hash: r.try_get("hash")?,
+                        },
+                    ))
+                })
+                .collect()
+        })
+    }
+
+    /// Row counts of the query tables, for comparison with a replay.
+    pub async fn projection_counts(&self) -> anyhow::Result<[u64; 4]> {
+        let mut out = [0u64; 4];
+        for (i, table) in ["orgs", "licences", "lots", "manifests"].iter().enumerate() {
+            let n: i64 = with_pool!(self, pool => {
+                sqlx::query_scalar(&format!("select count(*) from {table}")).fetch_one(pool).await?
+            });
+            out[i] = n as u64;
+        }
+        Ok(out)
     }
 
     /// Every organisation in the projection, for comparison with a replay.

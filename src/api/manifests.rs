@@ -1,0 +1,191 @@
+//! Reads of manifests, declared stock and licences.
+
+use axum::extract::{Path, State};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{ApiError, ApiResult, AppState, Query};
+use crate::domain::manifest::ManifestStatus;
+use crate::store::{LicenceView, LotView, ManifestFilter, ManifestView};
+
+/// Most items one page holds, and the default.
+const MAX_PAGE: u64 = 1000;
+const DEFAULT_PAGE: u64 = 100;
+
+fn page_limit(limit: Option<u64>) -> ApiResult<u64> {
+    let limit = limit.unwrap_or(DEFAULT_PAGE);
+    if (1..=MAX_PAGE).contains(&limit) {
+        Ok(limit)
+    } else {
+        Err(ApiError::InvalidQuery(format!(
+            "limit must be 1 to {MAX_PAGE}"
+        )))
+    }
+}
+
+/// Reads an opaque cursor (the seq of the last item of the previous page).
+fn cursor(after: Option<&str>) -> ApiResult<Option<u64>> {
+    after
+        .map(|a| {
+            a.parse().map_err(|_| {
+                ApiError::InvalidQuery("after is not a cursor this service gave".into())
+            })
+        })
+        .transpose()
+}
+
+/// A manifest by its UUID or its 14-digit number, with its history.
+#[utoipa::path(get, path = "/v1/manifests/{id}", tag = "manifests",
+    params(("id" = String, Path, description = "the manifest's UUID or number")),
+    responses((status = 200, body = ManifestView), (status = 404, body = super::Problem)))]
+pub async fn get_manifest(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ManifestView>> {
+    state
+        .store
+        .manifest(&id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound(format!("manifest {id}")))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ManifestQuery {
+    status: Option<String>,
+    generator: Option<String>,
+    carrier: Option<String>,
+    receiver: Option<String>,
+    limit: Option<u64>,
+    after: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ManifestPage {
+    manifests: Vec<ManifestView>,
+    /// Pass as `after` for the next page; null on the last page.
+    next: Option<String>,
+}
+
+/// Manifests in opening order, filtered by status and parties.
+#[utoipa::path(get, path = "/v1/manifests", tag = "manifests",
+    params(("status" = Option<String>, Query,), ("generator" = Option<String>, Query,), ("carrier" = Option<String>, Query,),
+           ("receiver" = Option<String>, Query,), ("limit" = Option<u64>, Query, description = "1 to 1000, default 100"),
+           ("after" = Option<String>, Query, description = "the `next` of the previous page")),
+    responses((status = 200, body = ManifestPage), (status = 400, body = super::Problem)))]
+pub async fn list_manifests(
+    State(state): State<AppState>,
+    Query(q): Query<ManifestQuery>,
+) -> ApiResult<Json<ManifestPage>> {
+    if let Some(s) = &q.status {
+        if ManifestStatus::parse(s).is_none() {
+            return Err(ApiError::InvalidQuery(format!(
+                "{s} is not a manifest status"
+            )));
+        }
+    }
+    let limit = page_limit(q.limit)?;
+    let filter = ManifestFilter {
+        status: q.status,
+        generator: q.generator,
+        carrier: q.carrier,
+        receiver: q.receiver,
+        after: cursor(q.after.as_deref())?,
+        limit,
+    };
+    let manifests = state.store.manifests(&filter).await?;
+    let next = (manifests.len() as u64 == limit)
+        .then(|| manifests.last().map(|m| m.opened_seq.to_string()))
+        .flatten();
+    Ok(Json(ManifestPage { manifests, next }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StockQuery {
+    generator: Option<String>,
+    all: Option<bool>,
+    limit: Option<u64>,
+    after: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct StockPage {
+    generator: String,
+    lots: Vec<LotView>,
+    next: Option<String>,
+}
+
+/// A generator's declared lots: what is still there, and how much of it manifests hold.
+#[utoipa::path(get, path = "/v1/stock", tag = "manifests",
+    params(("generator" = String, Query,), ("all" = Option<bool>, Query, description = "also lots with nothing left"),
+           ("limit" = Option<u64>, Query,), ("after" = Option<String>, Query,)),
+    responses((status = 200, body = StockPage), (status = 400, body = super::Problem)))]
+pub async fn get_stock(
+    State(state): State<AppState>,
+    Query(q): Query<StockQuery>,
+) -> ApiResult<Json<StockPage>> {
+    let generator = q
+        .generator
+        .ok_or_else(|| ApiError::InvalidQuery("generator is required".into()))?;
+    let limit = page_limit(q.limit)?;
+    let lots = state
+        .store
+        .lots(
+            &generator,
+            q.all.unwrap_or(false),
+            cursor(q.after.as_deref())?,
+            limit,
+        )
+        .await?;
+    let next = (lots.len() as u64 == limit)
+        .then(|| lots.last().map(|l| l.seq.to_string()))
+        .flatten();
+    Ok(Json(StockPage {
+        generator,
+        lots,
+        next,
+    }))
+}
+
+/// One licence.
+#[utoipa::path(get, path = "/v1/licenses/{license}", tag = "registry",
+    params(("license" = String, Path, description = "the licence number as printed")),
+    responses((status = 200, body = LicenceView), (status = 404, body = super::Problem)))]
+pub async fn get_licence(
+    State(state): State<AppState>,
+    Path(license): Path<String>,
+) -> ApiResult<Json<LicenceView>> {
+    state
+        .store
+        .licence(&license)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound(format!("licence {license}")))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LicenceQuery {
+    holder: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct LicencePage {
+    licenses: Vec<LicenceView>,
+}
+
+/// Licences, all or of one holder.
+#[utoipa::path(get, path = "/v1/licenses", tag = "registry",
+    params(("holder" = Option<String>, Query,)),
+    responses((status = 200, body = LicencePage)))]
+pub async fn list_licences(
+    State(state): State<AppState>,
+    Query(q): Query<LicenceQuery>,
+) -> ApiResult<Json<LicencePage>> {
+    Ok(Json(LicencePage {
+        licenses: state.store.licences(q.holder.as_deref()).await?,
+    }))
+}

@@ -1,0 +1,470 @@
+//! Transfer manifests (转移联单): opened by the generator, picked up by the carrier, received and
+//! then utilised or disposed of by the licensed receiver; numbered per year and city.
+
+use std::collections::HashSet;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::catalogue;
+use super::licence::Activity;
+use super::rejection::{reject, Code, Rejection};
+use super::state::{body, Outcome, Role, State, Touched};
+use crate::protocol::event::Prepared;
+use crate::protocol::time::{self, Timestamp};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ManifestStatus {
+    Opened,
+    PickedUp,
+    Received,
+    Disposed,
+    Cancelled,
+    Rejected,
+}
+
+impl ManifestStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ManifestStatus::Opened => "opened",
+            ManifestStatus::PickedUp => "picked_up",
+            ManifestStatus::Received => "received",
+            ManifestStatus::Disposed => "disposed",
+            ManifestStatus::Cancelled => "cancelled",
+            ManifestStatus::Rejected => "rejected",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ManifestStatus> {
+        use ManifestStatus::*;
+        [Opened, PickedUp, Received, Disposed, Cancelled, Rejected]
+            .into_iter()
+            .find(|m| m.as_str() == s)
+    }
+}
+
+/// One line of a manifest: what was shipped, and what became of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Line {
+    pub code: String,
+    pub quantity_g: i64,
+    pub form: Option<String>,
+    pub packaging: Option<String>,
+    pub received_g: Option<i64>,
+    pub disposed_g: Option<i64>,
+    pub method: Option<String>,
+    /// Where the shipped quantity was reserved: (lot seq, grams), oldest lot first.
+    pub lots: Vec<(u64, i64)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Manifest {
+    pub id: Uuid,
+    pub number: String,
+    pub status: ManifestStatus,
+    pub generator: String,
+    pub carrier: String,
+    pub receiver: String,
+    pub vehicle: Option<String>,
+    pub note: Option<String>,
+    pub lines: Vec<Line>,
+    pub opened_seq: u64,
+    pub opened_at: Timestamp,
+    pub picked_up_at: Option<Timestamp>,
+    pub received_at: Option<Timestamp>,
+    pub closed_at: Option<Timestamp>,
+    /// The `at` of its latest event: later events may not be dated before it.
+    pub last_at: Timestamp,
+}
+
+impl Manifest {
+    pub fn shipped_g(&self) -> i64 {
+        self.lines.iter().map(|l| l.quantity_g).sum()
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OpenLine {
+    code: String,
+    quantity_g: i64,
+    form: Option<String>,
+    packaging: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Opened {
+    manifest: Uuid,
+    generator: String,
+    carrier: String,
+    receiver: String,
+    lines: Vec<OpenLine>,
+    note: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WithReason {
+    manifest: Uuid,
+    #[allow(dead_code)]
+    reason: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PickedUp {
+    manifest: Uuid,
+    vehicle: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CountedLine {
+    code: String,
+    quantity_g: i64,
+    method: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Counted {
+    manifest: Uuid,
+    lines: Vec<CountedLine>,
+}
+
+/// Matches the lines of a receipt or disposal to the manifest's lines: exactly one each, in any
+/// order. Returns, per manifest line, the index of its counterpart.
+fn match_lines(manifest: &Manifest, lines: &[CountedLine]) -> Result<Vec<usize>, Rejection> {
+    let mut seen = HashSet::new();
+    if lines.len() != manifest.lines.len() || !lines.iter().all(|l| seen.insert(l.code.as_str())) {
+        return reject(
+            Code::LinesMismatch,
+            format!(
+                "give exactly one line for each of the manifest's {} lines",
+                manifest.lines.len()
+            ),
+        );
+    }
+    manifest
+        .lines
+        .iter()
+        .map(|ml| {
+            lines.iter().position(|l| l.code == ml.code).ok_or_else(|| {
+                Rejection::new(Code::LinesMismatch, format!("no line for {}", ml.code))
+            })
+        })
+        .collect()
+}
+
+impl State {
+    /// The manifest `id`, checked to exist, to be signed by its party in `role`, and not to be
+    /// dated before its last event.
+    fn manifest_for(
+        &self,
+        p: &Prepared,
+        id: &Uuid,
+        party: fn(&Manifest) -> &str,
+        role: &str,
+    ) -> Result<&Manifest, Rejection> {
+        let m = self
+            .manifests
+            .get(id)
+            .ok_or_else(|| Rejection::new(Code::UnknownManifest, format!("no manifest {id}")))?;
+        if party(m) != p.header.actor {
+            return reject(
+                Code::Forbidden,
+                format!("only the manifest's {role} {} may sign this", party(m)),
+            );
+        }
+        if p.header.at < m.last_at {
+            return Err(Rejection::rule(
+                Code::BadTimestamp,
+                format!(
+                    "at is before the manifest's last event ({})",
+                    time::format_timestamp(m.last_at)
+                ),
+            ));
+        }
+        Ok(m)
+    }
+
+    fn require_status(m: &Manifest, kind: &str, from: ManifestStatus) -> Result<(), Rejection> {
+        if m.status == from {
+            Ok(())
+        } else {
+            reject(
+                Code::InvalidTransition,
+                format!(
+                    "{kind} needs a manifest that is {}; it is {}",
+                    from.as_str(),
+                    m.status.as_str()
+                ),
+            )
+        }
+    }
+
+    /// The receiver's intake counted against its capacity in `year`: received that year plus
+    /// everything in flight to it.
+    pub fn intake(&self, receiver: &str, year: i32) -> i64 {
+        self.intake_received
+            .get(&(receiver.to_owned(), year))
+            .copied()
+            .unwrap_or(0)
+            + self.intake_in_flight.get(receiver).copied().unwrap_or(0)
+    }
+
+    pub(super) fn manifest_opened(&mut self, p: &Prepared) -> Result<Outcome, Rejection> {
+        self.require_role(&p.header.actor, Role::Generator)?;
+        let b: Opened = body(p.body())?;
+        if b.generator != p.header.actor {
+            return reject(Code::Forbidden, "a generator opens only its own manifests");
+        }
+        if self.manifests.contains_key(&b.manifest) {
+            return reject(
+                Code::ManifestExists,
+                format!("manifest {} exists", b.manifest),
+            );
+        }
+        let carrier = self.existing_org(&b.carrier)?;
+        self.existing_org(&b.receiver)?;
+        let codes = b
+            .lines
+            .iter()
+            .map(|l| self.known_code(p, &l.code))
+            .collect::<Result<Vec<_>, _>>()?;
+        if !carrier.has(Role::Carrier) {
+            return reject(
+                Code::NotACarrier,
+                format!("{} does not have the carrier role", b.carrier),
+            );
+        }
+        let day = time::cst_date(p.header.at);
+        for code in &codes {
+            let ok = [Activity::Store, Activity::Utilize, Activity::Dispose]
+                .into_iter()
+                .any(|a| self.covered(&b.receiver, code, a, day));
+            if !ok {
+                return reject(
+                    Code::UnlicensedReceiver,
+                    format!(
+                        "no licence of {} covers {code} for storage, utilisation or disposal on {day}",
+                        b.receiver
+                    ),
+                );
+            }
+        }
+        let shipped: i64 = b.lines.iter().map(|l| l.quantity_g).sum();
+        let year = time::cst_year(p.header.at);
+        let capacity: i64 = self
+            .licences_of(&b.receiver)
+            .filter(|l| l.in_force_on(day))
+            .map(|l| l.capacity_g)
+            .sum();
+        let intake = self.intake(&b.receiver, year);
+        if intake + shipped > capacity {
+            return reject(
+                Code::CapacityExceeded,
+                format!(
+                    "{} has {capacity} g of licensed capacity for {year}; {intake} g are received or on the way, this manifest ships {shipped} g",
+                    b.receiver
+                ),
+            );
+        }
+        for l in &b.lines {
+            let have = self.unreserved(&b.generator, &l.code);
+            if have < l.quantity_g {
+                return reject(
+                    Code::InsufficientStock,
+                    format!(
+                        "{} has {have} g of {} declared and unreserved; the line ships {} g",
+                        b.generator, l.code, l.quantity_g
+                    ),
+                );
+            }
+        }
+        // Every rule holds: number it, reserve its stock, count it against capacity.
+        let region = &self.orgs[&b.generator].region;
+        let city = region.get(..4).unwrap_or(region).to_owned();
+        let serial = self.serials.entry((year, city.clone())).or_insert(0);
+        *serial += 1;
+        let number = format!("{year}{city}{:06}", *serial);
+        let lines = b
+            .lines
+            .into_iter()
+            .map(|l| {
+                let lots = self.reserve(&b.generator, &l.code, l.quantity_g);
+                Line {
+                    code: l.code,
+                    quantity_g: l.quantity_g,
+                    form: l.form,
+                    packaging: l.packaging,
+                    received_g: None,
+                    disposed_g: None,
+                    method: None,
+                    lots,
+                }
+            })
+            .collect::<Vec<_>>();
+        *self.intake_in_flight.entry(b.receiver.clone()).or_insert(0) += shipped;
+        let mut touched = vec![Touched::Manifest(b.manifest)];
+        touched.extend(
+            lines
+                .iter()
+                .flat_map(|l| l.lots.iter().map(|(s, _)| Touched::Lot(*s))),
+        );
+        self.manifests.insert(
+            b.manifest,
+            Manifest {
+                id: b.manifest,
+                number,
+                status: ManifestStatus::Opened,
+                generator: b.generator,
+                carrier: b.carrier,
+                receiver: b.receiver,
+                vehicle: None,
+                note: b.note,
+                lines,
+                opened_seq: self.size,
+                opened_at: p.header.at,
+                picked_up_at: None,
+                received_at: None,
+                closed_at: None,
+                last_at: p.header.at,
+            },
+        );
+        Ok(Outcome { touched })
+    }
+
+    fn lots_touched(m: &Manifest) -> Vec<Touched> {
+        let mut t = vec![Touched::Manifest(m.id)];
+        t.extend(
+            m.lines
+                .iter()
+                .flat_map(|l| l.lots.iter().map(|(s, _)| Touched::Lot(*s))),
+        );
+        t
+    }
+
+    pub(super) fn manifest_cancelled(&mut self, p: &Prepared) -> Result<Outcome, Rejection> {
+        self.require_role(&p.header.actor, Role::Generator)?;
+        let b: WithReason = body(p.body())?;
+        let m = self.manifest_for(p, &b.manifest, |m| &m.generator, "generator")?;
+        Self::require_status(m, "manifest.cancelled", ManifestStatus::Opened)?;
+        let m = self.manifests.remove(&b.manifest).expect("checked");
+        for l in &m.lines {
+            self.release(&l.lots);
+        }
+        *self.intake_in_flight.entry(m.receiver.clone()).or_insert(0) -= m.shipped_g();
+        let touched = Self::lots_touched(&m);
+        let m = self.manifests.entry(b.manifest).or_insert(m);
+        m.status = ManifestStatus::Cancelled;
+        m.closed_at = Some(p.header.at);
+        m.last_at = p.header.at;
+        Ok(Outcome { touched })
+    }
+
+    pub(super) fn manifest_picked_up(&mut self, p: &Prepared) -> Result<Outcome, Rejection> {
+        self.require_role(&p.header.actor, Role::Carrier)?;
+        let b: PickedUp = body(p.body())?;
+        let m = self.manifest_for(p, &b.manifest, |m| &m.carrier, "carrier")?;
+        Self::require_status(m, "manifest.picked_up", ManifestStatus::Opened)?;
+        let m = self.manifests.remove(&b.manifest).expect("checked");
+        for l in &m.lines {
+            self.take_reserved(&l.lots);
+        }
+        let touched = Self::lots_touched(&m);
+        let m = self.manifests.entry(b.manifest).or_insert(m);
+        m.status = ManifestStatus::PickedUp;
+        m.vehicle = Some(b.vehicle);
+        m.picked_up_at = Some(p.header.at);
+        m.last_at = p.header.at;
+        Ok(Outcome { touched })
+    }
+
+    pub(super) fn manifest_received(&mut self, p: &Prepared) -> Result<Outcome, Rejection> {
+        self.require_role(&p.header.actor, Role::Receiver)?;
+        let b: Counted = body(p.body())?;
+        let m = self.manifest_for(p, &b.manifest, |m| &m.receiver, "receiver")?;
+        Self::require_status(m, "manifest.received", ManifestStatus::PickedUp)?;
+        if let Some(l) = b.lines.iter().find(|l| l.method.is_some()) {
+            return reject(
+                Code::InvalidEvent,
+                format!("a receipt line has no method ({})", l.code),
+            );
+        }
+        let order = match_lines(m, &b.lines)?;
+        let received: i64 = b.lines.iter().map(|l| l.quantity_g).sum();
+        let (receiver, shipped) = (m.receiver.clone(), m.shipped_g());
+        let m = self.manifests.get_mut(&b.manifest).expect("checked");
+        for (line, i) in m.lines.iter_mut().zip(order) {
+            line.received_g = Some(b.lines[i].quantity_g);
+        }
+        m.status = ManifestStatus::Received;
+        m.received_at = Some(p.header.at);
+        m.last_at = p.header.at;
+        *self.intake_in_flight.entry(receiver.clone()).or_insert(0) -= shipped;
+        *self
+            .intake_received
+            .entry((receiver, time::cst_year(p.header.at)))
+            .or_insert(0) += received;
+        Ok(Outcome::touching(Touched::Manifest(b.manifest)))
+    }
+
+    pub(super) fn manifest_rejected(&mut self, p: &Prepared) -> Result<Outcome, Rejection> {
+        self.require_role(&p.header.actor, Role::Receiver)?;
+        let b: WithReason = body(p.body())?;
+        let m = self.manifest_for(p, &b.manifest, |m| &m.receiver, "receiver")?;
+        Self::require_status(m, "manifest.rejected", ManifestStatus::PickedUp)?;
+        let m = self.manifests.remove(&b.manifest).expect("checked");
+        for l in &m.lines {
+            self.give_back(&l.lots);
+        }
+        *self.intake_in_flight.entry(m.receiver.clone()).or_insert(0) -= m.shipped_g();
+        let touched = Self::lots_touched(&m);
+        let m = self.manifests.entry(b.manifest).or_insert(m);
+        m.status = ManifestStatus::Rejected;
+        m.closed_at = Some(p.header.at);
+        m.last_at = p.header.at;
+        Ok(Outcome { touched })
+    }
+
+    pub(super) fn manifest_disposed(&mut self, p: &Prepared) -> Result<Outcome, Rejection> {
+        self.require_role(&p.header.actor, Role::Receiver)?;
+        let b: Counted = body(p.body())?;
+        let m = self.manifest_for(p, &b.manifest, |m| &m.receiver, "receiver")?;
+        Self::require_status(m, "manifest.disposed", ManifestStatus::Received)?;
+        let order = match_lines(m, &b.lines)?;
+        for l in &b.lines {
+            let method = l.method.as_deref().unwrap_or_default();
+            if catalogue::method(method).is_none() {
+                return reject(
+                    Code::UnknownMethod,
+                    format!("{method:?} is not a handling method code"),
+                );
+            }
+        }
+        for (line, &i) in m.lines.iter().zip(&order) {
+            let received = line.received_g.unwrap_or(0);
+            if b.lines[i].quantity_g > received {
+                return reject(
+                    Code::OverReceived,
+                    format!(
+                        "{}: {} g disposed of, {received} g received",
+                        line.code, b.lines[i].quantity_g
+                    ),
+                );
+            }
+        }
+        let m = self.manifests.get_mut(&b.manifest).expect("checked");
+        for (line, i) in m.lines.iter_mut().zip(order) {
+            line.disposed_g = Some(b.lines[i].quantity_g);
+            line.method = b.lines[i].method.clone();
+        }
+        m.status = ManifestStatus::Disposed;
+        m.closed_at = Some(p.header.at);
+        m.last_at = p.header.at;
+        Ok(Outcome::touching(Touched::Manifest(b.manifest)))
+    }
+}
