@@ -82,6 +82,11 @@ impl Auditor {
         &self.state
     }
 
+    /// The `recorded_at` of the last entry checked.
+    pub fn last_recorded(&self) -> Option<Timestamp> {
+        self.last_recorded
+    }
+
     /// Checks the next run of consecutive entries; `stated` is the hash the source claims for
     /// each (an export's `hash`, the database's hash column), if it claims one.
     pub fn check(&mut self, entries: &[(Entry, Option<Hash>)]) -> Result<(), Finding> {

@@ -5,18 +5,24 @@
 //!
 //! The head row is locked in the database for the length of each round, and a round first
 //! applies any entries another process appended since, so two services on one PostgreSQL
-//! database still build one chain.
+//! database still build one chain. The automatic tickets an event calls for are signed with the
+//! ledger key and appended right after it, in the same round; a sweep round appends those whose
+//! deadlines have passed.
+//!
+//! The domain state is shared with readers behind a lock that the writer holds for a whole
+//! round, commit included, so a reader never sees an event that is not durable.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{bail, Context};
-use tokio::sync::{mpsc, oneshot, watch};
+use ed25519_dalek::SigningKey;
+use tokio::sync::{mpsc, oneshot, watch, RwLock, RwLockReadGuard};
 
+use crate::domain::oversight::AutoTicket;
 use crate::domain::rejection::Rejection;
 use crate::domain::state::{State, Verdict};
-use crate::protocol::event::{Entry, Prepared, ZERO_HASH};
+use crate::protocol::event::{self, Entry, Prepared, LEDGER_ACTOR, ZERO_HASH};
 use crate::protocol::merkle::{self, Frontier};
 use crate::protocol::time::{self, Timestamp};
 use crate::store::{Batch, Head, NewEntry, Store};
@@ -39,27 +45,48 @@ pub type Item = Result<Prepared, Rejection>;
 
 struct Job {
     items: Vec<Item>,
+    /// Also open the tickets of passed deadlines.
+    sweep: bool,
     reply: oneshot::Sender<anyhow::Result<Vec<ItemResult>>>,
 }
 
-/// Cloneable handle through which requests submit envelopes.
+/// Cloneable handle through which requests submit envelopes and read the state.
 #[derive(Clone)]
 pub struct SequencerHandle {
     tx: mpsc::Sender<Job>,
     head: watch::Receiver<Head>,
     stop: Arc<watch::Sender<bool>>,
+    state: Arc<RwLock<State>>,
 }
 
 impl SequencerHandle {
-    /// Submits items in order and waits until the accepted ones are durable.
-    pub async fn submit(&self, items: Vec<Item>) -> anyhow::Result<Vec<ItemResult>> {
+    async fn send(&self, items: Vec<Item>, sweep: bool) -> anyhow::Result<Vec<ItemResult>> {
         let (reply, rx) = oneshot::channel();
         self.tx
-            .send(Job { items, reply })
+            .send(Job {
+                items,
+                sweep,
+                reply,
+            })
             .await
             .map_err(|_| anyhow::anyhow!("the sequencer has stopped"))?;
         rx.await
             .map_err(|_| anyhow::anyhow!("the sequencer stopped before answering"))?
+    }
+
+    /// Submits items in order and waits until the accepted ones are durable. With no items, it
+    /// only brings this process up to date with entries other processes appended.
+    pub async fn submit(&self, items: Vec<Item>) -> anyhow::Result<Vec<ItemResult>> {
+        self.send(items, false).await
+    }
+
+    /// Opens the automatic tickets of every deadline passed by now; returns how many.
+    pub async fn sweep(&self) -> anyhow::Result<usize> {
+        let results = self.send(Vec::new(), true).await?;
+        Ok(results
+            .iter()
+            .filter(|r| matches!(r, ItemResult::Appended(_)))
+            .count())
     }
 
     /// Asks the writer to finish: it commits what is queued, answers it, and ends. Later
@@ -72,12 +99,18 @@ impl SequencerHandle {
     pub fn head(&self) -> Head {
         self.head.borrow().clone()
     }
+
+    /// The domain state at the head, for reads that need more than the query tables.
+    pub async fn state(&self) -> RwLockReadGuard<'_, State> {
+        self.state.read().await
+    }
 }
 
 /// The writer's own state: the domain fold and the tree frontier, both at `head.size`.
 pub struct Sequencer {
     store: Store,
-    state: State,
+    state: Arc<RwLock<State>>,
+    ledger_key: SigningKey,
     frontier: Frontier,
     head: Head,
     head_tx: watch::Sender<Head>,
@@ -85,28 +118,35 @@ pub struct Sequencer {
     stop: watch::Receiver<bool>,
 }
 
+fn empty_head() -> Head {
+    Head {
+        size: 0,
+        head: ZERO_HASH,
+        root: merkle::empty_root(),
+        recorded_at: String::new(),
+    }
+}
+
 impl Sequencer {
     /// Loads the ledger from the store (replaying every entry through the rules) and starts the
-    /// writer task. Returns the handle and the task, which ends once every handle is dropped and
-    /// the queue is drained.
+    /// writer task. Returns the handle and the task, which ends once asked to stop (or every
+    /// handle is dropped) and the queue is drained.
     pub async fn start(
         store: Store,
-        ledger_key: [u8; 32],
+        ledger_key: SigningKey,
     ) -> anyhow::Result<(SequencerHandle, tokio::task::JoinHandle<()>)> {
         let (tx, rx) = mpsc::channel(1024);
-        let empty = Head {
-            size: 0,
-            head: ZERO_HASH,
-            root: merkle::empty_root(),
-            recorded_at: String::new(),
-        };
-        let (head_tx, head_rx) = watch::channel(empty.clone());
+        let (head_tx, head_rx) = watch::channel(empty_head());
         let (stop_tx, stop_rx) = watch::channel(false);
+        let state = Arc::new(RwLock::new(State::new(
+            ledger_key.verifying_key().to_bytes(),
+        )));
         let mut seq = Sequencer {
             store,
-            state: State::new(ledger_key),
+            state: state.clone(),
+            ledger_key,
             frontier: Frontier::new(),
-            head: empty,
+            head: empty_head(),
             head_tx,
             rx,
             stop: stop_rx,
@@ -117,20 +157,18 @@ impl Sequencer {
             tx,
             head: head_rx,
             stop: Arc::new(stop_tx),
+            state,
         };
         Ok((handle, task))
     }
 
     /// Rebuilds the in-memory state from the database.
     async fn reload(&mut self) -> anyhow::Result<()> {
-        self.state = State::new(self.state.ledger_key);
+        let lock = self.state.clone();
+        let mut state = lock.write().await;
+        *state = State::new(self.ledger_key.verifying_key().to_bytes());
         self.frontier = Frontier::new();
-        self.head = Head {
-            size: 0,
-            head: ZERO_HASH,
-            root: merkle::empty_root(),
-            recorded_at: String::new(),
-        };
+        self.head = empty_head();
         let target = self.store.head().await?;
         loop {
             let chunk = self.store.entries_with_hash(self.head.size, 5000).await?;
@@ -147,7 +185,7 @@ impl Sequencer {
                         hex::encode(stored)
                     );
                 }
-                self.absorb(e)?;
+                self.absorb(&mut state, e)?;
             }
         }
         if self.head.size < target.size || self.head.root != target.root {
@@ -166,7 +204,7 @@ impl Sequencer {
     /// Applies an entry that is already in the database (start-up, or appended by another
     /// process). Its rules are checked again: a stored entry the rules refuse means the
     /// database was altered, and the service must not build on it.
-    fn absorb(&mut self, e: &Entry) -> anyhow::Result<()> {
+    fn absorb(&mut self, state: &mut State, e: &Entry) -> anyhow::Result<()> {
         if e.seq != self.head.size || e.prev != self.head.head {
             bail!(
                 "stored entry {} does not link to the head {} at size {}",
@@ -175,20 +213,9 @@ impl Sequencer {
                 self.head.size
             );
         }
-        let mut p = Prepared::from_value(serde_json::json!({
-            "event": e.event(),
-            "key": hex::encode(e.key),
-            "sig": hex::encode(e.sig),
-        }))
-        .map_err(|m| anyhow::anyhow!("stored entry {}: {m}", e.seq))?;
-        p.sig_ok = true;
-        let now = time::parse_timestamp(&e.recorded_at)
-            .with_context(|| format!("stored entry {} has a bad recorded_at", e.seq))?;
-        match self.state.submit(&p, now) {
-            Ok(Verdict::Accepted(_)) => {}
-            Ok(Verdict::Replay(s)) => bail!("stored entry {} repeats the event of {s}", e.seq),
-            Err(r) => bail!("stored entry {} breaks a rule: {r}", e.seq),
-        }
+        state
+            .apply_recorded(e)
+            .map_err(|m| anyhow::anyhow!("stored {m}"))?;
         let hash = e.hash();
         self.frontier.push(merkle::leaf_hash(&hash));
         self.head = Head {
@@ -228,17 +255,22 @@ impl Sequencer {
             }
             let started = Instant::now();
             let lens: Vec<usize> = jobs.iter().map(|j| j.items.len()).collect();
+            let sweep = jobs.iter().any(|j| j.sweep);
             let items: Vec<Item> = jobs
                 .iter_mut()
                 .flat_map(|j| std::mem::take(&mut j.items))
                 .collect();
-            match self.round(items).await {
-                Ok(results) => {
+            match self.round(items, sweep).await {
+                Ok((results, swept)) => {
                     metrics::histogram!("hwledger_commit_seconds")
                         .record(started.elapsed().as_secs_f64());
                     let mut results = results.into_iter();
+                    let mut swept = Some(swept);
                     for (job, len) in jobs.into_iter().zip(lens) {
-                        let mine: Vec<ItemResult> = results.by_ref().take(len).collect();
+                        let mut mine: Vec<ItemResult> = results.by_ref().take(len).collect();
+                        if job.sweep {
+                            mine.extend(swept.take().unwrap_or_default());
+                        }
                         let _ = job.reply.send(Ok(mine));
                     }
                 }
@@ -256,8 +288,84 @@ impl Sequencer {
         }
     }
 
+    /// The `ticket.opened` event of an automatic ticket, signed with the ledger key.
+    fn ticket_event(&self, t: &AutoTicket) -> Prepared {
+        let event = serde_json::json!({
+            "v": 1,
+            "id": t.id.to_string(),
+            "type": "ticket.opened",
+            "actor": LEDGER_ACTOR,
+            "at": time::format_timestamp(t.at),
+            "body": t.body(),
+        });
+        let mut p = Prepared::from_value(event::sign_envelope(&event, &self.ledger_key))
+            .expect("the ledger's own tickets fit their schema");
+        p.sig_ok = true;
+        p
+    }
+
+    /// Checks one prepared envelope against the state and, when accepted, adds its entry to the
+    /// batch; then does the same for the automatic tickets it calls for.
+    fn append(
+        &mut self,
+        state: &mut State,
+        batch: &mut Batch,
+        p: Prepared,
+        now: Timestamp,
+        recorded_at: &str,
+    ) -> Pending {
+        match state.submit(&p, now) {
+            Ok(Verdict::Replay(seq)) => Pending::Replayed(seq),
+            Err(r) => Pending::Rejected(r),
+            Ok(Verdict::Accepted(outcome)) => {
+                batch.touched.extend(outcome.touched);
+                let manifest = manifest_of(&p);
+                let entry = Entry {
+                    seq: self.head.size,
+                    prev: self.head.head,
+                    recorded_at: recorded_at.to_owned(),
+                    event_jcs: String::from_utf8(p.event_jcs).expect("JCS is UTF-8"),
+                    key: p.key,
+                    sig: p.sig,
+                };
+                let hash = entry.hash();
+                batch
+                    .nodes
+                    .extend(self.frontier.push(merkle::leaf_hash(&hash)));
+                self.head = Head {
+                    size: entry.seq + 1,
+                    head: hash,
+                    root: self.head.root,
+                    recorded_at: recorded_at.to_owned(),
+                };
+                let index = batch.entries.len();
+                batch.entries.push(NewEntry {
+                    entry,
+                    hash,
+                    header: p.header,
+                    manifest,
+                });
+                for t in outcome.followups {
+                    let ticket = self.ticket_event(&t);
+                    if let Pending::Rejected(r) =
+                        self.append(state, batch, ticket, now, recorded_at)
+                    {
+                        tracing::error!(ticket = %t.id, kind = t.kind.as_str(), reason = %r, "an automatic ticket was refused");
+                    }
+                }
+                Pending::Appended(index)
+            }
+        }
+    }
+
     /// One group commit.
-    async fn round(&mut self, items: Vec<Item>) -> anyhow::Result<Vec<ItemResult>> {
+    async fn round(
+        &mut self,
+        items: Vec<Item>,
+        sweep: bool,
+    ) -> anyhow::Result<(Vec<ItemResult>, Vec<ItemResult>)> {
+        let lock = self.state.clone();
+        let mut state = lock.write().await;
         let mut tx = self.store.begin_write().await?;
         let db_head = tx.lock_head().await?;
         if db_head.size < self.head.size {
@@ -269,7 +377,7 @@ impl Sequencer {
         }
         if db_head.size > self.head.size {
             for e in tx.entries_from(self.head.size).await? {
-                self.absorb(&e)?;
+                self.absorb(&mut state, &e)?;
             }
             self.head_tx.send_replace(self.head.clone());
         }
@@ -277,57 +385,28 @@ impl Sequencer {
         let recorded_at = time::format_millis(now);
         let mut batch = Batch::default();
         let mut results = Vec::with_capacity(items.len());
-        let mut touched = BTreeSet::new();
         for item in items {
-            let p = match item {
-                Ok(p) => p,
-                Err(r) => {
-                    results.push(Pending::Rejected(r));
-                    continue;
-                }
-            };
-            match self.state.submit(&p, now) {
-                Ok(Verdict::Replay(seq)) => results.push(Pending::Replayed(seq)),
-                Ok(Verdict::Accepted(outcome)) => {
-                    touched.extend(outcome.touched);
-                    let manifest = manifest_of(&p);
-                    let entry = Entry {
-                        seq: self.head.size,
-                        prev: self.head.head,
-                        recorded_at: recorded_at.clone(),
-                        event_jcs: String::from_utf8(p.event_jcs).expect("JCS is UTF-8"),
-                        key: p.key,
-                        sig: p.sig,
-                    };
-                    let hash = entry.hash();
-                    batch
-                        .nodes
-                        .extend(self.frontier.push(merkle::leaf_hash(&hash)));
-                    self.head = Head {
-                        size: entry.seq + 1,
-                        head: hash,
-                        root: self.head.root,
-                        recorded_at: recorded_at.clone(),
-                    };
-                    results.push(Pending::Appended(batch.entries.len()));
-                    batch.entries.push(NewEntry {
-                        entry,
-                        hash,
-                        header: p.header,
-                        manifest,
-                    });
-                }
-                Err(r) => results.push(Pending::Rejected(r)),
+            results.push(match item {
+                Ok(p) => self.append(&mut state, &mut batch, p, now, &recorded_at),
+                Err(r) => Pending::Rejected(r),
+            });
+        }
+        let mut swept = Vec::new();
+        if sweep {
+            for t in state.overdue_tickets(now) {
+                let p = self.ticket_event(&t);
+                swept.push(self.append(&mut state, &mut batch, p, now, &recorded_at));
             }
+            state.advance_rate(now);
         }
         if !batch.entries.is_empty() {
             self.head.root = self.frontier.root();
-            batch.touched = touched;
-            tx.write(&batch, &self.state, &self.head).await?;
+            tx.write(&batch, &state, &self.head).await?;
             tx.commit().await?;
             self.head_tx.send_replace(self.head.clone());
             metrics::counter!("hwledger_appends_total").increment(batch.entries.len() as u64);
         }
+        drop(state);
         let appended: Vec<Arc<Entry>> = batch
             .entries
             .into_iter()
@@ -335,25 +414,33 @@ impl Sequencer {
             .collect();
         let mut out = Vec::with_capacity(results.len());
         for r in results {
-            out.push(match r {
-                Pending::Appended(i) => ItemResult::Appended(appended[i].clone()),
-                Pending::Replayed(seq) => match appended.iter().find(|e| e.seq == seq) {
-                    Some(e) => ItemResult::Replayed(e.clone()),
-                    None => ItemResult::Replayed(Arc::new(
-                        self.store
-                            .entry(seq)
-                            .await?
-                            .with_context(|| format!("recorded entry {seq} is missing"))?,
-                    )),
-                },
-                Pending::Rejected(r) => {
-                    metrics::counter!("hwledger_refusals_total", "code" => r.code.as_str())
-                        .increment(1);
-                    ItemResult::Rejected(r)
-                }
-            });
+            out.push(self.resolve(r, &appended).await?);
         }
-        Ok(out)
+        let mut swept_out = Vec::with_capacity(swept.len());
+        for r in swept {
+            swept_out.push(self.resolve(r, &appended).await?);
+        }
+        Ok((out, swept_out))
+    }
+
+    async fn resolve(&self, r: Pending, appended: &[Arc<Entry>]) -> anyhow::Result<ItemResult> {
+        Ok(match r {
+            Pending::Appended(i) => ItemResult::Appended(appended[i].clone()),
+            Pending::Replayed(seq) => match appended.iter().find(|e| e.seq == seq) {
+                Some(e) => ItemResult::Replayed(e.clone()),
+                None => ItemResult::Replayed(Arc::new(
+                    self.store
+                        .entry(seq)
+                        .await?
+                        .with_context(|| format!("recorded entry {seq} is missing"))?,
+                )),
+            },
+            Pending::Rejected(r) => {
+                metrics::counter!("hwledger_refusals_total", "code" => r.code.as_str())
+                    .increment(1);
+                ItemResult::Rejected(r)
+            }
+        })
     }
 
     /// The ledger's clock for the next entries: now at millisecond precision, never before the
@@ -378,7 +465,28 @@ fn manifest_of(p: &Prepared) -> Option<uuid::Uuid> {
 }
 
 enum Pending {
+    /// Index into the batch's entries.
     Appended(usize),
     Replayed(u64),
     Rejected(Rejection),
+}
+
+/// Runs sweeps until the handle's sequencer stops: one at once, then every `interval`.
+pub async fn run_sweeper(handle: SequencerHandle, interval: std::time::Duration) {
+    let mut tick = tokio::time::interval(interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let started = Instant::now();
+        match handle.sweep().await {
+            Ok(n) => {
+                metrics::histogram!("hwledger_sweep_seconds")
+                    .record(started.elapsed().as_secs_f64());
+                if n > 0 {
+                    tracing::info!(tickets = n, "sweep opened overdue tickets");
+                }
+            }
+            Err(_) => return,
+        }
+    }
 }

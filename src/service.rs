@@ -13,7 +13,7 @@ use crate::domain::ids::{OrgId, Region};
 use crate::domain::state::Limits;
 use crate::protocol::event::{self, Prepared, LEDGER_ACTOR};
 use crate::protocol::time;
-use crate::sequencer::{ItemResult, Sequencer};
+use crate::sequencer::{self, ItemResult, Sequencer};
 use crate::store::{DbUrl, Store};
 
 /// The regulator written into the genesis of a new ledger.
@@ -98,6 +98,7 @@ pub struct ServiceConfig {
 pub struct Service {
     pub state: AppState,
     sequencer_task: JoinHandle<()>,
+    sweeper_task: JoinHandle<()>,
 }
 
 impl Service {
@@ -143,7 +144,7 @@ impl Service {
                 }
             }
         }
-        let (sequencer, sequencer_task) = Sequencer::start(store.clone(), ledger_pub)
+        let (sequencer, sequencer_task) = Sequencer::start(store.clone(), cfg.ledger_key.clone())
             .await
             .context("cannot load the ledger")?;
         if sequencer.head().size == 0 {
@@ -170,9 +171,14 @@ impl Service {
             )),
             metrics: api::metrics_handle(),
         };
+        let sweeper_task = tokio::spawn(sequencer::run_sweeper(
+            state.sequencer.clone(),
+            cfg.sweep_interval,
+        ));
         Ok(Service {
             state,
             sequencer_task,
+            sweeper_task,
         })
     }
 
@@ -183,6 +189,7 @@ impl Service {
     /// Waits for queued appends to commit, then closes the database.
     pub async fn shutdown(self) {
         let store = self.state.store.clone();
+        self.sweeper_task.abort();
         self.state.sequencer.stop();
         drop(self.state);
         if let Err(e) = self.sequencer_task.await {

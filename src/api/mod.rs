@@ -8,6 +8,8 @@ mod events;
 mod ledger;
 mod manifests;
 mod ops;
+mod stats;
+mod tickets;
 
 use std::future::Future;
 use std::sync::{Arc, OnceLock};
@@ -91,6 +93,10 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/stock", get(manifests::get_stock))
         .route("/v1/manifests", get(manifests::list_manifests))
         .route("/v1/manifests/{id}", get(manifests::get_manifest))
+        .route("/v1/tickets", get(tickets::list_tickets))
+        .route("/v1/tickets.csv", get(tickets::tickets_csv))
+        .route("/v1/tickets/{id}", get(tickets::get_ticket))
+        .route("/v1/stats/disposal", get(stats::disposal))
         .route("/v1/catalogue/codes", get(catalogue::codes))
         .route("/v1/catalogue/methods", get(catalogue::methods))
         .route("/healthz", get(ops::healthz))

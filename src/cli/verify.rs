@@ -260,6 +260,7 @@ async fn verify(args: VerifyArgs) -> anyhow::Result<Option<Finding>> {
     println!("ok: {size} entries; sequence, chain, signatures and rules hold");
     println!("origin: {origin}");
     println!("root: {}", hex::encode(auditor.root()));
+    print_oversight(auditor.state(), auditor.last_recorded());
     if let (Some(text), Some(m)) = (&older, older_size) {
         let cp = match Checkpoint::open(text, &origin, &verifying) {
             Ok(cp) => cp,
@@ -283,6 +284,48 @@ async fn verify(args: VerifyArgs) -> anyhow::Result<Option<Finding>> {
         println!("query tables equal a replay of the ledger");
     }
     Ok(None)
+}
+
+/// Prints the proper-disposal rate recomputed from the entries, and the conditions that still
+/// await an automatic ticket.
+fn print_oversight(
+    state: &crate::domain::state::State,
+    last: Option<crate::protocol::time::Timestamp>,
+) {
+    use crate::domain::oversight::RateFilter;
+    use crate::protocol::time;
+    if let Some(t) = last {
+        let f = state.disposal_figures(t, &RateFilter::default());
+        let rate = f.rate.map_or("none (nothing counted yet)".to_owned(), |r| {
+            format!("{:.4}%", r * 100.0)
+        });
+        println!(
+            "proper-disposal rate as of the last entry ({}): {rate}",
+            time::format_millis(t)
+        );
+        println!(
+            "  proper {} g, improper {} g, pending {} g, stored {} g",
+            f.proper_g, f.improper_g, f.pending_g, f.stored_g
+        );
+        for (kind, g) in &f.improper_by_kind {
+            println!("  improper {kind}: {g} g");
+        }
+    }
+    let now = time::truncate_millis(chrono::Utc::now());
+    let waiting = state.overdue_tickets(now);
+    println!(
+        "conditions awaiting an automatic ticket now: {}",
+        waiting.len()
+    );
+    for t in waiting.iter().take(50) {
+        println!(
+            "  {} {} {} g since {}",
+            t.kind.as_str(),
+            t.subject,
+            t.quantity_g,
+            time::format_timestamp(t.at)
+        );
+    }
 }
 
 /// Compares the manifest history rows of a run of entries with the entries themselves.
@@ -418,6 +461,43 @@ async fn compare_projections(store: &Store, auditor: &Auditor) -> anyhow::Result
             Some(m) if page.len() == 1000 => filter.after = Some(m.opened_seq),
             _ => break,
         }
+    }
+    // Tickets: every row (with its history's seqs) equals the replay's, there are as many rows
+    // as tickets and history rows as ticket events, and each history row agrees with its entry.
+    // One day serves both sides, so `overdue` cannot differ across midnight.
+    let today = crate::protocol::time::cst_date(chrono::Utc::now());
+    let mut filter = crate::store::TicketFilter {
+        limit: 1000,
+        ..Default::default()
+    };
+    loop {
+        let page = store.tickets(&filter, today).await?;
+        for t in &page {
+            if !t.equals_replay(state, today) {
+                return Ok(Some(at_end(format!(
+                    "the tickets table differs from the ledger for {}",
+                    t.ticket
+                ))));
+            }
+        }
+        match page.last() {
+            Some(t) if page.len() == 1000 => filter.after = Some(t.opened_seq),
+            _ => break,
+        }
+    }
+    let (tickets, history) = store.ticket_counts().await?;
+    let events: usize = state.tickets.values().map(|t| t.history.len()).sum();
+    if (tickets, history) != (state.tickets.len() as u64, events as u64) {
+        return Ok(Some(at_end(format!(
+            "the tickets tables have {tickets} tickets and {history} history rows, the ledger {} and {events}",
+            state.tickets.len()
+        ))));
+    }
+    if let Some(seq) = store.ticket_history_mismatch().await? {
+        return Ok(Some(Finding {
+            seq,
+            reason: "the ticket_history table differs from the ledger here".into(),
+        }));
     }
     Ok(None)
 }

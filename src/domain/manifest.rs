@@ -56,6 +56,17 @@ pub struct Line {
     pub method: Option<String>,
     /// Where the shipped quantity was reserved: (lot seq, grams), oldest lot first.
     pub lots: Vec<(u64, i64)>,
+    /// Whether a licence of the receiver covered the receipt of this line when it was received.
+    pub receipt_covered: Option<bool>,
+    /// Whether a licence of the receiver covered the line's handling method when disposed of.
+    pub handling_covered: Option<bool>,
+}
+
+impl Line {
+    /// The counted quantity of §8: what was received, at most what was shipped.
+    pub fn counted_g(&self) -> Option<i64> {
+        self.received_g.map(|r| r.min(self.quantity_g))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -304,6 +315,8 @@ impl State {
                     disposed_g: None,
                     method: None,
                     lots,
+                    receipt_covered: None,
+                    handling_covered: None,
                 }
             })
             .collect::<Vec<_>>();
@@ -334,7 +347,10 @@ impl State {
                 last_at: p.header.at,
             },
         );
-        Ok(Outcome { touched })
+        Ok(Outcome {
+            touched,
+            ..Default::default()
+        })
     }
 
     fn lots_touched(m: &Manifest) -> Vec<Touched> {
@@ -362,7 +378,10 @@ impl State {
         m.status = ManifestStatus::Cancelled;
         m.closed_at = Some(p.header.at);
         m.last_at = p.header.at;
-        Ok(Outcome { touched })
+        Ok(Outcome {
+            touched,
+            ..Default::default()
+        })
     }
 
     pub(super) fn manifest_picked_up(&mut self, p: &Prepared) -> Result<Outcome, Rejection> {
@@ -380,7 +399,10 @@ impl State {
         m.vehicle = Some(b.vehicle);
         m.picked_up_at = Some(p.header.at);
         m.last_at = p.header.at;
-        Ok(Outcome { touched })
+        Ok(Outcome {
+            touched,
+            ..Default::default()
+        })
     }
 
     pub(super) fn manifest_received(&mut self, p: &Prepared) -> Result<Outcome, Rejection> {
@@ -397,9 +419,22 @@ impl State {
         let order = match_lines(m, &b.lines)?;
         let received: i64 = b.lines.iter().map(|l| l.quantity_g).sum();
         let (receiver, shipped) = (m.receiver.clone(), m.shipped_g());
+        let day = time::cst_date(p.header.at);
+        let covered: Vec<bool> = m
+            .lines
+            .iter()
+            .map(|l| {
+                let code =
+                    super::ids::WasteCode::parse(&l.code).expect("opened lines have valid codes");
+                [Activity::Store, Activity::Utilize, Activity::Dispose]
+                    .into_iter()
+                    .any(|a| self.covered(&m.receiver, &code, a, day))
+            })
+            .collect();
         let m = self.manifests.get_mut(&b.manifest).expect("checked");
-        for (line, i) in m.lines.iter_mut().zip(order) {
+        for ((line, i), covered) in m.lines.iter_mut().zip(order).zip(covered) {
             line.received_g = Some(b.lines[i].quantity_g);
+            line.receipt_covered = Some(covered);
         }
         m.status = ManifestStatus::Received;
         m.received_at = Some(p.header.at);
@@ -427,7 +462,10 @@ impl State {
         m.status = ManifestStatus::Rejected;
         m.closed_at = Some(p.header.at);
         m.last_at = p.header.at;
-        Ok(Outcome { touched })
+        Ok(Outcome {
+            touched,
+            ..Default::default()
+        })
     }
 
     pub(super) fn manifest_disposed(&mut self, p: &Prepared) -> Result<Outcome, Rejection> {
@@ -457,10 +495,25 @@ impl State {
                 );
             }
         }
+        let day = time::cst_date(p.header.at);
+        let covered: Vec<bool> = m
+            .lines
+            .iter()
+            .zip(&order)
+            .map(|(l, &i)| {
+                let code =
+                    super::ids::WasteCode::parse(&l.code).expect("opened lines have valid codes");
+                let method = b.lines[i].method.as_deref().and_then(catalogue::method);
+                method.is_some_and(|me| {
+                    self.covered(&m.receiver, &code, Activity::for_method(me.kind), day)
+                })
+            })
+            .collect();
         let m = self.manifests.get_mut(&b.manifest).expect("checked");
-        for (line, i) in m.lines.iter_mut().zip(order) {
+        for ((line, i), covered) in m.lines.iter_mut().zip(order).zip(covered) {
             line.disposed_g = Some(b.lines[i].quantity_g);
             line.method = b.lines[i].method.clone();
+            line.handling_covered = Some(covered);
         }
         m.status = ManifestStatus::Disposed;
         m.closed_at = Some(p.header.at);

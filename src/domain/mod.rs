@@ -5,6 +5,8 @@ pub mod catalogue;
 pub mod ids;
 pub mod licence;
 pub mod manifest;
+pub mod oversight;
 pub mod rejection;
 pub mod state;
 pub mod stock;
+pub mod ticket;

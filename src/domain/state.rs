@@ -16,8 +16,10 @@ use chrono::NaiveDate;
 use super::catalogue::Edition;
 use super::licence::Licence;
 use super::manifest::Manifest;
+use super::oversight::{AutoTicket, RateBook, Schedule, Watched};
 use super::rejection::{reject, Code, Rejection};
 use super::stock::Lot;
+use super::ticket::Ticket;
 use crate::protocol::event::{Hash, Prepared, LEDGER_ACTOR};
 use crate::protocol::time::{self, Timestamp};
 
@@ -105,17 +107,23 @@ pub enum Touched {
     /// A stock lot, by the seq of its `waste.declared`.
     Lot(u64),
     Manifest(Uuid),
+    Ticket(Uuid),
 }
 
 /// What an accepted event did.
 #[derive(Debug, Default)]
 pub struct Outcome {
     pub touched: Vec<Touched>,
+    /// Automatic tickets the event calls for at once, to be appended right after it.
+    pub followups: Vec<AutoTicket>,
 }
 
 impl Outcome {
     pub fn touching(t: Touched) -> Outcome {
-        Outcome { touched: vec![t] }
+        Outcome {
+            touched: vec![t],
+            followups: Vec::new(),
+        }
     }
 }
 
@@ -153,6 +161,12 @@ pub struct State {
     pub(super) intake_received: HashMap<(String, i32), i64>,
     /// receiver → grams shipped to it on manifests opened or picked up.
     pub(super) intake_in_flight: HashMap<String, i64>,
+    /// The problem list (问题清单).
+    pub tickets: HashMap<Uuid, Ticket>,
+    /// The running sums of the proper-disposal rate.
+    pub rate: RateBook,
+    /// Deadlines the sweeper watches, for conditions without a ticket yet.
+    pub(super) watched: Schedule<Watched>,
 }
 
 /// The body of `ledger.genesis`.
@@ -243,6 +257,9 @@ impl State {
             serials: HashMap::new(),
             intake_received: HashMap::new(),
             intake_in_flight: HashMap::new(),
+            tickets: HashMap::new(),
+            rate: RateBook::default(),
+            watched: Schedule::default(),
         }
     }
 
@@ -331,10 +348,63 @@ impl State {
             );
         }
         // Steps 6 and 7, then the state absorbs the event.
-        let outcome = self.apply_rules(p)?;
+        let mut outcome = self.apply_rules(p, now)?;
+        self.after_rules(p, &mut outcome, now);
         self.events.insert(h.id, (self.size, p.event_digest()));
         self.size += 1;
         Ok(Verdict::Accepted(outcome))
+    }
+
+    /// Keeps the derived oversight state in step with an accepted event, and finds the
+    /// automatic tickets it calls for.
+    fn after_rules(&mut self, p: &Prepared, outcome: &mut Outcome, now: Timestamp) {
+        match p.header.kind.as_str() {
+            "ledger.limits_set" => self.rebuild_oversight(),
+            "ticket.opened" => {
+                let b = p.body();
+                self.unwatch_ticket(b["kind"].as_str().unwrap_or_default(), &b["subject"]);
+            }
+            _ => {}
+        }
+        for t in &outcome.touched {
+            match t {
+                Touched::Manifest(id) => self.refresh_manifest(id),
+                Touched::Lot(seq) => self.refresh_lot(*seq),
+                _ => {}
+            }
+        }
+        if let Some(m) = p.body()["manifest"]
+            .as_str()
+            .and_then(|m| Uuid::parse_str(m).ok())
+        {
+            outcome.followups = self.tickets_caused_by(&p.header.kind, &m, now);
+        }
+    }
+
+    /// Applies an entry that is already recorded, trusting its signature (start-up, catch-up,
+    /// replays of a prefix): every rule is still checked, and a refusal means the entries were
+    /// altered.
+    pub fn apply_recorded(&mut self, e: &crate::protocol::event::Entry) -> Result<Outcome, String> {
+        if e.seq != self.size {
+            return Err(format!(
+                "entry {} comes where entry {} belongs",
+                e.seq, self.size
+            ));
+        }
+        let mut p = Prepared::from_value(serde_json::json!({
+            "event": e.event(),
+            "key": hex::encode(e.key),
+            "sig": hex::encode(e.sig),
+        }))
+        .map_err(|m| format!("entry {}: {m}", e.seq))?;
+        p.sig_ok = true;
+        let now = time::parse_timestamp(&e.recorded_at)
+            .map_err(|m| format!("entry {} has a bad recorded_at: {m}", e.seq))?;
+        match self.submit(&p, now) {
+            Ok(Verdict::Accepted(o)) => Ok(o),
+            Ok(Verdict::Replay(s)) => Err(format!("entry {} repeats the event of {s}", e.seq)),
+            Err(r) => Err(format!("entry {} breaks a rule: {r}", e.seq)),
+        }
     }
 
     /// Automatic tickets are dated when their condition arose, however long ago (§3 step 5).
@@ -344,7 +414,7 @@ impl State {
 
     /// Steps 6 and 7: who may sign, then the event's rules in the order §6 lists them. Nothing
     /// is changed unless every rule holds.
-    fn apply_rules(&mut self, p: &Prepared) -> Result<Outcome, Rejection> {
+    fn apply_rules(&mut self, p: &Prepared, now: Timestamp) -> Result<Outcome, Rejection> {
         let h = &p.header;
         if self.size == 0 && h.kind != "ledger.genesis" {
             return reject(Code::Forbidden, "the first entry must be ledger.genesis");
@@ -372,6 +442,9 @@ impl State {
             "manifest.received" => self.manifest_received(p),
             "manifest.rejected" => self.manifest_rejected(p),
             "manifest.disposed" => self.manifest_disposed(p),
+            "ticket.opened" => self.ticket_opened(p, now),
+            "ticket.assigned" | "ticket.rectified" | "ticket.returned" | "ticket.closed"
+            | "ticket.reopened" => self.ticket_moved(p),
             other => reject(
                 Code::InvalidEvent,
                 format!("event type {other} is not accepted by this ledger"),
@@ -434,9 +507,7 @@ impl State {
             keys,
             registered_seq: 0,
         });
-        Ok(Outcome {
-            touched: vec![Touched::Org(org)],
-        })
+        Ok(Outcome::touching(Touched::Org(org)))
     }
 
     /// Validates the keys of a new organisation (invalid_org_id, org_exists, key_in_use).
@@ -490,9 +561,7 @@ impl State {
             keys,
             registered_seq: self.size,
         });
-        Ok(Outcome {
-            touched: vec![Touched::Org(org)],
-        })
+        Ok(Outcome::touching(Touched::Org(org)))
     }
 
     /// Signer check shared by the key events: a regulator, or the org itself.
@@ -530,9 +599,7 @@ impl State {
             },
         );
         self.orgs.get_mut(&b.org).expect("checked").keys.push(key);
-        Ok(Outcome {
-            touched: vec![Touched::Org(b.org)],
-        })
+        Ok(Outcome::touching(Touched::Org(b.org)))
     }
 
     fn key_revoked(&mut self, p: &Prepared) -> Result<Outcome, Rejection> {
@@ -568,8 +635,6 @@ impl State {
         }
         let seq = self.size;
         self.keys.get_mut(&key).expect("checked").revoked_seq = Some(seq);
-        Ok(Outcome {
-            touched: vec![Touched::Org(b.org)],
-        })
+        Ok(Outcome::touching(Touched::Org(b.org)))
     }
 }

@@ -6,6 +6,7 @@
 //! else is a projection of the ledger rewritten in the same transaction as the append.
 
 mod projections;
+mod tickets;
 
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
@@ -24,6 +25,7 @@ use crate::protocol::merkle::NodeId;
 pub use projections::{
     HistoryItem, LicenceView, LineView, LotView, ManifestFilter, ManifestView, OrgKeyView, OrgView,
 };
+pub use tickets::{SubjectManifest, TicketFilter, TicketView};
 
 /// The ledger's head as stored: size, last entry hash, tree root, last `recorded_at`.
 #[derive(Debug, Clone, PartialEq, Eq)]

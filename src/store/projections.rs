@@ -196,12 +196,14 @@ pub(super) async fn write(tx: &mut WriteTx, batch: &Batch, state: &State) -> any
     let mut licences = Vec::new();
     let mut lots = Vec::new();
     let mut manifests = Vec::new();
+    let mut tickets = Vec::new();
     for t in &batch.touched {
         match t {
             Touched::Org(o) => orgs.extend(OrgView::from_state(state, o)),
             Touched::Licence(n) => licences.extend(state.licences.get(n).map(LicenceView::of)),
             Touched::Lot(seq) => lots.extend(state.lots.get(seq).map(LotView::of)),
             Touched::Manifest(id) => manifests.extend(state.manifests.get(id)),
+            Touched::Ticket(id) => tickets.push(*id),
         }
     }
     let history: Vec<(Uuid, HistoryItem)> = batch
@@ -312,6 +314,7 @@ pub(super) async fn write(tx: &mut WriteTx, batch: &Batch, state: &State) -> any
             q.build().execute(&mut **tx).await?;
         }
     });
+    super::tickets::write(tx, batch, state, &tickets).await?;
     Ok(())
 }
 

@@ -1,5 +1,6 @@
 //! Shared support for the integration tests.
 #![allow(dead_code)]
 
+pub mod fixtures;
 pub mod harness;
 pub mod vectors;

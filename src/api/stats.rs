@@ -1,0 +1,154 @@
+//! `GET /v1/stats/disposal`: the proper-disposal rate (规范化处理率) of spec §8.
+//!
+//! The head at now is answered from the sums the writer maintains; another prefix or an
+//! earlier time is answered by replaying the entries of that prefix, as anyone holding them
+//! would.
+
+use axum::extract::State;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{ApiError, ApiResult, AppState, Query};
+use crate::domain::ids::Category;
+use crate::domain::oversight::{Figures, RateFilter};
+use crate::domain::state::{Limits, State as Domain};
+use crate::protocol::time::{self, Timestamp};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatsQuery {
+    size: Option<u64>,
+    as_of: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    region: Option<String>,
+    org: Option<String>,
+    category: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Stats {
+    size: u64,
+    as_of: String,
+    #[schema(value_type = Object)]
+    limits: Limits,
+    #[serde(flatten)]
+    figures: Figures,
+}
+
+fn filter(q: &StatsQuery) -> ApiResult<RateFilter> {
+    let date = |d: &Option<String>, name: &str| {
+        d.as_deref()
+            .map(|s| {
+                time::parse_date(s).map_err(|e| ApiError::InvalidQuery(format!("{name}: {e}")))
+            })
+            .transpose()
+    };
+    if let Some(r) = &q.region {
+        if r.is_empty() || r.len() > 6 || !r.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(ApiError::InvalidQuery(
+                "region is 1 to 6 digits: a prefix of a division code".into(),
+            ));
+        }
+    }
+    let category = q
+        .category
+        .as_deref()
+        .map(|c| {
+            Category::parse(c)
+                .map(|c| c.number())
+                .map_err(|e| ApiError::InvalidQuery(format!("category: {e}")))
+        })
+        .transpose()?;
+    Ok(RateFilter {
+        from: date(&q.from, "from")?,
+        to: date(&q.to, "to")?,
+        region: q.region.clone(),
+        org: q.org.clone(),
+        category,
+    })
+}
+
+/// The proper-disposal rate and its figures for a ledger prefix at a reference time.
+#[utoipa::path(get, path = "/v1/stats/disposal", tag = "oversight",
+    params(("size" = Option<u64>, Query, description = "ledger prefix (default: all)"),
+           ("as_of" = Option<String>, Query, description = "reference time (default: now, or the recorded_at of entry size−1)"),
+           ("from" = Option<String>, Query, description = "CST date, inclusive"), ("to" = Option<String>, Query, description = "CST date, exclusive"),
+           ("region" = Option<String>, Query, description = "prefix of the generator's division code"),
+           ("org" = Option<String>, Query, description = "the generator"), ("category" = Option<String>, Query, description = "HWnn")),
+    responses((status = 200, body = Stats), (status = 400, body = super::Problem)))]
+pub async fn disposal(
+    State(state): State<AppState>,
+    Query(q): Query<StatsQuery>,
+) -> ApiResult<Json<Stats>> {
+    let f = filter(&q)?;
+    let as_of = q
+        .as_of
+        .as_deref()
+        .map(|s| {
+            time::parse_timestamp(s).map_err(|e| ApiError::InvalidQuery(format!("as_of: {e}")))
+        })
+        .transpose()?;
+    // Another process may have appended: catch up before answering for the head.
+    let db_size = state.store.head().await?.size;
+    if db_size > state.sequencer.head().size {
+        state.sequencer.submit(Vec::new()).await?;
+    }
+    let size = q.size.unwrap_or(db_size);
+    if size == 0 || size > db_size {
+        return Err(ApiError::InvalidQuery(format!(
+            "size must be 1 to the ledger's size, {db_size}"
+        )));
+    }
+    let live = state.sequencer.state().await;
+    let at_head = size == live.size;
+    let t: Timestamp = match (as_of, q.size) {
+        (Some(t), _) => t,
+        (None, None) => time::truncate_millis(chrono::Utc::now()),
+        (None, Some(_)) => {
+            let e = state
+                .store
+                .entry(size - 1)
+                .await?
+                .ok_or_else(|| ApiError::NotFound(format!("entry {}", size - 1)))?;
+            time::parse_timestamp(&e.recorded_at).map_err(|e| anyhow::anyhow!("{e}"))?
+        }
+    };
+    if at_head && t >= live.rate.watermark() {
+        return Ok(Json(Stats {
+            size,
+            as_of: time::format_millis(t),
+            limits: live.limits(),
+            figures: live.disposal_figures(t, &f),
+        }));
+    }
+    let ledger_key = live.ledger_key;
+    drop(live);
+    let replayed = replay(&state, ledger_key, size).await?;
+    Ok(Json(Stats {
+        size,
+        as_of: time::format_millis(t),
+        limits: replayed.limits(),
+        figures: replayed.disposal_figures(t, &f),
+    }))
+}
+
+/// The state of the first `size` entries.
+async fn replay(state: &AppState, ledger_key: [u8; 32], size: u64) -> ApiResult<Domain> {
+    let mut d = Domain::new(ledger_key);
+    while d.size < size {
+        let chunk = state
+            .store
+            .entries(d.size, (size - d.size).min(5000))
+            .await?;
+        if chunk.is_empty() {
+            return Err(anyhow::anyhow!("entries end at {}", d.size).into());
+        }
+        for e in &chunk {
+            d.apply_recorded(e)
+                .map_err(|m| anyhow::anyhow!("replay: {m}"))?;
+        }
+    }
+    Ok(d)
+}

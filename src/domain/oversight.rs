@@ -1,0 +1,878 @@
+//! Oversight derived from the ledger: the automatic tickets of spec §7 and the proper-disposal
+//! rate (规范化处理率) of §8.
+//!
+//! Both are functions of the entries. Which automatic ticket a condition calls for is computed
+//! by one function, [`State::expected_ticket`]: the sequencer uses it to open tickets, and the
+//! rules use it to accept only tickets the entries before them justify, so `verify` recomputes
+//! the whole problem list.
+//!
+//! The rate is kept as running sums per (generator, date, category), so that the head is
+//! answered without replaying anything. Quantities whose class depends on the time of the
+//! question (in transit, awaiting disposal, in storage) also sit in an index by deadline: a
+//! question at time T moves those whose deadline is before T from pending to improper on the
+//! fly, and the sweeper folds them into the sums from time to time (the watermark) so that the
+//! correction stays small.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use chrono::NaiveDate;
+use serde::Serialize;
+use serde_json::{json, Value};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::ids::WasteCode;
+use super::manifest::{Manifest, ManifestStatus};
+use super::rejection::{reject, Code, Rejection};
+use super::state::{Limits, State};
+use super::stock::Lot;
+use crate::protocol::time::{self, Timestamp};
+
+/// The namespace of automatic ticket ids (UUIDv5 of `<kind>:<subject key>`).
+pub const TICKET_NAMESPACE: Uuid = Uuid::from_u128(0x6f1c2a52_8f5e_4b8e_9a61_1d2c3b4a5e6f);
+
+/// The kinds of improper handling, which are also the ticket kinds the ledger opens itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Kind {
+    QuantityShortfall,
+    UnlicensedReceipt,
+    UnlicensedHandling,
+    TransitOverdue,
+    DisposalOverdue,
+    StorageOverdue,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 6] = [
+        Kind::QuantityShortfall,
+        Kind::UnlicensedReceipt,
+        Kind::UnlicensedHandling,
+        Kind::TransitOverdue,
+        Kind::DisposalOverdue,
+        Kind::StorageOverdue,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::QuantityShortfall => "quantity_shortfall",
+            Kind::UnlicensedReceipt => "unlicensed_receipt",
+            Kind::UnlicensedHandling => "unlicensed_handling",
+            Kind::TransitOverdue => "transit_overdue",
+            Kind::DisposalOverdue => "disposal_overdue",
+            Kind::StorageOverdue => "storage_overdue",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// The ticket kinds the ledger opens itself.
+pub const AUTOMATIC_KINDS: [&str; 6] = [
+    "quantity_shortfall",
+    "unlicensed_receipt",
+    "unlicensed_handling",
+    "transit_overdue",
+    "disposal_overdue",
+    "storage_overdue",
+];
+
+/// The id of the automatic ticket for a condition.
+pub fn ticket_id(kind: &str, subject_key: &str) -> Uuid {
+    Uuid::new_v5(
+        &TICKET_NAMESPACE,
+        format!("{kind}:{subject_key}").as_bytes(),
+    )
+}
+
+/// An automatic ticket the entries call for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AutoTicket {
+    pub id: Uuid,
+    pub kind: Kind,
+    pub subject: Value,
+    /// When the condition arose: the causing event's `at`, or the moment a deadline passed.
+    pub at: Timestamp,
+    pub quantity_g: i64,
+    pub summary: String,
+}
+
+impl AutoTicket {
+    /// The body of its `ticket.opened` event.
+    pub fn body(&self) -> Value {
+        json!({
+            "ticket": self.id.to_string(),
+            "kind": self.kind.as_str(),
+            "subject": self.subject,
+            "summary": self.summary,
+            "quantity_g": self.quantity_g,
+        })
+    }
+}
+
+/// Something with a deadline the sweeper watches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Watched {
+    Transit(Uuid),
+    Disposal(Uuid),
+    Storage(u64),
+}
+
+impl Watched {
+    fn kind(self) -> Kind {
+        match self {
+            Watched::Transit(_) => Kind::TransitOverdue,
+            Watched::Disposal(_) => Kind::DisposalOverdue,
+            Watched::Storage(_) => Kind::StorageOverdue,
+        }
+    }
+}
+
+/// Items keyed by a time, findable both by time and by item.
+#[derive(Debug, Clone)]
+pub struct Schedule<T: Ord + Copy + std::hash::Hash> {
+    by_time: BTreeSet<(Timestamp, T)>,
+    of: HashMap<T, Timestamp>,
+}
+
+impl<T: Ord + Copy + std::hash::Hash + MinValue> Schedule<T> {
+    pub fn set(&mut self, item: T, at: Option<Timestamp>) {
+        if let Some(old) = self.of.remove(&item) {
+            self.by_time.remove(&(old, item));
+        }
+        if let Some(at) = at {
+            self.of.insert(item, at);
+            self.by_time.insert((at, item));
+        }
+    }
+
+    /// Items due strictly before `t`, earliest first.
+    pub fn before(&self, t: Timestamp) -> impl Iterator<Item = (Timestamp, T)> + '_ {
+        self.by_time.range(..(t, T::min_value())).copied()
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_time.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_time.is_empty()
+    }
+}
+
+impl<T: Ord + Copy + std::hash::Hash> Default for Schedule<T> {
+    fn default() -> Self {
+        Schedule {
+            by_time: BTreeSet::new(),
+            of: HashMap::new(),
+        }
+    }
+}
+
+/// A smallest value, so that a range can end just before a given time.
+pub trait MinValue {
+    fn min_value() -> Self;
+}
+
+impl MinValue for Watched {
+    fn min_value() -> Self {
+        Watched::Transit(Uuid::nil())
+    }
+}
+
+impl MinValue for RateItem {
+    fn min_value() -> Self {
+        RateItem::Line(Uuid::nil(), 0)
+    }
+}
+
+/// What the rate counts: a manifest line, or a lot still at its generator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RateItem {
+    Line(Uuid, u16),
+    Lot(u64),
+}
+
+/// The class of a quantity once its time no longer matters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Class {
+    Proper,
+    Improper(Kind),
+    /// Picked up or received, and within its deadline.
+    Pending,
+    /// Still at its generator, within its deadline.
+    Stored,
+}
+
+/// One quantity of an item, where the rate puts it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Contribution {
+    pub date: NaiveDate,
+    pub category: u8,
+    pub quantity_g: i64,
+    pub class: Class,
+    /// For a pending or stored quantity: the deadline and what it becomes after it.
+    pub deadline: Option<(Timestamp, Kind)>,
+}
+
+/// Sums of one (generator, date, category).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Sums {
+    pub proper: i64,
+    pub pending: i64,
+    pub stored: i64,
+    pub improper: [i64; 6],
+}
+
+impl Sums {
+    fn add(&mut self, class: Class, q: i64) {
+        match class {
+            Class::Proper => self.proper += q,
+            Class::Pending => self.pending += q,
+            Class::Stored => self.stored += q,
+            Class::Improper(k) => self.improper[k.index()] += q,
+        }
+    }
+
+    fn merge(&mut self, o: &Sums) {
+        self.proper += o.proper;
+        self.pending += o.pending;
+        self.stored += o.stored;
+        for (a, b) in self.improper.iter_mut().zip(o.improper) {
+            *a += b;
+        }
+    }
+}
+
+/// The running sums of the rate.
+#[derive(Debug, Clone)]
+pub struct RateBook {
+    /// Deadlines before this time are already folded into the sums as improper.
+    watermark: Timestamp,
+    buckets: HashMap<String, BTreeMap<(NaiveDate, u8), Sums>>,
+    contributions: HashMap<RateItem, (String, Vec<Contribution>)>,
+    /// Items with a deadline at or after the watermark.
+    timed: Schedule<RateItem>,
+}
+
+impl Default for RateBook {
+    fn default() -> Self {
+        RateBook {
+            watermark: chrono::DateTime::<chrono::Utc>::MIN_UTC,
+            buckets: HashMap::new(),
+            contributions: HashMap::new(),
+            timed: Schedule::default(),
+        }
+    }
+}
+
+/// Which lines and lots a figure covers (spec §8 filters).
+#[derive(Debug, Clone, Default)]
+pub struct RateFilter {
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+    pub region: Option<String>,
+    pub org: Option<String>,
+    pub category: Option<u8>,
+}
+
+/// The figures of §8.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct Figures {
+    pub proper_g: i64,
+    pub improper_g: i64,
+    pub pending_g: i64,
+    pub stored_g: i64,
+    /// proper ÷ (proper + improper), or null when both are 0.
+    pub rate: Option<f64>,
+    #[schema(value_type = Object)]
+    pub improper_by_kind: BTreeMap<&'static str, i64>,
+}
+
+impl Figures {
+    fn of(s: &Sums) -> Figures {
+        let improper: i64 = s.improper.iter().sum();
+        let total = s.proper + improper;
+        Figures {
+            proper_g: s.proper,
+            improper_g: improper,
+            pending_g: s.pending,
+            stored_g: s.stored,
+            rate: (total > 0).then(|| s.proper as f64 / total as f64),
+            improper_by_kind: Kind::ALL
+                .iter()
+                .map(|k| (k.as_str(), s.improper[k.index()]))
+                .collect(),
+        }
+    }
+}
+
+impl Contribution {
+    /// The class at the book's watermark (deadlines before it have passed).
+    fn class_at(&self, t: Timestamp) -> Class {
+        match self.deadline {
+            Some((d, kind)) if d < t => Class::Improper(kind),
+            _ => self.class,
+        }
+    }
+}
+
+impl RateBook {
+    /// Deadlines before this time are folded into the sums; figures are for times after it.
+    pub fn watermark(&self) -> Timestamp {
+        self.watermark
+    }
+
+    fn bucket(&mut self, org: &str, c: &Contribution) -> &mut Sums {
+        self.buckets
+            .entry(org.to_owned())
+            .or_default()
+            .entry((c.date, c.category))
+            .or_default()
+    }
+
+    /// Replaces an item's contributions.
+    pub fn set(&mut self, item: RateItem, org: &str, contributions: Vec<Contribution>) {
+        if let Some((old_org, old)) = self.contributions.remove(&item) {
+            for c in old {
+                let class = c.class_at(self.watermark);
+                self.bucket(&old_org, &c).add(class, -c.quantity_g);
+            }
+        }
+        let mut next: Option<Timestamp> = None;
+        for c in &contributions {
+            let class = c.class_at(self.watermark);
+            self.bucket(org, c).add(class, c.quantity_g);
+            if let Some((d, _)) = c.deadline {
+                if d >= self.watermark {
+                    next = Some(next.map_or(d, |n: Timestamp| n.min(d)));
+                }
+            }
+        }
+        self.timed.set(item, next);
+        if !contributions.is_empty() {
+            self.contributions
+                .insert(item, (org.to_owned(), contributions));
+        }
+    }
+
+    /// Folds every deadline before `t` into the sums (for the sweeper; figures do not change).
+    pub fn advance(&mut self, t: Timestamp) {
+        if t <= self.watermark {
+            return;
+        }
+        let due: Vec<RateItem> = self.timed.before(t).map(|(_, i)| i).collect();
+        let old = self.watermark;
+        for item in due {
+            let Some((org, cs)) = self.contributions.get(&item).cloned() else {
+                continue;
+            };
+            let mut next = None;
+            for c in &cs {
+                let (before, after) = (c.class_at(old), c.class_at(t));
+                if before != after {
+                    self.bucket(&org, c).add(before, -c.quantity_g);
+                    self.bucket(&org, c).add(after, c.quantity_g);
+                }
+                if let Some((d, _)) = c.deadline {
+                    if d >= t {
+                        next = Some(next.map_or(d, |n: Timestamp| n.min(d)));
+                    }
+                }
+            }
+            self.timed.set(item, next);
+        }
+        self.watermark = t;
+    }
+
+    fn matches(filter: &RateFilter, c: &Contribution) -> bool {
+        filter.from.is_none_or(|f| c.date >= f)
+            && filter.to.is_none_or(|t| c.date < t)
+            && filter.category.is_none_or(|k| c.category == k)
+    }
+
+    /// The figures at time `t` (not before the watermark) for the orgs `orgs` passes.
+    pub fn figures(
+        &self,
+        t: Timestamp,
+        filter: &RateFilter,
+        org_ok: impl Fn(&str) -> bool,
+    ) -> Figures {
+        let mut total = Sums::default();
+        for (org, dates) in &self.buckets {
+            if !org_ok(org) {
+                continue;
+            }
+            let lo = filter.from.unwrap_or(NaiveDate::MIN);
+            for ((date, category), s) in dates.range((lo, 0)..) {
+                if filter.to.is_some_and(|to| *date >= to) {
+                    break;
+                }
+                if filter.category.is_none_or(|k| k == *category) {
+                    total.merge(s);
+                }
+            }
+        }
+        // Deadlines between the watermark and t have passed since the sums were folded.
+        let base = self.watermark;
+        for (_, item) in self.timed.before(t) {
+            let Some((org, cs)) = self.contributions.get(&item) else {
+                continue;
+            };
+            if !org_ok(org) {
+                continue;
+            }
+            for c in cs.iter().filter(|c| Self::matches(filter, c)) {
+                let (before, after) = (c.class_at(base), c.class_at(t));
+                if before != after {
+                    total.add(before, -c.quantity_g);
+                    total.add(after, c.quantity_g);
+                }
+            }
+        }
+        Figures::of(&total)
+    }
+}
+
+fn category_of(code: &str) -> u8 {
+    WasteCode::parse(code)
+        .map(|c| c.category().number())
+        .unwrap_or(0)
+}
+
+fn seconds(n: i64) -> chrono::Duration {
+    chrono::Duration::seconds(n)
+}
+
+/// The contributions of one manifest line to the rate under `limits` (§8).
+pub fn line_contributions(m: &Manifest, idx: usize, limits: &Limits) -> Vec<Contribution> {
+    let Some(picked) = m.picked_up_at else {
+        return Vec::new();
+    };
+    let line = &m.lines[idx];
+    let base = |quantity_g: i64, class: Class, deadline: Option<(Timestamp, Kind)>| Contribution {
+        date: time::cst_date(picked),
+        category: category_of(&line.code),
+        quantity_g,
+        class,
+        deadline,
+    };
+    let q = line.quantity_g;
+    match m.status {
+        ManifestStatus::Opened | ManifestStatus::Cancelled | ManifestStatus::Rejected => Vec::new(),
+        ManifestStatus::PickedUp => vec![base(
+            q,
+            Class::Pending,
+            Some((picked + seconds(limits.transit_s), Kind::TransitOverdue)),
+        )],
+        ManifestStatus::Received | ManifestStatus::Disposed => {
+            let c = line.counted_g().unwrap_or(0);
+            let short = q - c;
+            let mut out = Vec::new();
+            if short > 0
+                && i128::from(short) * 10_000 > i128::from(q) * i128::from(limits.shortfall_bp)
+            {
+                out.push(base(short, Class::Improper(Kind::QuantityShortfall), None));
+            }
+            if c > 0 {
+                out.push(if line.receipt_covered == Some(false) {
+                    base(c, Class::Improper(Kind::UnlicensedReceipt), None)
+                } else if m.status == ManifestStatus::Disposed {
+                    if line.handling_covered == Some(false) {
+                        base(c, Class::Improper(Kind::UnlicensedHandling), None)
+                    } else {
+                        base(c, Class::Proper, None)
+                    }
+                } else {
+                    let received = m
+                        .received_at
+                        .expect("received manifests have a receipt time");
+                    base(
+                        c,
+                        Class::Pending,
+                        Some((received + seconds(limits.disposal_s), Kind::DisposalOverdue)),
+                    )
+                });
+            }
+            out
+        }
+    }
+}
+
+/// The moment a lot's storage deadline passes.
+pub fn storage_deadline(lot: &Lot, limits: &Limits) -> Timestamp {
+    time::cst_day_start(lot.date) + seconds(limits.storage_s)
+}
+
+/// A lot's contribution: what remains at its generator.
+pub fn lot_contributions(lot: &Lot, limits: &Limits) -> Vec<Contribution> {
+    if lot.remaining_g <= 0 {
+        return Vec::new();
+    }
+    vec![Contribution {
+        date: lot.date,
+        category: category_of(&lot.code),
+        quantity_g: lot.remaining_g,
+        class: Class::Stored,
+        deadline: Some((storage_deadline(lot, limits), Kind::StorageOverdue)),
+    }]
+}
+
+impl State {
+    /// Brings the rate and the sweeper's schedule up to date with a manifest.
+    pub(super) fn refresh_manifest(&mut self, id: &Uuid) {
+        let limits = self.limits();
+        let Some(m) = self.manifests.get(id) else {
+            return;
+        };
+        let generator = m.generator.clone();
+        let items: Vec<(RateItem, Vec<Contribution>)> = (0..m.lines.len())
+            .map(|i| {
+                (
+                    RateItem::Line(*id, i as u16),
+                    line_contributions(m, i, &limits),
+                )
+            })
+            .collect();
+        let transit = (m.status == ManifestStatus::PickedUp)
+            .then(|| m.picked_up_at.map(|t| t + seconds(limits.transit_s)))
+            .flatten();
+        let disposal = (m.status == ManifestStatus::Received)
+            .then(|| m.received_at.map(|t| t + seconds(limits.disposal_s)))
+            .flatten();
+        for (item, cs) in items {
+            self.rate.set(item, &generator, cs);
+        }
+        let open = |kind: Kind| {
+            self.tickets
+                .contains_key(&ticket_id(kind.as_str(), &id.to_string()))
+        };
+        let transit = transit.filter(|_| !open(Kind::TransitOverdue));
+        let disposal = disposal.filter(|_| !open(Kind::DisposalOverdue));
+        self.watched.set(Watched::Transit(*id), transit);
+        self.watched.set(Watched::Disposal(*id), disposal);
+    }
+
+    /// Brings the rate and the sweeper's schedule up to date with a lot.
+    pub(super) fn refresh_lot(&mut self, seq: u64) {
+        let limits = self.limits();
+        let Some(lot) = self.lots.get(&seq) else {
+            return;
+        };
+        let generator = lot.generator.clone();
+        let cs = lot_contributions(lot, &limits);
+        let deadline = (lot.remaining_g > 0).then(|| storage_deadline(lot, &limits));
+        let key = format!("{}:{}:{}", lot.generator, lot.code, lot.seq);
+        self.rate.set(RateItem::Lot(seq), &generator, cs);
+        let deadline = deadline.filter(|_| {
+            !self
+                .tickets
+                .contains_key(&ticket_id(Kind::StorageOverdue.as_str(), &key))
+        });
+        self.watched.set(Watched::Storage(seq), deadline);
+    }
+
+    /// Recomputes the rate and the schedule from scratch (new limits change every deadline).
+    pub(super) fn rebuild_oversight(&mut self) {
+        self.rate = RateBook::default();
+        self.watched = Schedule::default();
+        let ids: Vec<Uuid> = self.manifests.keys().copied().collect();
+        for id in ids {
+            self.refresh_manifest(&id);
+        }
+        let seqs: Vec<u64> = self.lots.keys().copied().collect();
+        for seq in seqs {
+            self.refresh_lot(seq);
+        }
+    }
+
+    /// The figures of §8 at time `t` from the maintained sums (t not before the last sweep).
+    pub fn disposal_figures(&self, t: Timestamp, filter: &RateFilter) -> Figures {
+        let org_ok = |org: &str| {
+            filter.org.as_deref().is_none_or(|o| o == org)
+                && filter.region.as_deref().is_none_or(|prefix| {
+                    self.orgs
+                        .get(org)
+                        .is_some_and(|o| o.region.starts_with(prefix))
+                })
+        };
+        self.rate.figures(t, filter, org_ok)
+    }
+
+    /// Folds passed deadlines into the rate's sums; the figures do not change.
+    pub fn advance_rate(&mut self, t: Timestamp) {
+        self.rate.advance(t);
+    }
+
+    /// The automatic ticket the entries so far call for, for a kind and subject key, judged at
+    /// ledger time `now`; `None` when the condition does not hold.
+    pub fn expected_ticket(&self, kind: Kind, key: &str, now: Timestamp) -> Option<AutoTicket> {
+        let limits = self.limits();
+        let id = ticket_id(kind.as_str(), key);
+        let manifest = || {
+            Uuid::parse_str(key)
+                .ok()
+                .and_then(|m| self.manifests.get(&m))
+        };
+        let ticket = |subject: Value, at: Timestamp, quantity_g: i64, summary: String| AutoTicket {
+            id,
+            kind,
+            subject,
+            at,
+            quantity_g,
+            summary,
+        };
+        match kind {
+            Kind::QuantityShortfall => {
+                let m = manifest()?;
+                let received = m.received_at?;
+                let bp = i128::from(limits.shortfall_bp);
+                let short: i64 = m
+                    .lines
+                    .iter()
+                    .filter_map(|l| {
+                        let s = l.quantity_g - l.counted_g()?;
+                        (s > 0 && i128::from(s) * 10_000 > i128::from(l.quantity_g) * bp)
+                            .then_some(s)
+                    })
+                    .sum();
+                (short > 0).then(|| {
+                    ticket(
+                        json!({"manifest": m.id.to_string()}),
+                        received,
+                        short,
+                        format!(
+                            "联单{}接收量少于运出量{short}克，超出允许误差，疑似途中倾倒",
+                            m.number
+                        ),
+                    )
+                })
+            }
+            Kind::UnlicensedReceipt => {
+                let m = manifest()?;
+                let received = m.received_at?;
+                let lines: Vec<_> = m
+                    .lines
+                    .iter()
+                    .filter(|l| l.receipt_covered == Some(false))
+                    .collect();
+                (!lines.is_empty()).then(|| {
+                    let q = lines.iter().map(|l| l.counted_g().unwrap_or(0)).sum();
+                    ticket(
+                        json!({"manifest": m.id.to_string()}),
+                        received,
+                        q,
+                        format!(
+                            "联单{}的接收单位{}无许可证覆盖所收危险废物",
+                            m.number, m.receiver
+                        ),
+                    )
+                })
+            }
+            Kind::UnlicensedHandling => {
+                let m = manifest()?;
+                let disposed = (m.status == ManifestStatus::Disposed).then_some(m.closed_at?)?;
+                let lines: Vec<_> = m
+                    .lines
+                    .iter()
+                    .filter(|l| l.handling_covered == Some(false))
+                    .collect();
+                (!lines.is_empty()).then(|| {
+                    let q = lines.iter().map(|l| l.counted_g().unwrap_or(0)).sum();
+                    ticket(
+                        json!({"manifest": m.id.to_string()}),
+                        disposed,
+                        q,
+                        format!(
+                            "联单{}的利用处置方式不在接收单位{}的许可范围内",
+                            m.number, m.receiver
+                        ),
+                    )
+                })
+            }
+            Kind::TransitOverdue => {
+                let m = manifest()?;
+                let deadline = m.picked_up_at? + seconds(limits.transit_s);
+                let ended = match m.status {
+                    ManifestStatus::PickedUp => now,
+                    ManifestStatus::Received | ManifestStatus::Disposed => m.received_at?,
+                    ManifestStatus::Rejected => m.closed_at?,
+                    _ => return None,
+                };
+                (ended > deadline).then(|| {
+                    ticket(
+                        json!({"manifest": m.id.to_string()}),
+                        deadline,
+                        m.shipped_g(),
+                        format!("联单{}运输超期：起运后未在期限内送达", m.number),
+                    )
+                })
+            }
+            Kind::DisposalOverdue => {
+                let m = manifest()?;
+                let deadline = m.received_at? + seconds(limits.disposal_s);
+                let ended = match m.status {
+                    ManifestStatus::Received => now,
+                    ManifestStatus::Disposed => m.closed_at?,
+                    _ => return None,
+                };
+                (ended > deadline).then(|| {
+                    let q = m.lines.iter().map(|l| l.counted_g().unwrap_or(0)).sum();
+                    ticket(
+                        json!({"manifest": m.id.to_string()}),
+                        deadline,
+                        q,
+                        format!("联单{}利用处置超期：接收后未在期限内利用处置", m.number),
+                    )
+                })
+            }
+            Kind::StorageOverdue => {
+                let seq: u64 = key.rsplit(':').next()?.parse().ok()?;
+                let lot = self.lots.get(&seq)?;
+                if format!("{}:{}:{}", lot.generator, lot.code, lot.seq) != key {
+                    return None;
+                }
+                let deadline = storage_deadline(lot, &limits);
+                (lot.remaining_g > 0 && now > deadline).then(|| {
+                    ticket(
+                        json!({"org": lot.generator, "code": lot.code, "lot": lot.seq}),
+                        deadline,
+                        lot.remaining_g,
+                        format!(
+                            "{}申报的{}（{}）贮存超期，仍有{}克未转移",
+                            lot.generator,
+                            lot.code,
+                            time::format_date(lot.date),
+                            lot.remaining_g
+                        ),
+                    )
+                })
+            }
+        }
+    }
+
+    /// The subject key of an automatic ticket's subject.
+    fn subject_key(kind: Kind, subject: &Value) -> Option<String> {
+        match kind {
+            Kind::StorageOverdue => Some(format!(
+                "{}:{}:{}",
+                subject["org"].as_str()?,
+                subject["code"].as_str()?,
+                subject["lot"].as_u64()?
+            )),
+            _ => subject["manifest"].as_str().map(str::to_owned),
+        }
+    }
+
+    /// Whether the entries so far justify an automatic `ticket.opened` with this id and body,
+    /// dated `at`, appended when the ledger's clock reads `now`.
+    pub(super) fn justify_automatic(
+        &self,
+        id: Uuid,
+        body: &Value,
+        at: Timestamp,
+        now: Timestamp,
+    ) -> Result<(), Rejection> {
+        let unjustified = |why: &str| {
+            reject(
+                Code::Forbidden,
+                format!("the entries do not justify this automatic ticket: {why}"),
+            )
+        };
+        let Some(kind) = body["kind"].as_str().and_then(Kind::parse) else {
+            return unjustified("not an automatic kind");
+        };
+        let Some(key) = Self::subject_key(kind, &body["subject"]) else {
+            return unjustified("its subject does not name what the kind is about");
+        };
+        let Some(expected) = self.expected_ticket(kind, &key, now) else {
+            return unjustified("the condition does not hold");
+        };
+        if id != expected.id {
+            return unjustified("its id is not the UUIDv5 of its kind and subject");
+        }
+        if body["subject"] != expected.subject {
+            return unjustified("its subject is not the condition's");
+        }
+        if at != expected.at {
+            return unjustified("its time is not when the condition arose");
+        }
+        if body["quantity_g"].as_i64() != Some(expected.quantity_g) {
+            return unjustified("its quantity is not the quantity affected");
+        }
+        Ok(())
+    }
+
+    /// The automatic tickets an accepted event calls for at once (§7).
+    pub(super) fn tickets_caused_by(
+        &self,
+        kind: &str,
+        manifest: &Uuid,
+        now: Timestamp,
+    ) -> Vec<AutoTicket> {
+        let kinds: &[Kind] = match kind {
+            "manifest.received" => &[
+                Kind::QuantityShortfall,
+                Kind::UnlicensedReceipt,
+                Kind::TransitOverdue,
+            ],
+            "manifest.rejected" => &[Kind::TransitOverdue],
+            "manifest.disposed" => &[Kind::UnlicensedHandling, Kind::DisposalOverdue],
+            _ => &[],
+        };
+        let key = manifest.to_string();
+        kinds
+            .iter()
+            .filter(|k| !self.tickets.contains_key(&ticket_id(k.as_str(), &key)))
+            .filter_map(|k| self.expected_ticket(*k, &key, now))
+            .collect()
+    }
+
+    /// The tickets whose deadlines have passed by `now` and that are not open yet (the sweep).
+    pub fn overdue_tickets(&self, now: Timestamp) -> Vec<AutoTicket> {
+        self.watched
+            .before(now)
+            .filter_map(|(_, w)| {
+                let key = match w {
+                    Watched::Transit(m) | Watched::Disposal(m) => m.to_string(),
+                    Watched::Storage(seq) => {
+                        let lot = self.lots.get(&seq)?;
+                        format!("{}:{}:{}", lot.generator, lot.code, lot.seq)
+                    }
+                };
+                let kind = w.kind();
+                if self.tickets.contains_key(&ticket_id(kind.as_str(), &key)) {
+                    return None;
+                }
+                self.expected_ticket(kind, &key, now)
+            })
+            .collect()
+    }
+
+    /// Forgets watched deadlines whose ticket is open.
+    pub(super) fn unwatch_ticket(&mut self, kind: &str, subject: &Value) {
+        let Some(kind) = Kind::parse(kind) else {
+            return;
+        };
+        let item = match kind {
+            Kind::TransitOverdue => subject["manifest"]
+                .as_str()
+                .and_then(|m| Uuid::parse_str(m).ok())
+                .map(Watched::Transit),
+            Kind::DisposalOverdue => subject["manifest"]
+                .as_str()
+                .and_then(|m| Uuid::parse_str(m).ok())
+                .map(Watched::Disposal),
+            Kind::StorageOverdue => subject["lot"].as_u64().map(Watched::Storage),
+            _ => None,
+        };
+        if let Some(item) = item {
+            self.watched.set(item, None);
+        }
+    }
+}
