@@ -95,6 +95,12 @@ impl SequencerHandle {
         self.stop.send_replace(true);
     }
 
+    /// Whether the writer still takes appends (it stops when asked to, or when it cannot
+    /// reload the ledger after a failed commit).
+    pub fn is_running(&self) -> bool {
+        !self.tx.is_closed()
+    }
+
     /// The head as of this process's last commit or catch-up.
     pub fn head(&self) -> Head {
         self.head.borrow().clone()
@@ -170,8 +176,10 @@ impl Sequencer {
         self.frontier = Frontier::new();
         self.head = empty_head();
         let target = self.store.head().await?;
-        loop {
-            let chunk = self.store.entries_with_hash(self.head.size, 5000).await?;
+        // Up to the head read above: entries appended since are caught up by the next round.
+        while self.head.size < target.size {
+            let want = (target.size - self.head.size).min(5000);
+            let chunk = self.store.entries_with_hash(self.head.size, want).await?;
             if chunk.is_empty() {
                 break;
             }
@@ -188,7 +196,7 @@ impl Sequencer {
                 self.absorb(&mut state, e)?;
             }
         }
-        if self.head.size < target.size || self.head.root != target.root {
+        if self.head.size != target.size || self.head.root != target.root {
             bail!(
                 "the stored head (size {}, root {}) does not match the entries (size {}, root {})",
                 target.size,

@@ -115,35 +115,7 @@ impl Service {
             );
         }
         let store = Store::connect(&cfg.db).await?;
-        let ledger_pub = cfg.ledger_key.verifying_key().to_bytes();
-        if let Some(genesis) = store.entry(0).await? {
-            let event = genesis.event();
-            let body = &event["body"];
-            if body["origin"] != Value::String(cfg.origin.clone()) {
-                bail!(
-                    "this database holds the ledger of origin {}, not {}; start with --origin {}",
-                    body["origin"],
-                    cfg.origin,
-                    body["origin"].as_str().unwrap_or("?")
-                );
-            }
-            if body["ledger_key"] != Value::String(hex::encode(ledger_pub)) {
-                bail!(
-                    "this database's genesis names ledger key {}, but the key given is {}; start with the ledger's own key file",
-                    body["ledger_key"],
-                    hex::encode(ledger_pub)
-                );
-            }
-            if let Some(in_force) = store.limits_in_force().await? {
-                let diffs = cfg.limits.differences(&in_force);
-                if !diffs.is_empty() {
-                    bail!(
-                        "limit flags differ from the limits in force ({}); limits of an existing ledger change only by a regulator's ledger.limits_set event",
-                        diffs.join("; ")
-                    );
-                }
-            }
-        }
+        check_existing(&store, &cfg).await?;
         let (sequencer, sequencer_task) = Sequencer::start(store.clone(), cfg.ledger_key.clone())
             .await
             .context("cannot load the ledger")?;
@@ -158,6 +130,12 @@ impl Service {
             match sequencer.submit(vec![Ok(item)]).await?.pop() {
                 Some(ItemResult::Appended(e)) => {
                     tracing::info!(origin = %cfg.origin, hash = %hex::encode(e.hash()), "wrote the genesis")
+                }
+                // Another process sharing the database wrote its genesis first: this one joins
+                // that ledger if it is the same ledger.
+                Some(ItemResult::Rejected(r)) if store.entry(0).await?.is_some() => {
+                    tracing::info!(reason = %r, "another process wrote the genesis");
+                    check_existing(&store, &cfg).await?;
                 }
                 other => bail!("the genesis was not appended: {other:?}"),
             }
@@ -197,6 +175,41 @@ impl Service {
         }
         store.close().await;
     }
+}
+
+/// Checks that an existing ledger in `store` is the one `cfg` describes.
+async fn check_existing(store: &Store, cfg: &ServiceConfig) -> anyhow::Result<()> {
+    let Some(genesis) = store.entry(0).await? else {
+        return Ok(());
+    };
+    let ledger_pub = cfg.ledger_key.verifying_key().to_bytes();
+    let event = genesis.event();
+    let body = &event["body"];
+    if body["origin"] != Value::String(cfg.origin.clone()) {
+        bail!(
+            "this database holds the ledger of origin {}, not {}; start with --origin {}",
+            body["origin"],
+            cfg.origin,
+            body["origin"].as_str().unwrap_or("?")
+        );
+    }
+    if body["ledger_key"] != Value::String(hex::encode(ledger_pub)) {
+        bail!(
+            "this database's genesis names ledger key {}, but the key given is {}; start with the ledger's own key file",
+            body["ledger_key"],
+            hex::encode(ledger_pub)
+        );
+    }
+    if let Some(in_force) = store.limits_in_force().await? {
+        let diffs = cfg.limits.differences(&in_force);
+        if !diffs.is_empty() {
+            bail!(
+                "limit flags differ from the limits in force ({}); limits of an existing ledger change only by a regulator's ledger.limits_set event",
+                diffs.join("; ")
+            );
+        }
+    }
+    Ok(())
 }
 
 fn genesis_envelope(cfg: &ServiceConfig) -> anyhow::Result<Value> {

@@ -282,6 +282,27 @@ storage_test!(operator_and_enterprise_workflow, |b| async move {
         text(&out)
     );
     assert!(sigterm(child).success());
+    // Against an existing ledger, a wrong key path is an error, not a new key.
+    let out = hwledger(
+        d,
+        &[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--ledger-key",
+            "elsewhere.pem",
+        ]
+        .into_iter()
+        .chain(db_flag.map(|u| ["--db", u]).into_iter().flatten())
+        .collect::<Vec<_>>(),
+    );
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("--ledger-key must name its key file"),
+        "{}",
+        text(&out)
+    );
+    assert!(!d.join("elsewhere.pem").exists(), "no key was created");
     // Offline, from the database itself: chain, rules and query tables.
     let db_url = db_flag
         .map(str::to_owned)

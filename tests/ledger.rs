@@ -821,3 +821,24 @@ storage_test!(operations_endpoints, |b| async move {
     assert!(api["paths"]["/v1/events"]["post"].is_object());
     assert!(api["paths"]["/v1/orgs/{org}"]["get"].is_object());
 });
+
+storage_test!(
+    two_services_starting_together_share_one_genesis,
+    |b| async move {
+        let db = TestDb::new(b).await;
+        let ledger_key = key(1_000_000);
+        let regulator = Actor {
+            org: REGULATOR_ORG.into(),
+            key: key(1_000_001),
+        };
+        let cfg = config(&db, &ledger_key, &regulator, Default::default());
+        let (a, c) = tokio::join!(
+            hwledger::service::Service::start(cfg.clone()),
+            hwledger::service::Service::start(cfg)
+        );
+        let (a, c) = (a.expect("the first starts"), c.expect("the second starts"));
+        assert_eq!(a.state.store.head().await.unwrap().size, 1, "one genesis");
+        a.shutdown().await;
+        c.shutdown().await;
+    }
+);

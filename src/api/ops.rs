@@ -17,14 +17,25 @@ pub struct Health {
 }
 
 /// Liveness and readiness: answers 200 when the database answers.
-#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, body = Health)))]
-pub async fn healthz(State(state): State<AppState>) -> ApiResult<Json<Health>> {
+#[utoipa::path(get, path = "/healthz", tag = "operations",
+    responses((status = 200, body = Health), (status = 503, body = super::Problem, description = "the writer has stopped")))]
+pub async fn healthz(State(state): State<AppState>) -> ApiResult<axum::response::Response> {
+    if !state.sequencer.is_running() {
+        return Ok(super::Problem::new(
+            503,
+            "unavailable",
+            "The writer has stopped",
+            "appends are not taken; see the service's log",
+        )
+        .into_response());
+    }
     let head = state.store.head().await?;
     Ok(Json(Health {
         status: "ok",
         backend: state.store.backend(),
         size: head.size,
-    }))
+    })
+    .into_response())
 }
 
 /// Prometheus text exposition.

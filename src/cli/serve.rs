@@ -9,7 +9,8 @@ use clap::Args;
 
 use crate::protocol::keys;
 use crate::service::{GenesisRegulator, LimitFlags, Service, ServiceConfig};
-use crate::store::DbUrl;
+use crate::store::{DbUrl, Store};
+use ed25519_dalek::VerifyingKey;
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -96,15 +97,40 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
                 .unwrap_or_else(|_| "info,sqlx=warn,tower_http=warn".into()),
         )
         .init();
-    let (ledger_key, created) = keys::load_or_create(&args.ledger_key)?;
-    if created {
-        tracing::info!(path = %args.ledger_key.display(), public = %keys::public_hex(&ledger_key), "created the ledger key");
-    }
-    let (regulator_key, created) = keys::load_or_create(&args.regulator_key)?;
-    if created {
-        tracing::info!(path = %args.regulator_key.display(), public = %keys::public_hex(&regulator_key), "created the regulator key");
-    }
     let db = DbUrl::new(args.db);
+    // Keys are created only for a new ledger: against an existing one, a missing key file is a
+    // wrong path, and a fresh key would only be refused.
+    let genesis = {
+        let store = Store::connect(&db).await?;
+        let e0 = store.entry(0).await?;
+        store.close().await;
+        e0.map(|e| e.event())
+    };
+    let (ledger_key, regulator_key) = match &genesis {
+        Some(event) => {
+            let ledger_key = keys::load(&args.ledger_key).with_context(|| {
+                format!("{} holds a ledger: --ledger-key must name its key file", db)
+            })?;
+            // The genesis regulator is already recorded; its key file is not needed.
+            let recorded = event["body"]["regulator"]["keys"][0]
+                .as_str()
+                .and_then(crate::protocol::event::parse_hex::<32>)
+                .and_then(|k| VerifyingKey::from_bytes(&k).ok())
+                .context("the genesis names no regulator key")?;
+            (ledger_key, recorded)
+        }
+        None => {
+            let (ledger_key, created) = keys::load_or_create(&args.ledger_key)?;
+            if created {
+                tracing::info!(path = %args.ledger_key.display(), public = %keys::public_hex(&ledger_key), "created the ledger key");
+            }
+            let (regulator_key, created) = keys::load_or_create(&args.regulator_key)?;
+            if created {
+                tracing::info!(path = %args.regulator_key.display(), public = %keys::public_hex(&regulator_key), "created the regulator key");
+            }
+            (ledger_key, regulator_key.verifying_key())
+        }
+    };
     let config = ServiceConfig {
         db: db.clone(),
         origin: args.origin,
@@ -113,7 +139,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             org: args.regulator_org,
             name: args.regulator_name,
             region: args.regulator_region,
-            key: regulator_key.verifying_key(),
+            key: regulator_key,
         },
         limits: LimitFlags {
             transit_s: args.transit_limit,

@@ -278,6 +278,15 @@ async fn verify(args: VerifyArgs) -> anyhow::Result<Option<Finding>> {
         println!("extends the older checkpoint of size {m}");
     }
     if let Source::Db(store) = &source {
+        // The stored tree nodes, from which proofs and older checkpoints are built.
+        let ids = crate::protocol::merkle::root_nodes(size);
+        let nodes = store.tree_nodes(&ids).await?;
+        let stored_root = crate::protocol::merkle::root_from(size, |id| nodes.get(&id).copied());
+        if stored_root.ok() != Some(auditor.root()) {
+            return Ok(Some(at_end(
+                "the stored tree nodes do not give the root of the entries".into(),
+            )));
+        }
         if let Some(f) = compare_projections(store, &auditor).await? {
             return Ok(Some(f));
         }

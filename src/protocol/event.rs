@@ -131,48 +131,43 @@ impl Prepared {
 
 /// Verifies the signatures of many prepared envelopes, setting `sig_ok` on each.
 ///
-/// A batch is checked with one multi-scalar multiplication; only when it fails is each signature
-/// checked alone to find the bad ones. Both paths use the cofactored verification equation
-/// (RFC 8032 §5.1.7 permits it), so whether a signature is accepted never depends on what it was
-/// batched with.
+/// Each signature is checked on its own with [`verify_one`], spread over the available cores.
+/// Batch verification would be faster, but its equation can accept a signature that the
+/// standard one refuses, depending on what it is batched with; a ledger that anyone can audit
+/// with any Ed25519 library must accept exactly what [`verify_one`] accepts.
 pub fn verify_all(items: &mut [&mut Prepared]) {
-    let mut messages = Vec::with_capacity(items.len());
-    let mut sigs = Vec::with_capacity(items.len());
-    let mut keys = Vec::with_capacity(items.len());
-    let mut idx = Vec::with_capacity(items.len());
-    for (i, item) in items.iter_mut().enumerate() {
-        item.sig_ok = false;
-        let Ok(key) = VerifyingKey::from_bytes(&item.key) else {
-            continue;
-        };
-        messages.push(signing_bytes(&item.event_jcs));
-        sigs.push(Signature::from_bytes(&item.sig));
-        keys.push(key);
-        idx.push(i);
-    }
-    if idx.is_empty() {
-        return;
-    }
-    let refs: Vec<&[u8]> = messages.iter().map(Vec::as_slice).collect();
-    if ed25519_dalek::verify_batch(&refs, &sigs, &keys).is_ok() {
-        for i in idx {
-            items[i].sig_ok = true;
+    const PER_THREAD: usize = 64;
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(items.len().div_ceil(PER_THREAD))
+        .max(1);
+    let check = |chunk: &mut [&mut Prepared]| {
+        for item in chunk {
+            item.sig_ok = verify_one(&item.key, &item.sig, &item.event_jcs);
         }
+    };
+    if threads == 1 {
+        check(items);
         return;
     }
-    for (n, i) in idx.into_iter().enumerate() {
-        items[i].sig_ok =
-            ed25519_dalek::verify_batch(&refs[n..=n], &sigs[n..=n], &keys[n..=n]).is_ok();
-    }
+    let size = items.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        for chunk in items.chunks_mut(size) {
+            scope.spawn(move || check(chunk));
+        }
+    });
 }
 
-/// Verifies one signature with the same equation as [`verify_all`].
+/// Verifies one signature over an event's signing bytes: the standard (cofactorless) Ed25519
+/// equation in its strict form, which also refuses small-order `R` or public keys and a
+/// non-canonical `s` (RFC 8032 §5.1.7), so no signature verifies for more than one message.
 pub fn verify_one(key: &[u8; 32], sig: &[u8; 64], event_jcs: &[u8]) -> bool {
     let Ok(key) = VerifyingKey::from_bytes(key) else {
         return false;
     };
-    let msg = signing_bytes(event_jcs);
-    ed25519_dalek::verify_batch(&[&msg], &[Signature::from_bytes(sig)], &[key]).is_ok()
+    key.verify_strict(&signing_bytes(event_jcs), &Signature::from_bytes(sig))
+        .is_ok()
 }
 
 /// An entry of the ledger (§4), holding the event in its canonical form.

@@ -19,9 +19,14 @@ pub fn load(path: &Path) -> anyhow::Result<SigningKey> {
 /// Writes a new random key to `path`, which must not exist yet, with mode 0600.
 pub fn create(path: &Path) -> anyhow::Result<SigningKey> {
     let key = SigningKey::generate(&mut rand::rngs::OsRng);
-    let pem = key
-        .to_pkcs8_pem(Default::default())
-        .map_err(|e| anyhow::anyhow!("cannot encode key: {e}"))?;
+    // PKCS#8 v1 (no embedded public key): the form `openssl genpkey` writes and every common
+    // tool reads.
+    let pem = ed25519_dalek::pkcs8::KeypairBytes {
+        secret_key: key.to_bytes(),
+        public_key: None,
+    }
+    .to_pkcs8_pem(Default::default())
+    .map_err(|e| anyhow::anyhow!("cannot encode key: {e}"))?;
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
@@ -84,6 +89,11 @@ mod tests {
             let mode = fs::metadata(&path).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
         }
+        let pem = fs::read_to_string(&path).unwrap();
+        assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----"), "{pem}");
+        // Version 1 DER: 48 bytes, as `openssl genpkey -algorithm ed25519` writes.
+        let der = ed25519_dalek::pkcs8::KeypairBytes::from_pkcs8_pem(&pem).unwrap();
+        assert!(der.public_key.is_none());
         let (again, created) = load_or_create(&path).unwrap();
         assert!(!created);
         assert_eq!(again.to_bytes(), k.to_bytes());

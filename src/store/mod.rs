@@ -212,10 +212,19 @@ impl Store {
                 .connect_with(options.clone())
                 .await
                 .with_context(|| format!("cannot open {url}"))?;
-            sqlx::migrate!("./migrations/sqlite")
-                .run(&write)
-                .await
-                .context("database migration failed")?;
+            // SQLite's migrator takes no lock: when two processes open a new database at once,
+            // one may find a migration applied under it, and simply tries again.
+            let mut attempt = 0;
+            loop {
+                match sqlx::migrate!("./migrations/sqlite").run(&write).await {
+                    Ok(()) => break,
+                    Err(_) if attempt < 5 => {
+                        attempt += 1;
+                        tokio::time::sleep(Duration::from_millis(100 * attempt)).await;
+                    }
+                    Err(e) => return Err(e).context("database migration failed"),
+                }
+            }
             let read = SqlitePoolOptions::new()
                 .max_connections(4)
                 .connect_with(options.read_only(true))
@@ -324,7 +333,7 @@ impl Store {
         let mut out = HashMap::with_capacity(ids.len());
         for chunk in ids.chunks(400) {
             with_pool!(self, pool => {
-                let mut q = QueryBuilder::new("select level, idx, hash from tree_nodes where (level, idx) in (");
+                let mut q = QueryBuilder::new("select cast(level as bigint) as level, idx, hash from tree_nodes where (level, idx) in (");
                 let mut sep = q.separated(", ");
                 for id in chunk {
                     sep.push("(");
