@@ -494,7 +494,12 @@ pub async fn run_sweeper(handle: SequencerHandle, interval: std::time::Duration)
                     tracing::info!(tickets = n, "sweep opened overdue tickets");
                 }
             }
-            Err(_) => return,
+            Err(e) => {
+                if !handle.is_running() {
+                    return;
+                }
+                tracing::error!(error = %format!("{e:#}"), "sweep failed; trying again at the next interval");
+            }
         }
     }
 }

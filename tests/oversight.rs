@@ -506,6 +506,19 @@ storage_test!(forged_automatic_tickets_are_refused, |b| async move {
         403,
         "forbidden",
     );
+    // Nobody but the ledger may take an automatic ticket's id for an event of its own, which
+    // would keep that ticket from ever being recorded.
+    let mut early = event(
+        &s.receiver.org,
+        "manifest.received",
+        receive_body(&m, &[(OIL, 10)]),
+    );
+    early["id"] = json!(ticket_id("quantity_shortfall", &m).to_string());
+    assert_problem(
+        &l.post(&sign(&early, &s.receiver.key)).await,
+        400,
+        "invalid_event",
+    );
     // Received in full and on time: no ticket of any kind.
     receive(&l, &s.receiver, &m, &[(OIL, 1_000)]).await;
     assert!(automatic_tickets(&l).await.is_empty());

@@ -58,7 +58,7 @@ pub struct ServeArgs {
     #[arg(long, value_parser = parse_percent_bp)]
     pub shortfall_tolerance: Option<i64>,
     /// How often the sweeper looks for passed deadlines.
-    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "60s", value_parser = parse_interval)]
     pub sweep_interval: Duration,
 }
 
@@ -69,6 +69,15 @@ pub fn parse_seconds(s: &str) -> Result<i64, String> {
         return Err("give a whole, positive number of seconds or more".into());
     }
     i64::try_from(d.as_secs()).map_err(|_| "too long".into())
+}
+
+/// A sweep interval: a positive duration.
+pub fn parse_interval(s: &str) -> Result<Duration, String> {
+    match humantime::parse_duration(s) {
+        Ok(d) if !d.is_zero() => Ok(d),
+        Ok(_) => Err("the interval must be longer than zero".into()),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 /// A percentage with at most two decimals, as basis points: `1` → 100, `0.5` → 50.
@@ -197,6 +206,8 @@ mod tests {
         assert_eq!(parse_seconds("5d"), Ok(432_000));
         assert!(parse_seconds("0s").is_err());
         assert!(parse_seconds("soon").is_err());
+        assert_eq!(parse_interval("90s"), Ok(Duration::from_secs(90)));
+        assert!(parse_interval("0s").is_err());
         assert_eq!(parse_percent_bp("1"), Ok(100));
         assert_eq!(parse_percent_bp("0.5"), Ok(50));
         assert_eq!(parse_percent_bp("0.25"), Ok(25));

@@ -257,10 +257,8 @@ async fn verify(args: VerifyArgs) -> anyhow::Result<Option<Finding>> {
             )))
         }
     }
-    println!("ok: {size} entries; sequence, chain, signatures and rules hold");
-    println!("origin: {origin}");
-    println!("root: {}", hex::encode(auditor.root()));
-    print_oversight(auditor.state(), auditor.last_recorded());
+    // Nothing is printed as holding until every check has passed.
+    let mut holds = Vec::new();
     if let (Some(text), Some(m)) = (&older, older_size) {
         let cp = match Checkpoint::open(text, &origin, &verifying) {
             Ok(cp) => cp,
@@ -275,7 +273,7 @@ async fn verify(args: VerifyArgs) -> anyhow::Result<Option<Finding>> {
                 "the ledger does not extend the older checkpoint of size {m}"
             ))));
         }
-        println!("extends the older checkpoint of size {m}");
+        holds.push(format!("extends the older checkpoint of size {m}"));
     }
     if let Source::Db(store) = &source {
         // The stored tree nodes, from which proofs and older checkpoints are built.
@@ -290,8 +288,15 @@ async fn verify(args: VerifyArgs) -> anyhow::Result<Option<Finding>> {
         if let Some(f) = compare_projections(store, &auditor).await? {
             return Ok(Some(f));
         }
-        println!("query tables equal a replay of the ledger");
+        holds.push("query tables equal a replay of the ledger".to_owned());
     }
+    println!("ok: {size} entries; sequence, chain, signatures and rules hold");
+    println!("origin: {origin}");
+    println!("root: {}", hex::encode(auditor.root()));
+    for line in holds {
+        println!("{line}");
+    }
+    print_oversight(auditor.state(), auditor.last_recorded());
     Ok(None)
 }
 

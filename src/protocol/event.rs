@@ -109,6 +109,13 @@ impl Prepared {
         let sig = parse_hex::<64>(sig_hex).ok_or("/sig: not 128 lowercase hex characters")?;
         let event = map.remove("event").ok_or("/event: missing")?;
         let header = EventHeader::from_event(&event)?;
+        // The ledger's automatic tickets have predictable UUIDv5 ids (spec §2); an actor who
+        // took such an id first would keep the ticket from ever being recorded.
+        if header.actor != LEDGER_ACTOR && header.id.get_version_num() == 5 {
+            return Err(
+                "/event/id: version-5 UUIDs are reserved for the ledger's automatic tickets".into(),
+            );
+        }
         let event_jcs = jcs::canonical(&event);
         Ok(Prepared {
             header,
