@@ -94,13 +94,7 @@ impl Auditor {
         // reported in entry order below.
         let mut prepared: Vec<Result<Prepared, String>> = entries
             .iter()
-            .map(|(e, _)| {
-                Prepared::from_value(serde_json::json!({
-                    "event": e.event(),
-                    "key": hex::encode(e.key),
-                    "sig": hex::encode(e.sig),
-                }))
-            })
+            .map(|(e, _)| Prepared::from_entry(e))
             .collect();
         let mut to_verify: Vec<&mut Prepared> = prepared
             .iter_mut()

@@ -391,12 +391,7 @@ impl State {
                 e.seq, self.size
             ));
         }
-        let mut p = Prepared::from_value(serde_json::json!({
-            "event": e.event(),
-            "key": hex::encode(e.key),
-            "sig": hex::encode(e.sig),
-        }))
-        .map_err(|m| format!("entry {}: {m}", e.seq))?;
+        let mut p = Prepared::from_entry(e).map_err(|m| format!("entry {}: {m}", e.seq))?;
         p.sig_ok = true;
         let now = time::parse_timestamp(&e.recorded_at)
             .map_err(|m| format!("entry {} has a bad recorded_at: {m}", e.seq))?;

@@ -127,6 +127,15 @@ impl Prepared {
         })
     }
 
+    /// Step 1 for an entry already recorded, as its envelope would have been submitted.
+    pub fn from_entry(e: &Entry) -> Result<Prepared, String> {
+        Prepared::from_value(serde_json::json!({
+            "event": e.event(),
+            "key": hex::encode(e.key),
+            "sig": hex::encode(e.sig),
+        }))
+    }
+
     pub fn body(&self) -> &Value {
         &self.event["body"]
     }
