@@ -8,3 +8,4 @@ pub mod keys;
 pub mod merkle;
 pub mod schema;
 pub mod time;
+pub mod token;
