@@ -148,6 +148,7 @@ impl Service {
                 cfg.ledger_key.clone(),
             )),
             metrics: api::metrics_handle(),
+            tokens: Default::default(),
         };
         let sweeper_task = tokio::spawn(sequencer::run_sweeper(
             state.sequencer.clone(),

@@ -179,8 +179,80 @@ storage_test!(operator_and_enterprise_workflow, |b| async move {
     assert!(!out.status.success());
     assert!(text(&out).contains("unknown_key"), "{}", text(&out));
 
-    // export over HTTP, then verify the file offline, and the service directly.
+    // A read token from `hwledger token`, as an org's IT staff would make one for curl.
+    let out = hwledger(
+        d,
+        &[
+            "token",
+            "--key",
+            "keys/plant.pem",
+            "--org",
+            &plant,
+            "--origin",
+            "hwledger.local",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let page: Value = ureq::get(&format!("{base}/v1/manifests"))
+        .set("Authorization", &format!("Bearer {token}"))
+        .call()
+        .expect("the plant's token is taken")
+        .into_json()
+        .unwrap();
+    assert_eq!(page["manifests"], json!([]));
+    match ureq::get(&format!("{base}/v1/manifests")).call() {
+        Err(ureq::Error::Status(401, r)) => {
+            assert_eq!(r.header("www-authenticate"), Some("Bearer"));
+            assert!(r.into_string().unwrap().contains("token_missing"));
+        }
+        other => panic!("a read without a token is 401, not {other:?}"),
+    }
+    for lifetime in ["0", "601"] {
+        let out = hwledger(
+            d,
+            &[
+                "token",
+                "--key",
+                "keys/plant.pem",
+                "--org",
+                &plant,
+                "--origin",
+                "hwledger.local",
+                "--lifetime",
+                lifetime,
+            ],
+        );
+        assert!(!out.status.success(), "--lifetime {lifetime} is refused");
+    }
+    // The plant's token does not read the entries, which are for regulators.
+    let out = hwledger(
+        d,
+        &[
+            "export",
+            "--url",
+            &base,
+            "--key",
+            "keys/plant.pem",
+            "--org",
+            &plant,
+        ],
+    );
+    assert!(!out.status.success());
+    assert!(text(&out).contains("404"), "{}", text(&out));
+    // --url needs --key and --org.
     let out = hwledger(d, &["export", "--url", &base]);
+    assert!(!out.status.success());
+    assert!(text(&out).contains("--key"), "{}", text(&out));
+
+    // export over HTTP, then verify the file offline, and the service directly.
+    let regulator = [
+        "--key",
+        "hwledger-keys/regulator.pem",
+        "--org",
+        REGULATOR_ORG,
+    ];
+    let out = hwledger(d, &[&["export", "--url", &base][..], &regulator].concat());
     assert!(out.status.success(), "{}", text(&out));
     std::fs::write(d.join("ledger.jsonl"), &out.stdout).unwrap();
     let lines: Vec<&str> = std::str::from_utf8(&out.stdout).unwrap().lines().collect();
@@ -198,7 +270,14 @@ storage_test!(operator_and_enterprise_workflow, |b| async move {
     );
     assert!(out.status.success(), "{}", text(&out));
     assert!(text(&out).contains("ok: 3 entries"), "{}", text(&out));
-    let out = hwledger(d, &["verify", "--url", &base, "--ledger-key", &ledger_key]);
+    let out = hwledger(
+        d,
+        &[
+            &["verify", "--url", &base, "--ledger-key", &ledger_key][..],
+            &regulator,
+        ]
+        .concat(),
+    );
     assert!(out.status.success(), "{}", text(&out));
     // A wrong ledger key is caught at the genesis.
     let other = hex::encode(key(4242).verifying_key().to_bytes());
@@ -266,14 +345,18 @@ storage_test!(operator_and_enterprise_workflow, |b| async move {
     let out = hwledger(
         d,
         &[
-            "verify",
-            "--url",
-            &base,
-            "--ledger-key",
-            &ledger_key,
-            "--checkpoint",
-            "old.checkpoint",
-        ],
+            &[
+                "verify",
+                "--url",
+                &base,
+                "--ledger-key",
+                &ledger_key,
+                "--checkpoint",
+                "old.checkpoint",
+            ][..],
+            &regulator,
+        ]
+        .concat(),
     );
     assert!(out.status.success(), "{}", text(&out));
     assert!(

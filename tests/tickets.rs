@@ -100,7 +100,15 @@ async fn get_raw(l: &TestLedger, path: &str) -> (StatusCode, axum::http::HeaderM
     let resp = l
         .router
         .clone()
-        .oneshot(Request::get(path).body(Body::empty()).unwrap())
+        .oneshot(
+            Request::get(path)
+                .header(
+                    "authorization",
+                    format!("Bearer {}", token_of(&l.regulator)),
+                )
+                .body(Body::empty())
+                .unwrap(),
+        )
         .await
         .expect("the router answers");
     let (status, headers) = (resp.status(), resp.headers().clone());

@@ -9,6 +9,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::domain::rejection::Rejection;
+use crate::protocol::token::{TokenError, TokenErrorCode};
 
 /// An RFC 9457 problem document with the protocol's stable `code`.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -62,6 +63,9 @@ pub enum ApiError {
     UnsupportedMediaType,
     #[error("invalid query: {0}")]
     InvalidQuery(String),
+    /// A read without a usable bearer token (401).
+    #[error("{0}")]
+    Token(TokenError),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -69,6 +73,12 @@ pub enum ApiError {
 impl From<Rejection> for ApiError {
     fn from(r: Rejection) -> Self {
         ApiError::Rejected(r)
+    }
+}
+
+impl From<TokenError> for ApiError {
+    fn from(e: TokenError) -> Self {
+        ApiError::Token(e)
     }
 }
 
@@ -94,6 +104,7 @@ impl ApiError {
             ApiError::InvalidQuery(detail) => {
                 Problem::new(400, "invalid_query", "Invalid query parameter", detail)
             }
+            ApiError::Token(e) => Problem::new(401, e.code.as_str(), e.code.title(), &e.detail),
             ApiError::Internal(_) => Problem::new(
                 500,
                 "internal",
@@ -109,7 +120,20 @@ impl IntoResponse for ApiError {
         if let ApiError::Internal(e) = &self {
             tracing::error!(error = %format!("{e:#}"), "request failed");
         }
-        self.problem().into_response()
+        let challenge = match &self {
+            // RFC 6750 §3: no error code when the request carried no token at all.
+            ApiError::Token(e) if e.code == TokenErrorCode::Missing => Some("Bearer"),
+            ApiError::Token(_) => Some("Bearer error=\"invalid_token\""),
+            _ => None,
+        };
+        let mut response = self.problem().into_response();
+        if let Some(c) = challenge {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static(c),
+            );
+        }
+        response
     }
 }
 

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
+use super::auth::Caller;
 use super::{ApiError, ApiResult, AppState, Query};
 use crate::protocol::checkpoint::Checkpoint;
 use crate::protocol::event::EntryView;
@@ -33,13 +34,17 @@ pub struct EntriesPage {
 }
 
 /// Entries in seq order from `from` (default 0), at most `limit` (default 100, at most 1000).
-#[utoipa::path(get, path = "/v1/entries", tag = "ledger",
+/// Regulators only: to other orgs this path does not exist (404).
+#[utoipa::path(get, path = "/v1/entries", tag = "ledger", security(("bearer" = [])),
     params(("from" = Option<u64>, Query, description = "first seq"), ("limit" = Option<u64>, Query, description = "1 to 1000, default 100")),
-    responses((status = 200, body = EntriesPage), (status = 400, body = super::Problem, description = "invalid_query")))]
+    responses((status = 200, body = EntriesPage), (status = 400, body = super::Problem, description = "invalid_query"),
+              (status = 401, body = super::Problem, description = "token_*"), (status = 404, body = super::Problem, description = "not a regulator")))]
 pub async fn list_entries(
+    caller: Caller,
     State(state): State<AppState>,
     Query(q): Query<EntriesQuery>,
 ) -> ApiResult<Json<EntriesPage>> {
+    caller.require_regulator()?;
     let limit = q.limit.unwrap_or(DEFAULT_ENTRIES);
     if !(1..=MAX_ENTRIES).contains(&limit) {
         return Err(ApiError::InvalidQuery(format!(
@@ -54,14 +59,17 @@ pub async fn list_entries(
     }))
 }
 
-/// One entry by seq.
-#[utoipa::path(get, path = "/v1/entries/{seq}", tag = "ledger",
+/// One entry by seq. Regulators only: to other orgs this path does not exist (404).
+#[utoipa::path(get, path = "/v1/entries/{seq}", tag = "ledger", security(("bearer" = [])),
     params(("seq" = u64, Path, description = "the entry's seq")),
-    responses((status = 200, description = "the entry with its hash"), (status = 404, body = super::Problem)))]
+    responses((status = 200, description = "the entry with its hash"), (status = 401, body = super::Problem, description = "token_*"),
+              (status = 404, body = super::Problem)))]
 pub async fn get_entry(
+    caller: Caller,
     State(state): State<AppState>,
     Path(seq): Path<String>,
 ) -> ApiResult<Json<EntryView>> {
+    caller.require_regulator()?;
     let not_found = || ApiError::NotFound(format!("entry {seq}"));
     let n: u64 = seq.parse().map_err(|_| not_found())?;
     let entry = state.store.entry(n).await?.ok_or_else(not_found)?;
@@ -110,11 +118,13 @@ pub async fn ledger_info(State(state): State<AppState>) -> ApiResult<Json<Ledger
     }))
 }
 
-/// A registered organisation and its keys.
-#[utoipa::path(get, path = "/v1/orgs/{org}", tag = "registry",
+/// A registered organisation and its keys (public to every registered org).
+#[utoipa::path(get, path = "/v1/orgs/{org}", tag = "registry", security(("bearer" = [])),
     params(("org" = String, Path, description = "unified social credit code")),
-    responses((status = 200, body = OrgView), (status = 404, body = super::Problem)))]
+    responses((status = 200, body = OrgView), (status = 401, body = super::Problem, description = "token_*"),
+              (status = 404, body = super::Problem)))]
 pub async fn get_org(
+    _caller: Caller,
     State(state): State<AppState>,
     Path(org): Path<String>,
 ) -> ApiResult<Json<OrgView>> {

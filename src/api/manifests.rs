@@ -5,6 +5,7 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::auth::Caller;
 use super::{ApiError, ApiResult, AppState, Query};
 use crate::domain::manifest::ManifestStatus;
 use crate::store::{LicenceView, LotView, ManifestFilter, ManifestView};
@@ -35,11 +36,14 @@ fn cursor(after: Option<&str>) -> ApiResult<Option<u64>> {
         .transpose()
 }
 
-/// A manifest by its UUID or its 14-digit number, with its history.
-#[utoipa::path(get, path = "/v1/manifests/{id}", tag = "manifests",
+/// A manifest by its UUID or its 14-digit number, with its history. Other orgs than its
+/// parties and regulators get 404, as for a manifest that does not exist.
+#[utoipa::path(get, path = "/v1/manifests/{id}", tag = "manifests", security(("bearer" = [])),
     params(("id" = String, Path, description = "the manifest's UUID or number")),
-    responses((status = 200, body = ManifestView), (status = 404, body = super::Problem)))]
+    responses((status = 200, body = ManifestView), (status = 401, body = super::Problem, description = "token_*"),
+              (status = 404, body = super::Problem)))]
 pub async fn get_manifest(
+    caller: Caller,
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<ManifestView>> {
@@ -47,6 +51,7 @@ pub async fn get_manifest(
         .store
         .manifest(&id)
         .await?
+        .filter(|m| caller.may_read_manifest(m))
         .map(Json)
         .ok_or_else(|| ApiError::NotFound(format!("manifest {id}")))
 }
@@ -69,13 +74,15 @@ pub struct ManifestPage {
     next: Option<String>,
 }
 
-/// Manifests in opening order, filtered by status and parties.
-#[utoipa::path(get, path = "/v1/manifests", tag = "manifests",
+/// Manifests in opening order, filtered by status and parties. An org that does not regulate
+/// sees only the manifests where it is the generator, the carrier or the receiver.
+#[utoipa::path(get, path = "/v1/manifests", tag = "manifests", security(("bearer" = [])),
     params(("status" = Option<String>, Query,), ("generator" = Option<String>, Query,), ("carrier" = Option<String>, Query,),
            ("receiver" = Option<String>, Query,), ("limit" = Option<u64>, Query, description = "1 to 1000, default 100"),
            ("after" = Option<String>, Query, description = "the `next` of the previous page")),
-    responses((status = 200, body = ManifestPage), (status = 400, body = super::Problem)))]
+    responses((status = 200, body = ManifestPage), (status = 400, body = super::Problem), (status = 401, body = super::Problem, description = "token_*")))]
 pub async fn list_manifests(
+    caller: Caller,
     State(state): State<AppState>,
     Query(q): Query<ManifestQuery>,
 ) -> ApiResult<Json<ManifestPage>> {
@@ -94,6 +101,7 @@ pub async fn list_manifests(
         receiver: q.receiver,
         after: cursor(q.after.as_deref())?,
         limit,
+        party: caller.restriction(),
     };
     let manifests = state.store.manifests(&filter).await?;
     let next = (manifests.len() as u64 == limit)
@@ -118,18 +126,24 @@ pub struct StockPage {
     next: Option<String>,
 }
 
-/// A generator's declared lots: what is still there, and how much of it manifests hold.
-#[utoipa::path(get, path = "/v1/stock", tag = "manifests",
+/// A generator's declared lots: what is still there, and how much of it manifests hold. An org
+/// that does not regulate reads its own stock only; any other generator is 404 to it.
+#[utoipa::path(get, path = "/v1/stock", tag = "manifests", security(("bearer" = [])),
     params(("generator" = String, Query,), ("all" = Option<bool>, Query, description = "also lots with nothing left"),
            ("limit" = Option<u64>, Query,), ("after" = Option<String>, Query,)),
-    responses((status = 200, body = StockPage), (status = 400, body = super::Problem)))]
+    responses((status = 200, body = StockPage), (status = 400, body = super::Problem), (status = 401, body = super::Problem, description = "token_*"),
+              (status = 404, body = super::Problem, description = "another org's stock")))]
 pub async fn get_stock(
+    caller: Caller,
     State(state): State<AppState>,
     Query(q): Query<StockQuery>,
 ) -> ApiResult<Json<StockPage>> {
     let generator = q
         .generator
         .ok_or_else(|| ApiError::InvalidQuery("generator is required".into()))?;
+    if !caller.is_or_regulates(&generator) {
+        return Err(ApiError::NotFound(format!("stock of {generator}")));
+    }
     let limit = page_limit(q.limit)?;
     let lots = state
         .store
@@ -150,11 +164,13 @@ pub async fn get_stock(
     }))
 }
 
-/// One licence.
-#[utoipa::path(get, path = "/v1/licenses/{license}", tag = "registry",
+/// One licence (public to every registered org).
+#[utoipa::path(get, path = "/v1/licenses/{license}", tag = "registry", security(("bearer" = [])),
     params(("license" = String, Path, description = "the licence number as printed")),
-    responses((status = 200, body = LicenceView), (status = 404, body = super::Problem)))]
+    responses((status = 200, body = LicenceView), (status = 401, body = super::Problem, description = "token_*"),
+              (status = 404, body = super::Problem)))]
 pub async fn get_licence(
+    _caller: Caller,
     State(state): State<AppState>,
     Path(license): Path<String>,
 ) -> ApiResult<Json<LicenceView>> {
@@ -177,11 +193,12 @@ pub struct LicencePage {
     licenses: Vec<LicenceView>,
 }
 
-/// Licences, all or of one holder.
-#[utoipa::path(get, path = "/v1/licenses", tag = "registry",
+/// Licences, all or of one holder (public to every registered org).
+#[utoipa::path(get, path = "/v1/licenses", tag = "registry", security(("bearer" = [])),
     params(("holder" = Option<String>, Query,)),
-    responses((status = 200, body = LicencePage)))]
+    responses((status = 200, body = LicencePage), (status = 401, body = super::Problem, description = "token_*")))]
 pub async fn list_licences(
+    _caller: Caller,
     State(state): State<AppState>,
     Query(q): Query<LicenceQuery>,
 ) -> ApiResult<Json<LicencePage>> {

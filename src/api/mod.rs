@@ -2,6 +2,7 @@
 //! a listener until a shutdown signal, so tests can drive the same router in-process or over a
 //! real socket.
 
+pub mod auth;
 mod catalogue;
 pub mod error;
 mod events;
@@ -57,6 +58,8 @@ pub struct AppState {
     pub sequencer: SequencerHandle,
     pub ledger: Arc<LedgerInfo>,
     pub metrics: PrometheusHandle,
+    /// Read tokens already verified (see [`auth`]).
+    pub tokens: Arc<auth::TokenCache>,
 }
 
 /// The process-wide Prometheus recorder (installed once, shared by every router in a process).

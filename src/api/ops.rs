@@ -76,9 +76,36 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         metrics,
         openapi,
     ),
-    components(schemas(super::Problem, crate::store::OrgView, crate::store::OrgKeyView))
+    components(schemas(super::Problem, crate::store::OrgView, crate::store::OrgKeyView)),
+    modifiers(&BearerScheme)
 )]
 struct ApiDoc;
+
+/// The `bearer` security scheme the protected reads name: a JWT the org signs itself (§9).
+struct BearerScheme;
+
+impl utoipa::Modify for BearerScheme {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        openapi
+            .components
+            .get_or_insert_with(Default::default)
+            .add_security_scheme(
+                "bearer",
+                SecurityScheme::Http(
+                    HttpBuilder::new()
+                        .scheme(HttpAuthScheme::Bearer)
+                        .bearer_format("JWT")
+                        .description(Some(
+                            "EdDSA (Ed25519) JWT signed by the calling org: header kid = its \
+                             public key hex; claims iss = org, aud = the ledger's origin, iat, \
+                             exp (at most 600 s after iat). `hwledger token` makes one.",
+                        ))
+                        .build(),
+                ),
+            );
+    }
+}
 
 /// This document.
 #[utoipa::path(get, path = "/openapi.json", tag = "operations", responses((status = 200, description = "OpenAPI 3.1")))]

@@ -9,6 +9,7 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::auth::Caller;
 use super::{ApiError, ApiResult, AppState, Query};
 use crate::domain::ids::Category;
 use crate::domain::oversight::{Figures, RateFilter};
@@ -70,18 +71,31 @@ fn filter(q: &StatsQuery) -> ApiResult<RateFilter> {
     })
 }
 
-/// The proper-disposal rate and its figures for a ledger prefix at a reference time.
-#[utoipa::path(get, path = "/v1/stats/disposal", tag = "oversight",
+/// The proper-disposal rate and its figures for a ledger prefix at a reference time. An org that
+/// does not regulate reads its own figures only: `org` defaults to itself, and another `org` is
+/// 404 to it.
+#[utoipa::path(get, path = "/v1/stats/disposal", tag = "oversight", security(("bearer" = [])),
     params(("size" = Option<u64>, Query, description = "ledger prefix (default: all)"),
            ("as_of" = Option<String>, Query, description = "reference time (default: now, or the recorded_at of entry size−1)"),
            ("from" = Option<String>, Query, description = "CST date, inclusive"), ("to" = Option<String>, Query, description = "CST date, exclusive"),
            ("region" = Option<String>, Query, description = "prefix of the generator's division code"),
-           ("org" = Option<String>, Query, description = "the generator"), ("category" = Option<String>, Query, description = "HWnn")),
-    responses((status = 200, body = Stats), (status = 400, body = super::Problem)))]
+           ("org" = Option<String>, Query, description = "the generator (for an org that does not regulate: itself, the default)"), ("category" = Option<String>, Query, description = "HWnn")),
+    responses((status = 200, body = Stats), (status = 400, body = super::Problem), (status = 401, body = super::Problem, description = "token_*"),
+              (status = 404, body = super::Problem, description = "another org's figures")))]
 pub async fn disposal(
+    caller: Caller,
     State(state): State<AppState>,
-    Query(q): Query<StatsQuery>,
+    Query(mut q): Query<StatsQuery>,
 ) -> ApiResult<Json<Stats>> {
+    if !caller.regulator {
+        match &q.org {
+            None => q.org = Some(caller.org.clone()),
+            Some(org) if *org != caller.org => {
+                return Err(ApiError::NotFound(format!("figures of {org}")));
+            }
+            Some(_) => {}
+        }
+    }
     let f = filter(&q)?;
     let as_of = q
         .as_of

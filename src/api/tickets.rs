@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::auth::Caller;
 use super::{ApiError, ApiResult, AppState, Query};
 use crate::domain::ids::OrgId;
 use crate::domain::ticket::TicketStatus;
@@ -27,11 +28,15 @@ fn today() -> NaiveDate {
     time::cst_date(chrono::Utc::now())
 }
 
-/// A ticket by its UUID, with its history.
-#[utoipa::path(get, path = "/v1/tickets/{id}", tag = "tickets",
+/// A ticket by its UUID, with its history. An org that does not regulate reads the tickets
+/// whose subject or responsible org it is, or whose subject manifest it may read; others are 404
+/// to it, as for a ticket that does not exist.
+#[utoipa::path(get, path = "/v1/tickets/{id}", tag = "tickets", security(("bearer" = [])),
     params(("id" = String, Path, description = "the ticket's UUID")),
-    responses((status = 200, body = TicketView), (status = 404, body = super::Problem)))]
+    responses((status = 200, body = TicketView), (status = 401, body = super::Problem, description = "token_*"),
+              (status = 404, body = super::Problem)))]
 pub async fn get_ticket(
+    caller: Caller,
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<TicketView>> {
@@ -42,6 +47,7 @@ pub async fn get_ticket(
         .store
         .ticket(&uuid, today())
         .await?
+        .filter(|t| caller.may_read_ticket(t))
         .map(Json)
         .ok_or_else(not_found)
 }
@@ -72,8 +78,10 @@ pub struct TicketPage {
     next: Option<String>,
 }
 
-/// Checks the filters, so that a misspelt one is a 400 rather than an empty list.
+/// Checks the filters, so that a misspelt one is a 400 rather than an empty list; restricts the
+/// selection to what `caller` may read.
 fn filter(
+    caller: &Caller,
     status: Option<String>,
     kind: Option<String>,
     org: Option<String>,
@@ -105,22 +113,25 @@ fn filter(
         org,
         after: None,
         limit: DEFAULT_PAGE,
+        visible_to: caller.restriction(),
     })
 }
 
-/// Tickets in opening order, filtered by status, kind and org.
-#[utoipa::path(get, path = "/v1/tickets", tag = "tickets",
+/// Tickets in opening order, filtered by status, kind and org; for an org that does not
+/// regulate, only those it may read.
+#[utoipa::path(get, path = "/v1/tickets", tag = "tickets", security(("bearer" = [])),
     params(("status" = Option<String>, Query, description = "open, assigned, rectified or closed"),
            ("kind" = Option<String>, Query, description = "e.g. reported_dumping or transit_overdue"),
            ("org" = Option<String>, Query, description = "the subject org, the responsible org, or a party of the subject manifest"),
            ("limit" = Option<u64>, Query, description = "1 to 1000, default 100"),
            ("after" = Option<String>, Query, description = "the `next` of the previous page")),
-    responses((status = 200, body = TicketPage), (status = 400, body = super::Problem)))]
+    responses((status = 200, body = TicketPage), (status = 400, body = super::Problem), (status = 401, body = super::Problem, description = "token_*")))]
 pub async fn list_tickets(
+    caller: Caller,
     State(state): State<AppState>,
     Query(q): Query<TicketQuery>,
 ) -> ApiResult<Json<TicketPage>> {
-    let mut f = filter(q.status, q.kind, q.org)?;
+    let mut f = filter(&caller, q.status, q.kind, q.org)?;
     f.limit = q.limit.unwrap_or(DEFAULT_PAGE);
     if !(1..=MAX_PAGE).contains(&f.limit) {
         return Err(ApiError::InvalidQuery(format!(
@@ -210,16 +221,18 @@ fn csv_row(out: &mut String, t: &TicketView) {
 }
 
 /// The tickets as CSV for spreadsheet programs: UTF-8 with a byte order mark (without it Excel
-/// reads the Chinese as the local code page), one row per ticket in opening order.
-#[utoipa::path(get, path = "/v1/tickets.csv", tag = "tickets",
+/// reads the Chinese as the local code page), one row per ticket in opening order; for an org
+/// that does not regulate, only those it may read.
+#[utoipa::path(get, path = "/v1/tickets.csv", tag = "tickets", security(("bearer" = [])),
     params(("status" = Option<String>, Query,), ("kind" = Option<String>, Query,), ("org" = Option<String>, Query,)),
     responses((status = 200, description = "CSV, UTF-8 with BOM", content_type = "text/csv"),
-              (status = 400, body = super::Problem)))]
+              (status = 400, body = super::Problem), (status = 401, body = super::Problem, description = "token_*")))]
 pub async fn tickets_csv(
+    caller: Caller,
     State(state): State<AppState>,
     Query(q): Query<ExportQuery>,
 ) -> ApiResult<impl IntoResponse> {
-    let mut f = filter(q.status, q.kind, q.org)?;
+    let mut f = filter(&caller, q.status, q.kind, q.org)?;
     f.limit = EXPORT_CHUNK;
     let today = today();
     let mut out = String::from("\u{feff}");

@@ -20,9 +20,16 @@ pub struct ExportArgs {
     /// Read from a database (sqlite://… or postgres://…); the checkpoint is signed with --ledger-key.
     #[arg(long)]
     pub db: Option<String>,
-    /// Read from a running service.
-    #[arg(long)]
+    /// Read from a running service, as the org --org with its key --key (a regulator's: the
+    /// entries are for regulators).
+    #[arg(long, requires_all = ["key", "org"])]
     pub url: Option<String>,
+    /// With --url: a signing key (PKCS#8 PEM) of --org, to sign read tokens.
+    #[arg(long, requires = "url")]
+    pub key: Option<PathBuf>,
+    /// With --url: the org reading.
+    #[arg(long, requires = "url")]
+    pub org: Option<String>,
     /// The ledger's key file, to sign the checkpoint of a database export.
     #[arg(long, default_value = "hwledger-keys/ledger.pem")]
     pub ledger_key: PathBuf,
@@ -70,6 +77,11 @@ pub async fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
         store.close().await;
     } else {
         let base = args.url.expect("clap requires a source");
+        let mut reader = client::Reader::connect(
+            &base,
+            &args.key.expect("clap requires --key with --url"),
+            &args.org.expect("clap requires --org with --url"),
+        )?;
         let note = client::get(&base, "/v1/checkpoint", None)?;
         let size: u64 = note
             .lines()
@@ -79,11 +91,9 @@ pub async fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
         let mut from = 0;
         while from < size {
             let limit = (size - from).min(1000);
-            let page: Value = serde_json::from_str(&client::get(
-                &base,
-                &format!("/v1/entries?from={from}&limit={limit}"),
-                None,
-            )?)?;
+            let page: Value = serde_json::from_str(
+                &reader.get(&format!("/v1/entries?from={from}&limit={limit}"))?,
+            )?;
             let entries = page["entries"]
                 .as_array()
                 .context("no entries in the page")?;

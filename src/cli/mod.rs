@@ -5,6 +5,7 @@ mod export;
 mod keygen;
 mod serve;
 mod submit;
+mod token;
 mod verify;
 
 use std::path::PathBuf;
@@ -33,6 +34,8 @@ pub enum Command {
     },
     /// Sign events and submit them; prints the resulting entries.
     Submit(submit::SubmitArgs),
+    /// Print a read token for the API, signed with one of the org's keys.
+    Token(token::TokenArgs),
     /// Write every entry as JSON Lines, then a last line with the checkpoint.
     Export(export::ExportArgs),
     /// Check a whole ledger: signatures, chain, rules, derived state, tree root.
@@ -52,6 +55,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Serve(args) => runtime().block_on(serve::run(args)),
         Command::Keygen { out } => keygen::run(&out),
         Command::Submit(args) => submit::run(args),
+        Command::Token(args) => token::run(args),
         Command::Export(args) => runtime().block_on(export::run(args)),
         Command::Verify(args) => return runtime().block_on(verify::run(args)),
     };

@@ -25,9 +25,16 @@ pub struct VerifyArgs {
     /// Read the ledger from a database (sqlite://… or postgres://…).
     #[arg(long)]
     pub db: Option<String>,
-    /// Read the ledger from a running service.
-    #[arg(long)]
+    /// Read the ledger from a running service, as the org --org with its key --key (a
+    /// regulator's: the entries are for regulators).
+    #[arg(long, requires_all = ["key", "org"])]
     pub url: Option<String>,
+    /// With --url: a signing key (PKCS#8 PEM) of --org, to sign read tokens.
+    #[arg(long, requires = "url")]
+    pub key: Option<PathBuf>,
+    /// With --url: the org reading.
+    #[arg(long, requires = "url")]
+    pub org: Option<String>,
     /// Read the ledger from a file written by `hwledger export`.
     #[arg(long)]
     pub file: Option<PathBuf>,
@@ -43,7 +50,7 @@ pub struct VerifyArgs {
 enum Source {
     Db(Store),
     File(std::io::Lines<BufReader<std::fs::File>>),
-    Url(String),
+    Url(Box<client::Reader>),
 }
 
 /// What the source says the ledger is, to compare with the recomputation.
@@ -95,7 +102,7 @@ impl Source {
                 }
                 Ok(out)
             }
-            Source::Url(base) => {
+            Source::Url(reader) => {
                 let size = match claim {
                     Claim::Checkpoint(text) => checkpoint_size(text)?,
                     _ => 0,
@@ -104,11 +111,9 @@ impl Source {
                     return Ok(Vec::new());
                 }
                 let limit = (size - from).min(1000);
-                let page: Value = serde_json::from_str(&client::get(
-                    base,
-                    &format!("/v1/entries?from={from}&limit={limit}"),
-                    None,
-                )?)?;
+                let page: Value = serde_json::from_str(
+                    &reader.get(&format!("/v1/entries?from={from}&limit={limit}"))?,
+                )?;
                 page["entries"]
                     .as_array()
                     .context("the service's entries page has no entries")?
@@ -179,10 +184,15 @@ async fn verify(args: VerifyArgs) -> anyhow::Result<Option<Finding>> {
         (Source::File(BufReader::new(f).lines()), None)
     } else {
         let base = args.url.clone().expect("clap requires a source");
+        let reader = client::Reader::connect(
+            &base,
+            args.key.as_deref().expect("clap requires --key with --url"),
+            args.org.as_deref().expect("clap requires --org with --url"),
+        )?;
         let text = client::get(&base, "/v1/checkpoint", None)?;
         let size = checkpoint_size(&text)?;
         claim = Claim::Checkpoint(text);
-        (Source::Url(base), Some(size))
+        (Source::Url(Box::new(reader)), Some(size))
     };
 
     let mut auditor = Auditor::new(ledger_key);

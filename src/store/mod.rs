@@ -23,7 +23,8 @@ use crate::protocol::event::{parse_hex, Entry, EventHeader, Hash};
 use crate::protocol::merkle::NodeId;
 
 pub use projections::{
-    HistoryItem, LicenceView, LineView, LotView, ManifestFilter, ManifestView, OrgKeyView, OrgView,
+    HistoryItem, KeyHolder, LicenceView, LineView, LotView, ManifestFilter, ManifestView,
+    OrgKeyView, OrgView,
 };
 pub use tickets::{SubjectManifest, TicketFilter, TicketView};
 

@@ -188,6 +188,46 @@ pub struct ManifestFilter {
     /// Only manifests opened after this seq.
     pub after: Option<u64>,
     pub limit: u64,
+    /// Only manifests where this org is the generator, the carrier or the receiver.
+    pub party: Option<String>,
+}
+
+impl ManifestFilter {
+    /// The filters whose union is this one's selection, each with every party column it fixes
+    /// (so each reads one index range): itself without `party`; with `party`, one per column the
+    /// party may fill, none when another filter already names a different org there.
+    fn branches(&self) -> Vec<ManifestFilter> {
+        let Some(party) = &self.party else {
+            return vec![self.clone()];
+        };
+        let mut out = Vec::new();
+        for column in 0..3 {
+            let mut f = ManifestFilter {
+                party: None,
+                ..self.clone()
+            };
+            let slot = match column {
+                0 => &mut f.generator,
+                1 => &mut f.carrier,
+                _ => &mut f.receiver,
+            };
+            if slot.as_ref().is_some_and(|other| other != party) {
+                continue;
+            }
+            *slot = Some(party.clone());
+            out.push(f);
+        }
+        out
+    }
+}
+
+/// Who holds a key, as a read token's check needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyHolder {
+    pub org: String,
+    pub revoked: bool,
+    /// The org has the role `regulator`.
+    pub regulator: bool,
 }
 
 /// Rewrites the rows of every touched object from the state, and appends manifest history.
@@ -362,6 +402,32 @@ where
     })
 }
 
+/// `select … from manifests where … order by opened_seq limit …` for one filter (its `party`
+/// unused: see [`ManifestFilter::branches`]).
+fn push_manifest_select<'q, DB: sqlx::Database>(q: &mut QueryBuilder<'q, DB>, f: &ManifestFilter)
+where
+    i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    q.push(format!(
+        "select {MANIFEST_COLUMNS} from manifests where opened_seq > "
+    ));
+    q.push_bind(f.after.map(i64_of).unwrap_or(-1));
+    for (column, value) in [
+        ("status", &f.status),
+        ("generator", &f.generator),
+        ("carrier", &f.carrier),
+        ("receiver", &f.receiver),
+    ] {
+        if let Some(v) = value {
+            q.push(format!(" and {column} = "));
+            q.push_bind(v.clone());
+        }
+    }
+    q.push(" order by opened_seq limit ");
+    q.push_bind(i64_of(f.limit));
+}
+
 const MANIFEST_COLUMNS: &str =
     "id, number, status, generator, carrier, receiver, vehicle, opened_seq, lines";
 const LICENCE_COLUMNS: &str =
@@ -440,25 +506,50 @@ impl Store {
         })
     }
 
-    /// A page of manifests in opening order.
+    /// A page of manifests in opening order. With a `party`, the page is the union of one
+    /// ordered, limited read per party column, merged by the database: each reads at most a page
+    /// of its index, however many manifests the party has.
     pub async fn manifests(&self, f: &ManifestFilter) -> anyhow::Result<Vec<ManifestView>> {
+        let branches = f.branches();
+        if branches.is_empty() {
+            return Ok(Vec::new());
+        }
         with_pool!(self, pool => {
-            let mut q = QueryBuilder::new(format!("select {MANIFEST_COLUMNS} from manifests where opened_seq > "));
-            q.push_bind(f.after.map(i64_of).unwrap_or(-1));
-            for (column, value) in [
-                ("status", &f.status),
-                ("generator", &f.generator),
-                ("carrier", &f.carrier),
-                ("receiver", &f.receiver),
-            ] {
-                if let Some(v) = value {
-                    q.push(format!(" and {column} = "));
-                    q.push_bind(v.clone());
+            let mut q = QueryBuilder::new("");
+            if let [only] = branches.as_slice() {
+                push_manifest_select(&mut q, only);
+            } else {
+                for (i, b) in branches.iter().enumerate() {
+                    if i > 0 {
+                        q.push(" union ");
+                    }
+                    q.push(format!("select {MANIFEST_COLUMNS} from ("));
+                    push_manifest_select(&mut q, b);
+                    q.push(format!(") as b{i}"));
                 }
+                q.push(" order by opened_seq limit ");
+                q.push_bind(i64_of(f.limit));
             }
-            q.push(" order by opened_seq limit ");
-            q.push_bind(i64_of(f.limit));
             q.build().fetch_all(pool).await?.iter().map(manifest_from_row).collect()
+        })
+    }
+
+    /// The org holding a key (hex), whether the key is revoked, and whether the org regulates.
+    pub async fn key_holder(&self, key: &str) -> anyhow::Result<Option<KeyHolder>> {
+        with_pool!(self, pool => {
+            let Some(row) = sqlx::query("select k.org, k.revoked_seq, o.roles from org_keys k join orgs o on o.org = k.org where k.key = $1")
+                .bind(key)
+                .fetch_optional(pool)
+                .await?
+            else {
+                return Ok(None);
+            };
+            let roles: String = row.try_get("roles")?;
+            Ok(Some(KeyHolder {
+                org: row.try_get("org")?,
+                revoked: row.try_get::<Option<i64>, _>("revoked_seq")?.is_some(),
+                regulator: roles.split(',').any(|r| r == "regulator"),
+            }))
         })
     }
 

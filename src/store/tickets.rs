@@ -118,6 +118,56 @@ pub struct TicketFilter {
     /// Only tickets opened after this seq.
     pub after: Option<u64>,
     pub limit: u64,
+    /// Only tickets this org may read: its subject org, its responsible org, or a party of its
+    /// subject manifest is this org (like `org`, but read as a union of one index range per
+    /// column, and combinable with `org`).
+    pub visible_to: Option<String>,
+}
+
+/// The columns that name an org a ticket concerns.
+const ORG_COLUMNS: [&str; 5] = [
+    "subject_org",
+    "responsible",
+    "generator",
+    "carrier",
+    "receiver",
+];
+
+/// `select … from tickets where … order by opened_seq limit …` for one filter, with `column =
+/// value` added when `fixed` is given (its `visible_to` unused: see [`Store::ticket_rows`]).
+fn push_ticket_select<'q, DB: sqlx::Database>(
+    q: &mut QueryBuilder<'q, DB>,
+    f: &TicketFilter,
+    fixed: Option<(&str, &str)>,
+) where
+    i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    q.push(format!(
+        "select {TICKET_COLUMNS} from tickets where opened_seq > "
+    ));
+    q.push_bind(f.after.map(i64_of).unwrap_or(-1));
+    for (column, value) in [("status", &f.status), ("kind", &f.kind)] {
+        if let Some(v) = value {
+            q.push(format!(" and {column} = "));
+            q.push_bind(v.clone());
+        }
+    }
+    if let Some((column, value)) = fixed {
+        q.push(format!(" and {column} = "));
+        q.push_bind(value.to_owned());
+    }
+    if let Some(org) = &f.org {
+        q.push(" and (");
+        for (i, column) in ORG_COLUMNS.iter().enumerate() {
+            q.push(if i == 0 { "" } else { " or " });
+            q.push(format!("{column} = "));
+            q.push_bind(org.clone());
+        }
+        q.push(")");
+    }
+    q.push(" order by opened_seq limit ");
+    q.push_bind(i64_of(f.limit));
 }
 
 const TICKET_COLUMNS: &str = "id, kind, status, subject, summary, quantity_g, lead, support, responsible, due, opened_at, closed_at, opened_seq, manifest_number, generator, carrier, receiver";
@@ -301,32 +351,31 @@ impl Store {
         Ok(page)
     }
 
-    /// A page of tickets in opening order, without their history (for the export).
+    /// A page of tickets in opening order, without their history (for the export). With
+    /// `visible_to`, the page is the union of one ordered, limited read per org column, merged by
+    /// the database, so that each reads at most a page of its index.
     pub async fn ticket_rows(
         &self,
         f: &TicketFilter,
         today: NaiveDate,
     ) -> anyhow::Result<Vec<TicketView>> {
         with_pool!(self, pool => {
-            let mut q = QueryBuilder::new(format!("select {TICKET_COLUMNS} from tickets where opened_seq > "));
-            q.push_bind(f.after.map(i64_of).unwrap_or(-1));
-            for (column, value) in [("status", &f.status), ("kind", &f.kind)] {
-                if let Some(v) = value {
-                    q.push(format!(" and {column} = "));
-                    q.push_bind(v.clone());
+            let mut q = QueryBuilder::new("");
+            match &f.visible_to {
+                None => push_ticket_select(&mut q, f, None),
+                Some(org) => {
+                    for (i, column) in ORG_COLUMNS.iter().enumerate() {
+                        if i > 0 {
+                            q.push(" union ");
+                        }
+                        q.push(format!("select {TICKET_COLUMNS} from ("));
+                        push_ticket_select(&mut q, f, Some((column, org)));
+                        q.push(format!(") as b{i}"));
+                    }
+                    q.push(" order by opened_seq limit ");
+                    q.push_bind(i64_of(f.limit));
                 }
             }
-            if let Some(org) = &f.org {
-                q.push(" and (");
-                for (i, column) in ["subject_org", "responsible", "generator", "carrier", "receiver"].iter().enumerate() {
-                    q.push(if i == 0 { "" } else { " or " });
-                    q.push(format!("{column} = "));
-                    q.push_bind(org.clone());
-                }
-                q.push(")");
-            }
-            q.push(" order by opened_seq limit ");
-            q.push_bind(i64_of(f.limit));
             q.build().fetch_all(pool).await?.iter().map(|r| ticket_from_row(r, today)).collect()
         })
     }

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::http::{Request, StatusCode};
+use axum::http::{HeaderMap, Request, StatusCode};
 use axum::Router;
 use ed25519_dalek::SigningKey;
 use serde_json::{json, Value};
@@ -18,7 +18,7 @@ use tower::ServiceExt;
 use uuid::Uuid;
 
 use hwledger::domain::ids::OrgId;
-use hwledger::protocol::{event, time};
+use hwledger::protocol::{event, time, token};
 use hwledger::service::{GenesisRegulator, LimitFlags, Service, ServiceConfig};
 use hwledger::store::DbUrl;
 
@@ -178,6 +178,20 @@ pub fn sign(event: &Value, key: &SigningKey) -> Value {
 
 pub const REGULATOR_ORG: &str = "11320404MB0000001Y";
 
+/// The origin of every test ledger.
+pub const ORIGIN: &str = "test.hwledger.local";
+
+/// A read token of `actor` for the test ledger, issued now, valid 300 s.
+pub fn token_of(actor: &Actor) -> String {
+    token::mint(
+        &actor.key,
+        &actor.org,
+        ORIGIN,
+        chrono::Utc::now().timestamp(),
+        300,
+    )
+}
+
 /// A running ledger on a test database.
 pub struct TestLedger {
     pub db: TestDb,
@@ -196,7 +210,7 @@ pub fn config(
 ) -> ServiceConfig {
     ServiceConfig {
         db: DbUrl::new(db.url.clone()),
-        origin: "test.hwledger.local".into(),
+        origin: ORIGIN.into(),
         ledger_key: ledger_key.clone(),
         regulator: GenesisRegulator {
             org: regulator.org.clone(),
@@ -263,24 +277,45 @@ impl TestLedger {
 
     /// Sends a request to the router; returns the status and the body (JSON when it parses).
     pub async fn request(&self, req: Request<Body>) -> (StatusCode, Value) {
+        let (status, _, value) = self.respond(req).await;
+        (status, value)
+    }
+
+    /// Like [`request`], with the answer's headers.
+    pub async fn respond(&self, req: Request<Body>) -> (StatusCode, HeaderMap, Value) {
         let resp = self
             .router
             .clone()
             .oneshot(req)
             .await
             .expect("the router answers");
-        let status = resp.status();
+        let (status, headers) = (resp.status(), resp.headers().clone());
         let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
             .await
             .expect("a body");
         let value = serde_json::from_slice(&bytes)
             .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
-        (status, value)
+        (status, headers, value)
     }
 
+    /// GETs `path` as the genesis regulator, who reads everything.
     pub async fn get(&self, path: &str) -> (StatusCode, Value) {
-        self.request(Request::get(path).body(Body::empty()).unwrap())
+        self.get_as(&self.regulator, path).await
+    }
+
+    /// GETs `path` with a fresh read token of `actor`.
+    pub async fn get_as(&self, actor: &Actor, path: &str) -> (StatusCode, Value) {
+        self.get_with(path, Some(&format!("Bearer {}", token_of(actor))))
             .await
+    }
+
+    /// GETs `path` with this `Authorization` header value, or none.
+    pub async fn get_with(&self, path: &str, authorization: Option<&str>) -> (StatusCode, Value) {
+        let mut req = Request::get(path);
+        if let Some(a) = authorization {
+            req = req.header("authorization", a);
+        }
+        self.request(req.body(Body::empty()).unwrap()).await
     }
 
     pub async fn post_raw(&self, body: Vec<u8>, content_type: &str) -> (StatusCode, Value) {
