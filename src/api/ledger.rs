@@ -82,6 +82,38 @@ pub async fn latest_checkpoint(State(state): State<AppState>) -> ApiResult<impl 
     Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], note))
 }
 
+/// The signed checkpoint of the tree of `size` entries, for any size up to the head. Signatures
+/// are deterministic, so the same size always gives the same bytes, from any process.
+#[utoipa::path(get, path = "/v1/checkpoints/{size}", tag = "ledger",
+    params(("size" = u64, Path, description = "tree size, 0 to the head")),
+    responses((status = 200, description = "signed note", content_type = "text/plain"),
+        (status = 404, body = super::Problem, description = "not_found: the size is beyond the head, or not a number")))]
+pub async fn checkpoint_at(
+    State(state): State<AppState>,
+    Path(size): Path<String>,
+) -> ApiResult<impl IntoResponse> {
+    let not_found = || ApiError::NotFound(format!("checkpoint of size {size}"));
+    let canonical =
+        size.bytes().all(|b| b.is_ascii_digit()) && (size == "0" || !size.starts_with('0'));
+    let n: u64 = size
+        .parse()
+        .ok()
+        .filter(|_| canonical)
+        .ok_or_else(not_found)?;
+    let head = state.store.head().await?;
+    if n > head.size {
+        return Err(not_found());
+    }
+    let root = super::proofs::root_at(&state.store, n).await?;
+    let note = Checkpoint {
+        origin: state.ledger.origin.clone(),
+        size: n,
+        root,
+    }
+    .sign(&state.ledger.key);
+    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], note))
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct LedgerView {
     origin: String,

@@ -312,6 +312,17 @@ impl Store {
             .find(|e| e.seq == seq))
     }
 
+    /// The stored hash of entry `seq`, without reading the entry itself.
+    pub async fn entry_hash(&self, seq: u64) -> anyhow::Result<Option<Hash>> {
+        let hash: Option<String> = with_pool!(self, pool => {
+            sqlx::query_scalar("select hash from entries where seq = $1")
+                .bind(i64_of(seq))
+                .fetch_optional(pool)
+                .await?
+        });
+        hash.as_deref().map(hash_of).transpose()
+    }
+
     /// The limits in force at the head: those of the last `ledger.limits_set`, or of the genesis.
     pub async fn limits_in_force(&self) -> anyhow::Result<Option<Limits>> {
         let event: Option<String> = with_pool!(self, pool => {
