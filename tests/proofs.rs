@@ -258,6 +258,10 @@ storage_test!(
             "/v1/proofs/inclusion?seq=+1",
             "/v1/proofs/inclusion?seq=18446744073709551616",
             "/v1/proofs/inclusion?seq=1&sise=3",
+            "/v1/proofs/inclusion?seq=0&size=18446744073709551615",
+            "/v1/proofs/inclusion?seq=9223372036854775808&size=18446744073709551615",
+            "/v1/proofs/inclusion?seq=9223372036854775807&size=9223372036854775808",
+            "/v1/proofs/inclusion?seq=9223372036854775806&size=9223372036854775807",
             "/v1/proofs/consistency",
             "/v1/proofs/consistency?to=3",
             "/v1/proofs/consistency?from=0",
@@ -268,6 +272,9 @@ storage_test!(
             "/v1/proofs/consistency?from=x&to=3",
             "/v1/proofs/consistency?from=1&to=three",
             "/v1/proofs/consistency?from=1&until=3",
+            "/v1/proofs/consistency?from=1&to=18446744073709551615",
+            "/v1/proofs/consistency?from=18446744073709551615&to=18446744073709551615",
+            "/v1/proofs/consistency?from=9223372036854775807&to=9223372036854775807",
         ] {
             let answer = l.get(q).await;
             assert_problem(&answer, 400, "invalid_query");
@@ -288,6 +295,8 @@ storage_test!(
             "/v1/checkpoints/x",
             "/v1/checkpoints/05",
             "/v1/checkpoints/18446744073709551616",
+            "/v1/checkpoints/18446744073709551615",
+            "/v1/checkpoints/9223372036854775807",
         ] {
             assert_problem(&l.get(path).await, 404, "not_found");
         }

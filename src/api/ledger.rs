@@ -98,13 +98,15 @@ pub async fn checkpoint_at(
     let n: u64 = size
         .parse()
         .ok()
-        .filter(|_| canonical)
+        .filter(|&n| canonical && super::proofs::storable(n))
         .ok_or_else(not_found)?;
-    let head = state.store.head().await?;
-    if n > head.size {
+    // Both reads at once; the head decides whether the root counts (beyond it, nodes are
+    // missing).
+    let (head, root) = tokio::join!(state.store.head(), super::proofs::root_at(&state.store, n));
+    if n > head?.size {
         return Err(not_found());
     }
-    let root = super::proofs::root_at(&state.store, n).await?;
+    let root = root?;
     let note = Checkpoint {
         origin: state.ledger.origin.clone(),
         size: n,

@@ -4,7 +4,8 @@
 //! Proofs are assembled from the stored perfect-subtree nodes: every node a proof or a root at
 //! a size up to the head needs is complete by then, and the sequencer stores each node in the
 //! transaction that completes it. One proof reads the head, O(log n) nodes in one query and,
-//! for inclusion, the entry's hash; no leaf is ever rehashed.
+//! for inclusion, the entry's hash, concurrently when the size is given; no leaf is ever
+//! rehashed.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -115,33 +116,49 @@ pub async fn inclusion(
 ) -> ApiResult<Json<InclusionProof>> {
     let seq = required("seq", q.seq.as_deref())?;
     let size = number("size", q.size.as_deref())?;
-    let head = state.store.head().await?;
-    let size = size.unwrap_or(head.size);
-    if size > head.size {
-        return Err(ApiError::InvalidQuery(format!(
-            "size {size} is beyond the ledger's size {}",
-            head.size
-        )));
-    }
-    if seq >= size {
-        return Err(ApiError::InvalidQuery(format!(
+    let store = &state.store;
+    let out_of_tree = |size: u64| {
+        ApiError::InvalidQuery(format!(
             "seq {seq} is not in the tree of size {size}: it needs seq < size"
-        )));
+        ))
+    };
+    // With the size given, the head, the entry's hash and the nodes are read at once; the
+    // head decides afterwards whether the others count. Without it, the head comes first.
+    let (size, head, leaf, nodes) = match size {
+        Some(size) => {
+            if seq >= size {
+                return Err(out_of_tree(size));
+            }
+            if !storable(size) {
+                return Err(beyond("size", size, head_size(store).await?));
+            }
+            let (head, leaf, nodes) = tokio::join!(
+                head_size(store),
+                store.entry_hash(seq),
+                fetch_nodes(store, inclusion_plan(seq, size)?)
+            );
+            (size, head?, leaf, nodes)
+        }
+        None => {
+            let head = head_size(store).await?;
+            if seq >= head {
+                return Err(out_of_tree(head));
+            }
+            let (leaf, nodes) = tokio::join!(
+                store.entry_hash(seq),
+                fetch_nodes(store, inclusion_plan(seq, head)?)
+            );
+            (head, head, leaf, nodes)
+        }
+    };
+    if size > head {
+        return Err(beyond("size", size, head));
     }
-    let path = merkle::inclusion_nodes(seq, size).map_err(damaged)?;
-    let nodes = fetch_nodes(
-        &state.store,
-        path.into_iter().chain(merkle::root_nodes(size)),
-    )
-    .await?;
+    let nodes = nodes?;
     let get = |id| nodes.get(&id).copied();
     let proof = merkle::inclusion_proof(seq, size, get).map_err(damaged)?;
     let root = merkle::root_from(size, get).map_err(damaged)?;
-    let leaf = state
-        .store
-        .entry_hash(seq)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("entry {} below the head is missing", seq))?;
+    let leaf = leaf?.ok_or_else(|| anyhow::anyhow!("entry {seq} below the head is missing"))?;
     Ok(Json(InclusionProof {
         seq,
         size,
@@ -149,6 +166,25 @@ pub async fn inclusion(
         root: hex::encode(root),
         proof: hexes(proof),
     }))
+}
+
+fn inclusion_plan(seq: u64, size: u64) -> ApiResult<Vec<NodeId>> {
+    let path = merkle::inclusion_nodes(seq, size).map_err(damaged)?;
+    Ok(path.into_iter().chain(merkle::root_nodes(size)).collect())
+}
+
+/// Whether a size can be a stored one at all (the database keeps seqs and indexes as signed
+/// 64-bit integers); a larger one is beyond the head without asking the database for nodes.
+pub(super) fn storable(size: u64) -> bool {
+    i64::try_from(size).is_ok()
+}
+
+async fn head_size(store: &Store) -> ApiResult<u64> {
+    Ok(store.head().await?.size)
+}
+
+fn beyond(name: &str, size: u64, head: u64) -> ApiError {
+    ApiError::InvalidQuery(format!("{name} {size} is beyond the ledger's size {head}"))
 }
 
 /// Proves that the tree of `from` entries is a prefix of the tree of `to` entries (default: the
@@ -165,32 +201,43 @@ pub async fn consistency(
 ) -> ApiResult<Json<ConsistencyProof>> {
     let from = required("from", q.from.as_deref())?;
     let to = number("to", q.to.as_deref())?;
-    let head = state.store.head().await?;
-    let to = to.unwrap_or(head.size);
-    if to > head.size {
-        return Err(ApiError::InvalidQuery(format!(
-            "to {to} is beyond the ledger's size {}",
-            head.size
-        )));
-    }
     if from == 0 {
         return Err(ApiError::InvalidQuery(
             "from must be at least 1: every tree extends the empty one".into(),
         ));
     }
-    if from > to {
-        return Err(ApiError::InvalidQuery(format!(
-            "from {from} is larger than to {to}"
-        )));
+    let store = &state.store;
+    let larger = |to: u64| ApiError::InvalidQuery(format!("from {from} is larger than to {to}"));
+    let (to, head, nodes) = match to {
+        Some(to) => {
+            if from > to {
+                return Err(larger(to));
+            }
+            if !storable(to) {
+                return Err(beyond("to", to, head_size(store).await?));
+            }
+            let (head, nodes) = tokio::join!(
+                head_size(store),
+                fetch_nodes(store, consistency_plan(from, to)?)
+            );
+            (to, head?, nodes)
+        }
+        None => {
+            let head = head_size(store).await?;
+            if from > head {
+                return Err(larger(head));
+            }
+            (
+                head,
+                head,
+                fetch_nodes(store, consistency_plan(from, head)?).await,
+            )
+        }
+    };
+    if to > head {
+        return Err(beyond("to", to, head));
     }
-    let plan = merkle::consistency_nodes(from, to).map_err(damaged)?;
-    let nodes = fetch_nodes(
-        &state.store,
-        plan.into_iter()
-            .chain(merkle::root_nodes(from))
-            .chain(merkle::root_nodes(to)),
-    )
-    .await?;
+    let nodes = nodes?;
     let get = |id| nodes.get(&id).copied();
     let proof = merkle::consistency_proof(from, to, get).map_err(damaged)?;
     Ok(Json(ConsistencyProof {
@@ -200,4 +247,13 @@ pub async fn consistency(
         root_to: hex::encode(merkle::root_from(to, get).map_err(damaged)?),
         proof: hexes(proof),
     }))
+}
+
+fn consistency_plan(from: u64, to: u64) -> ApiResult<Vec<NodeId>> {
+    let plan = merkle::consistency_nodes(from, to).map_err(damaged)?;
+    Ok(plan
+        .into_iter()
+        .chain(merkle::root_nodes(from))
+        .chain(merkle::root_nodes(to))
+        .collect())
 }
