@@ -10,8 +10,8 @@
 //! filled through `POST /v1/events` with batches of `org.registered` envelopes: one thread signs
 //! and serialises batches ahead of two posting connections, and every item must answer 201.
 //! On PostgreSQL the database is then vacuumed and analysed (what autovacuum does over the life
-//! of a ledger filled more slowly). Then, with nothing appending, each kind of read is timed from one keep-alive connection and
-//! from `--clients` concurrent ones. A sample of answers (every 25th) is verified afterwards:
+//! of a ledger filled more slowly). Then, with nothing appending, each kind of read is timed
+//! from one keep-alive connection and from `--clients` concurrent ones. A sample of answers (every 25th) is verified afterwards:
 //! proofs with `merkle::verify_*` against the root of the signed `/v1/checkpoints/{size}`, the
 //! leaf against the hash of the entry read from `/v1/entries/{seq}`.
 
