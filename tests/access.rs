@@ -615,16 +615,55 @@ storage_test!(who_sees_what, |b| async move {
             async move { l.get_as(a, &path).await }
         };
 
-        // The ledger's entries: regulators only.
-        for path in ["/v1/entries", "/v1/entries/0", "/v1/entries/999999"] {
-            let (s, v) = get(path.into()).await;
-            if regulator {
-                let want = if path.ends_with("999999") { 404 } else { 200 };
-                assert_eq!(s.as_u16(), want, "{name} {path}: {v}");
-            } else {
-                assert_eq!((s, &v), (StatusCode::NOT_FOUND, &no_route), "{name} {path}");
+        // The list of entries is for regulators; one entry is readable by the org that signed
+        // it and by the parties of the manifest or ticket it concerns, and is otherwise 404
+        // exactly as an entry that does not exist.
+        let (s, v) = get("/v1/entries".into()).await;
+        if regulator {
+            assert_eq!(s, StatusCode::OK, "{name}: {v}");
+            let (s, v) = get(format!("/v1/entries?from={}", u64::MAX)).await;
+            assert_eq!((s, &v["entries"]), (StatusCode::OK, &json!([])), "{name}");
+        } else {
+            assert_eq!(
+                (s, &v),
+                (StatusCode::NOT_FOUND, &no_route),
+                "{name} /v1/entries"
+            );
+        }
+        let (_, absent) = l.get("/v1/entries/999999").await;
+        let (s, v) = get("/v1/entries/999999".into()).await;
+        assert_eq!((s, &v), (StatusCode::NOT_FOUND, &absent), "{name}");
+        let mine = w.manifests_of(&l, a);
+        for (i, id) in w.m.iter().enumerate() {
+            let (_, m) = l.get(&format!("/v1/manifests/{id}")).await;
+            for h in m["history"].as_array().unwrap() {
+                let seq = h["seq"].as_u64().unwrap();
+                let (s, v) = get(format!("/v1/entries/{seq}")).await;
+                if regulator || mine.contains(&i) {
+                    assert_eq!(s, StatusCode::OK, "{name} entry {seq} of manifest {i}: {v}");
+                    assert_eq!(v["hash"], h["hash"], "{name}");
+                } else {
+                    let (_, absent) = l.get(&format!("/v1/entries/{}", u64::MAX)).await;
+                    assert_eq!(s, StatusCode::NOT_FOUND, "{name} entry {seq}");
+                    assert_eq!(v["code"], "not_found");
+                    assert_eq!(
+                        v["detail"].as_str().unwrap().replace(&seq.to_string(), "N"),
+                        absent["detail"]
+                            .as_str()
+                            .unwrap()
+                            .replace(&u64::MAX.to_string(), "N"),
+                        "{name}: worded as if entry {seq} did not exist"
+                    );
+                }
             }
         }
+        // The genesis is the ledger's and concerns no org: regulators only.
+        let (s, _) = get("/v1/entries/0".into()).await;
+        assert_eq!(
+            s.as_u16(),
+            if regulator { 200 } else { 404 },
+            "{name} entry 0"
+        );
 
         // The registry is public to every org.
         for path in [

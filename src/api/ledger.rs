@@ -7,6 +7,7 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
+use uuid::Uuid;
 
 use super::auth::Caller;
 use super::{ApiError, ApiResult, AppState, Query};
@@ -59,7 +60,9 @@ pub async fn list_entries(
     }))
 }
 
-/// One entry by seq. Regulators only: to other orgs this path does not exist (404).
+/// One entry by seq. Regulators read every entry; another org reads the entries it signed and
+/// those of the manifests and tickets it may read (so that a party can prove its own filings);
+/// any other entry is 404, as if it did not exist.
 #[utoipa::path(get, path = "/v1/entries/{seq}", tag = "ledger", security(("bearer" = [])),
     params(("seq" = u64, Path, description = "the entry's seq")),
     responses((status = 200, description = "the entry with its hash"), (status = 401, body = super::Problem, description = "token_*"),
@@ -69,11 +72,46 @@ pub async fn get_entry(
     State(state): State<AppState>,
     Path(seq): Path<String>,
 ) -> ApiResult<Json<EntryView>> {
-    caller.require_regulator()?;
     let not_found = || ApiError::NotFound(format!("entry {seq}"));
     let n: u64 = seq.parse().map_err(|_| not_found())?;
     let entry = state.store.entry(n).await?.ok_or_else(not_found)?;
+    if !may_read_entry(&caller, &state, &entry.event()).await? {
+        return Err(not_found());
+    }
     Ok(Json(entry.view()))
+}
+
+/// Whether `caller` may read the entry of `event`: regulators always; another org when it is
+/// the actor, the event registers it or its keys or declares its waste, or the event is about a
+/// manifest or ticket it may read.
+async fn may_read_entry(caller: &Caller, state: &AppState, event: &Value) -> ApiResult<bool> {
+    if caller.regulator || event["actor"].as_str() == Some(caller.org.as_str()) {
+        return Ok(true);
+    }
+    let kind = event["type"].as_str().unwrap_or_default();
+    let body = &event["body"];
+    let names_caller = |field: &str| body[field].as_str() == Some(caller.org.as_str());
+    if kind.starts_with("org.") {
+        return Ok(names_caller("org"));
+    }
+    if kind == "waste.declared" {
+        return Ok(names_caller("generator"));
+    }
+    if kind.starts_with("manifest.") {
+        if let Some(id) = body["manifest"].as_str() {
+            let m = state.store.manifest(id).await?;
+            return Ok(m.is_some_and(|m| caller.may_read_manifest(&m)));
+        }
+    } else if kind.starts_with("ticket.") {
+        if let Some(id) = body["ticket"]
+            .as_str()
+            .and_then(|t| Uuid::parse_str(t).ok())
+        {
+            let t = state.store.ticket(&id, super::tickets::today()).await?;
+            return Ok(t.is_some_and(|t| caller.may_read_ticket(&t)));
+        }
+    }
+    Ok(false)
 }
 
 /// The latest checkpoint: a C2SP signed note over the tree of every entry.
@@ -85,6 +123,40 @@ pub async fn latest_checkpoint(State(state): State<AppState>) -> ApiResult<impl 
         origin: state.ledger.origin.clone(),
         size: head.size,
         root: head.root,
+    }
+    .sign(&state.ledger.key);
+    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], note))
+}
+
+/// The signed checkpoint of the tree of `size` entries, for any size up to the head. Signatures
+/// are deterministic, so the same size always gives the same bytes, from any process.
+#[utoipa::path(get, path = "/v1/checkpoints/{size}", tag = "ledger",
+    params(("size" = u64, Path, description = "tree size, 0 to the head")),
+    responses((status = 200, description = "signed note", content_type = "text/plain"),
+        (status = 404, body = super::Problem, description = "not_found: the size is beyond the head, or not a number")))]
+pub async fn checkpoint_at(
+    State(state): State<AppState>,
+    Path(size): Path<String>,
+) -> ApiResult<impl IntoResponse> {
+    let not_found = || ApiError::NotFound(format!("checkpoint of size {size}"));
+    let canonical =
+        size.bytes().all(|b| b.is_ascii_digit()) && (size == "0" || !size.starts_with('0'));
+    let n: u64 = size
+        .parse()
+        .ok()
+        .filter(|&n| canonical && super::proofs::storable(n))
+        .ok_or_else(not_found)?;
+    // Both reads at once; the head decides whether the root counts (beyond it, nodes are
+    // missing).
+    let (head, root) = tokio::join!(state.store.head(), super::proofs::root_at(&state.store, n));
+    if n > head?.size {
+        return Err(not_found());
+    }
+    let root = root?;
+    let note = Checkpoint {
+        origin: state.ledger.origin.clone(),
+        size: n,
+        root,
     }
     .sign(&state.ledger.key);
     Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], note))

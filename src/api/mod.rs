@@ -9,6 +9,7 @@ mod events;
 mod ledger;
 mod manifests;
 mod ops;
+mod proofs;
 mod stats;
 mod tickets;
 
@@ -89,6 +90,9 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/entries", get(ledger::list_entries))
         .route("/v1/entries/{seq}", get(ledger::get_entry))
         .route("/v1/checkpoint", get(ledger::latest_checkpoint))
+        .route("/v1/checkpoints/{size}", get(ledger::checkpoint_at))
+        .route("/v1/proofs/inclusion", get(proofs::inclusion))
+        .route("/v1/proofs/consistency", get(proofs::consistency))
         .route("/v1/ledger", get(ledger::ledger_info))
         .route("/v1/orgs/{org}", get(ledger::get_org))
         .route("/v1/licenses", get(manifests::list_licences))

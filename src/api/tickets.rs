@@ -24,7 +24,7 @@ const DEFAULT_PAGE: u64 = 100;
 const EXPORT_CHUNK: u64 = 1000;
 
 /// "Today" for `overdue`: the CST date of the read (§1: every date rule is judged in CST).
-fn today() -> NaiveDate {
+pub(super) fn today() -> NaiveDate {
     time::cst_date(chrono::Utc::now())
 }
 

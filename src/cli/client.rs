@@ -97,6 +97,11 @@ impl Reader {
         })
     }
 
+    /// The service's base URL.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
     /// The token to send now.
     fn token(&mut self) -> &str {
         self.token_at(chrono::Utc::now().timestamp())

@@ -3,10 +3,12 @@
 mod client;
 mod export;
 mod keygen;
+mod prove;
 mod serve;
 mod submit;
 mod token;
 mod verify;
+mod verify_proof;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -40,6 +42,10 @@ pub enum Command {
     Export(export::ExportArgs),
     /// Check a whole ledger: signatures, chain, rules, derived state, tree root.
     Verify(verify::VerifyArgs),
+    /// Write a bundle proving that one entry is in the ledger, for offline checking.
+    Prove(prove::ProveArgs),
+    /// Check a bundle written by `prove`: entry hash, event signature, checkpoint, inclusion.
+    VerifyProof(verify_proof::VerifyProofArgs),
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -58,6 +64,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Token(args) => token::run(args),
         Command::Export(args) => runtime().block_on(export::run(args)),
         Command::Verify(args) => return runtime().block_on(verify::run(args)),
+        Command::Prove(args) => runtime().block_on(prove::run(args)),
+        Command::VerifyProof(args) => return verify_proof::run(args),
     };
     match result {
         Ok(code) => code,

@@ -284,6 +284,20 @@ async fn verify(args: VerifyArgs) -> anyhow::Result<Option<Finding>> {
             ))));
         }
         holds.push(format!("extends the older checkpoint of size {m}"));
+        if let Source::Url(reader) = &source {
+            // The replay has proved the extension; the service's own proof must agree with it.
+            // Proofs are public: no token needed.
+            if let Err(reason) =
+                service_consistency(reader.base(), m, size, &cp.root, &auditor.root())
+            {
+                return Ok(Some(at_end(reason)));
+            }
+            if m > 0 {
+                holds.push(format!(
+                    "the service's consistency proof from size {m} to {size} verifies"
+                ));
+            }
+        }
     }
     if let Source::Db(store) = &source {
         // The stored tree nodes, from which proofs and older checkpoints are built.
@@ -308,6 +322,60 @@ async fn verify(args: VerifyArgs) -> anyhow::Result<Option<Finding>> {
     }
     print_oversight(auditor.state(), auditor.last_recorded());
     Ok(None)
+}
+
+/// Fetches the service's consistency proof from `m` to `n` and checks it against the older
+/// checkpoint's root and the root recomputed from the entries. Every tree extends the empty
+/// one, for which there is no proof to ask.
+fn service_consistency(
+    base: &str,
+    m: u64,
+    n: u64,
+    root_m: &Hash,
+    root_n: &Hash,
+) -> Result<(), String> {
+    if m == 0 {
+        return Ok(());
+    }
+    let what = format!("the service's consistency proof from size {m} to {n}");
+    let text = client::get(
+        base,
+        &format!("/v1/proofs/consistency?from={m}&to={n}"),
+        None,
+    )
+    .map_err(|e| format!("{what} could not be fetched: {e:#}"))?;
+    let v: Value = serde_json::from_str(&text).map_err(|e| format!("{what} is not JSON: {e}"))?;
+    if v["from"].as_u64() != Some(m) || v["to"].as_u64() != Some(n) {
+        return Err(format!(
+            "{what} is for other sizes ({} to {})",
+            v["from"], v["to"]
+        ));
+    }
+    let hash = |field: &str| {
+        v[field]
+            .as_str()
+            .and_then(parse_hex::<32>)
+            .ok_or_else(|| format!("{what} has no valid {field}"))
+    };
+    if hash("root_from")? != *root_m {
+        return Err(format!(
+            "{what} states a root_from that is not the older checkpoint's root"
+        ));
+    }
+    if hash("root_to")? != *root_n {
+        return Err(format!(
+            "{what} states a root_to that is not the root of the entries"
+        ));
+    }
+    let proof = v["proof"]
+        .as_array()
+        .ok_or_else(|| format!("{what} has no proof list"))?
+        .iter()
+        .map(|h| h.as_str().and_then(parse_hex::<32>))
+        .collect::<Option<Vec<Hash>>>()
+        .ok_or_else(|| format!("{what} holds a hash that is not 64 hex characters"))?;
+    crate::protocol::merkle::verify_consistency(m, n, root_m, root_n, &proof)
+        .map_err(|e| format!("{what} does not verify: {e}"))
 }
 
 /// Prints the proper-disposal rate recomputed from the entries, and the conditions that still
@@ -524,4 +592,93 @@ async fn compare_projections(store: &Store, auditor: &Auditor) -> anyhow::Result
         }));
     }
     Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{BufRead, BufReader, Write};
+    use std::net::TcpListener;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::protocol::merkle::{self, Frontier, NodeId};
+
+    /// Serves `body` as the answer to each of `count` requests; returns the base URL.
+    fn canned(body: String, count: usize) -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            for stream in listener.incoming().take(count) {
+                let mut stream = stream.unwrap();
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut line = String::new();
+                while reader.read_line(&mut line).unwrap() > 2 {
+                    line.clear();
+                }
+                write!(
+                    stream,
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                )
+                .unwrap();
+            }
+        });
+        base
+    }
+
+    #[test]
+    fn the_service_consistency_proof_is_checked_against_both_roots() {
+        let mut frontier = Frontier::new();
+        let mut nodes = std::collections::HashMap::<NodeId, Hash>::new();
+        for i in 0u8..11 {
+            nodes.extend(frontier.push(merkle::leaf_hash(&[i; 32])));
+        }
+        let get = |id| nodes.get(&id).copied();
+        let (m, n) = (6, 11);
+        let root_m = merkle::root_from(m, get).unwrap();
+        let root_n = merkle::root_from(n, get).unwrap();
+        let proof: Vec<String> = merkle::consistency_proof(m, n, get)
+            .unwrap()
+            .into_iter()
+            .map(hex::encode)
+            .collect();
+        let answer = |proof: &[String], root_from: &Hash, root_to: &Hash| {
+            json!({"from": m, "to": n, "root_from": hex::encode(root_from),
+                   "root_to": hex::encode(root_to), "proof": proof})
+            .to_string()
+        };
+        let good = canned(answer(&proof, &root_m, &root_n), 1);
+        assert_eq!(service_consistency(&good, m, n, &root_m, &root_n), Ok(()));
+
+        let mut bad = proof.clone();
+        bad[1] = hex::encode([9u8; 32]);
+        let base = canned(answer(&bad, &root_m, &root_n), 1);
+        let e = service_consistency(&base, m, n, &root_m, &root_n).unwrap_err();
+        assert!(e.contains("from size 6 to 11 does not verify"), "{e}");
+
+        let base = canned(answer(&proof, &root_n, &root_n), 1);
+        let e = service_consistency(&base, m, n, &root_m, &root_n).unwrap_err();
+        assert!(
+            e.contains("root_from that is not the older checkpoint's"),
+            "{e}"
+        );
+
+        let base = canned(answer(&proof, &root_m, &root_m), 1);
+        let e = service_consistency(&base, m, n, &root_m, &root_n).unwrap_err();
+        assert!(
+            e.contains("root_to that is not the root of the entries"),
+            "{e}"
+        );
+
+        let base = canned(answer(&proof, &root_m, &root_n), 1);
+        let e = service_consistency(&base, m, n + 1, &root_m, &root_n).unwrap_err();
+        assert!(e.contains("is for other sizes"), "{e}");
+
+        // Nothing to ask for the empty tree, so no request is made.
+        assert_eq!(
+            service_consistency("http://127.0.0.1:9", 0, n, &root_m, &root_n),
+            Ok(())
+        );
+    }
 }

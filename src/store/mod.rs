@@ -143,6 +143,12 @@ fn i64_of(n: u64) -> i64 {
     i64::try_from(n).expect("sizes fit in i64")
 }
 
+/// A seq or count from a request, as a query bound: values past `i64::MAX` (which no ledger
+/// reaches) become `i64::MAX`, so they find nothing rather than fail.
+fn bound_of(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
 fn hash_of(s: &str) -> anyhow::Result<Hash> {
     parse_hex::<32>(s).with_context(|| format!("stored hash {s:?} is not 64 hex characters"))
 }
@@ -276,8 +282,8 @@ impl Store {
                 "select {ENTRY_COLUMNS} from entries where seq >= $1 order by seq limit $2"
             );
             let rows = sqlx::query(&sql)
-                .bind(i64_of(from))
-                .bind(i64_of(limit))
+                .bind(bound_of(from))
+                .bind(bound_of(limit))
                 .fetch_all(pool)
                 .await?;
             rows.iter().map(entry_from_row).collect()
@@ -295,8 +301,8 @@ impl Store {
                 "select {ENTRY_COLUMNS}, hash from entries where seq >= $1 order by seq limit $2"
             );
             let rows = sqlx::query(&sql)
-                .bind(i64_of(from))
-                .bind(i64_of(limit))
+                .bind(bound_of(from))
+                .bind(bound_of(limit))
                 .fetch_all(pool)
                 .await?;
             rows.iter()
@@ -311,6 +317,17 @@ impl Store {
             .await?
             .into_iter()
             .find(|e| e.seq == seq))
+    }
+
+    /// The stored hash of entry `seq`, without reading the entry itself.
+    pub async fn entry_hash(&self, seq: u64) -> anyhow::Result<Option<Hash>> {
+        let hash: Option<String> = with_pool!(self, pool => {
+            sqlx::query_scalar("select hash from entries where seq = $1")
+                .bind(bound_of(seq))
+                .fetch_optional(pool)
+                .await?
+        });
+        hash.as_deref().map(hash_of).transpose()
     }
 
     /// The limits in force at the head: those of the last `ledger.limits_set`, or of the genesis.

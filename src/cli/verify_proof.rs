@@ -1,0 +1,157 @@
+//! `hwledger verify-proof FILE --ledger-key HEX`: checks a bundle written by `hwledger prove`
+//! offline, with nothing but the ledger's public key: the entry's hash, the event's own
+//! signature, the checkpoint's signature, and the entry's inclusion under the checkpoint's root.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+use ed25519_dalek::VerifyingKey;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use crate::protocol::checkpoint::{self, Checkpoint};
+use crate::protocol::event::{self, parse_hex, EntryView, Hash};
+use crate::protocol::merkle;
+
+#[derive(Debug, Args)]
+pub struct VerifyProofArgs {
+    /// The bundle written by `hwledger prove`.
+    pub file: PathBuf,
+    /// The ledger's public key (64 hex characters), obtained out of band.
+    #[arg(long)]
+    pub ledger_key: String,
+}
+
+/// The bundle as read: exactly these fields, nothing else.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Bundle {
+    entry: BundleEntry,
+    size: u64,
+    proof: Vec<String>,
+    checkpoint: String,
+}
+
+/// An entry as `/v1/entries/{seq}` shows it; `hash` may be left out, and is checked when stated.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BundleEntry {
+    seq: u64,
+    prev: String,
+    recorded_at: String,
+    event: Box<RawValue>,
+    key: String,
+    sig: String,
+    hash: Option<String>,
+}
+
+pub fn run(args: VerifyProofArgs) -> ExitCode {
+    match check(&args) {
+        Ok(summary) => {
+            println!("ok: {summary}");
+            ExitCode::SUCCESS
+        }
+        Err(failure) => {
+            println!("FAILED: {failure}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Every check in turn; the first failure is the answer, named.
+fn check(args: &VerifyProofArgs) -> Result<String, String> {
+    let ledger_key = parse_hex::<32>(&args.ledger_key)
+        .and_then(|k| VerifyingKey::from_bytes(&k).ok())
+        .ok_or("--ledger-key must be a public key of 64 lowercase hex characters")?;
+    let text = std::fs::read(&args.file)
+        .map_err(|e| format!("cannot read {}: {e}", args.file.display()))?;
+    let text = std::str::from_utf8(&text)
+        .map_err(|_| format!("bundle: {} is not UTF-8", args.file.display()))?;
+    // serde_json refuses trailing data after the object, duplicated and unknown fields.
+    let bundle: Bundle = serde_json::from_str(text).map_err(|e| format!("bundle: {e}"))?;
+
+    let b = bundle.entry;
+    let seq = b.seq;
+    let stated = b.hash.clone();
+    let (entry, _) = EntryView {
+        seq: b.seq,
+        prev: b.prev,
+        recorded_at: b.recorded_at,
+        event: b.event,
+        key: b.key,
+        sig: b.sig,
+        hash: String::new(),
+    }
+    .into_entry()
+    .map_err(|e| format!("entry {seq}: {e}"))?;
+
+    // The entry hash, recomputed from its fields.
+    let entry_hash = entry.hash();
+    if let Some(stated) = stated {
+        if stated != hex::encode(entry_hash) {
+            return Err(format!(
+                "entry hash: the bundle states {stated}, the entry's fields hash to {}",
+                hex::encode(entry_hash)
+            ));
+        }
+    }
+
+    // The event's own signature, by the key the entry names.
+    if !event::verify_one(&entry.key, &entry.sig, entry.event_jcs.as_bytes()) {
+        return Err(format!(
+            "event signature: the signature of entry {seq}'s event does not verify under key {}",
+            hex::encode(entry.key)
+        ));
+    }
+
+    // The checkpoint: its origin from the note itself, its signature by the ledger key.
+    let origin = bundle.checkpoint.lines().next().unwrap_or_default();
+    checkpoint::check_origin(origin)
+        .map_err(|e| format!("checkpoint: its first line is not an origin: {e}"))?;
+    let cp = Checkpoint::open(&bundle.checkpoint, origin, &ledger_key)
+        .map_err(|e| format!("checkpoint signature: {e}"))?;
+    if cp.size != bundle.size {
+        return Err(format!(
+            "checkpoint: it is of size {}, the bundle's proof is for size {}",
+            cp.size, bundle.size
+        ));
+    }
+
+    // Inclusion under the checkpoint's root.
+    let proof = bundle
+        .proof
+        .iter()
+        .enumerate()
+        .map(|(i, h)| {
+            parse_hex::<32>(h).ok_or(format!(
+                "inclusion: proof hash {i} is not 64 lowercase hex characters"
+            ))
+        })
+        .collect::<Result<Vec<Hash>, String>>()?;
+    merkle::verify_inclusion(
+        seq,
+        cp.size,
+        &merkle::leaf_hash(&entry_hash),
+        &proof,
+        &cp.root,
+    )
+    .map_err(|e| {
+        format!(
+            "inclusion: entry {seq} is not proved in the tree of size {} of the checkpoint: {e}",
+            cp.size
+        )
+    })?;
+
+    let kind = entry.event()["type"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    Ok(format!(
+        "entry {seq} ({kind}, hash {}) is in the tree of size {} with root {} of {origin}, whose checkpoint is signed by key ID {}",
+        hex::encode(entry_hash),
+        cp.size,
+        hex::encode(cp.root),
+        hex::encode(checkpoint::key_id(origin, &ledger_key))
+    ))
+}
