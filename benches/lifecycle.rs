@@ -2207,7 +2207,9 @@ const TOKEN_LIFETIME_S: i64 = 600;
 fn read_token() -> Option<String> {
     let key = READER_KEY.get()?;
     let now = chrono::Utc::now().timestamp();
-    let mut current = READER_TOKEN.lock().expect("the token lock is never poisoned");
+    let mut current = READER_TOKEN
+        .lock()
+        .expect("the token lock is never poisoned");
     match &*current {
         Some((t, exp)) if now < exp - 60 => Some(t.clone()),
         _ => {

@@ -357,6 +357,18 @@ storage_test!(
         let (_, root_m) = checkpoint(&l, head).await;
         let (_, root_n) = checkpoint(&other, head + 3).await;
         check_consistency(&p, &root_m, &root_n);
+        // The same with the sizes given, which the first process has not appended itself.
+        let to = head + 3;
+        let (s, p) = l
+            .get(&format!("/v1/proofs/consistency?from={head}&to={to}"))
+            .await;
+        assert_eq!(s, StatusCode::OK, "{p}");
+        check_consistency(&p, &root_m, &root_n);
+        let (s, inc) = l
+            .get(&format!("/v1/proofs/inclusion?seq={}&size={to}", to - 1))
+            .await;
+        assert_eq!(s, StatusCode::OK, "{inc}");
+        assert_eq!(inc["root"], p["root_to"], "the same tree of size {to}");
         second.shutdown().await;
 
         l.restart().await;

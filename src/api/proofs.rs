@@ -3,9 +3,9 @@
 //!
 //! Proofs are assembled from the stored perfect-subtree nodes: every node a proof or a root at
 //! a size up to the head needs is complete by then, and the sequencer stores each node in the
-//! transaction that completes it. One proof reads the head, O(log n) nodes in one query and,
-//! for inclusion, the entry's hash, concurrently when the size is given; no leaf is ever
-//! rehashed.
+//! transaction that completes it. One proof reads the head (unless the size is given and this
+//! process has already seen a head that large), O(log n) nodes in one query and, for
+//! inclusion, the entry's hash, concurrently when the size is given; no leaf is ever rehashed.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -133,7 +133,7 @@ pub async fn inclusion(
                 return Err(beyond("size", size, head_size(store).await?));
             }
             let (head, leaf, nodes) = tokio::join!(
-                head_size(store),
+                head_covering(&state, size),
                 store.entry_hash(seq),
                 fetch_nodes(store, inclusion_plan(seq, size)?)
             );
@@ -183,6 +183,18 @@ async fn head_size(store: &Store) -> ApiResult<u64> {
     Ok(store.head().await?.size)
 }
 
+/// A head size of at least `size`, if there is one: this process's own head when it already
+/// covers `size` (heads only grow, so the database's is no smaller), otherwise the database's.
+/// Proofs for sizes this process has seen cost no read of the head.
+async fn head_covering(state: &AppState, size: u64) -> ApiResult<u64> {
+    let known = state.sequencer.head().size;
+    if size <= known {
+        Ok(known)
+    } else {
+        head_size(&state.store).await
+    }
+}
+
 fn beyond(name: &str, size: u64, head: u64) -> ApiError {
     ApiError::InvalidQuery(format!("{name} {size} is beyond the ledger's size {head}"))
 }
@@ -217,7 +229,7 @@ pub async fn consistency(
                 return Err(beyond("to", to, head_size(store).await?));
             }
             let (head, nodes) = tokio::join!(
-                head_size(store),
+                head_covering(&state, to),
                 fetch_nodes(store, consistency_plan(from, to)?)
             );
             (to, head?, nodes)
