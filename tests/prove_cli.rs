@@ -311,6 +311,53 @@ storage_test!(prove_and_verify_proof, |b| async move {
     );
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(text(&out).contains("no signature by"), "{}", text(&out));
+
+    // --proof-only: an auditor without any read rights checks the extension by the service's
+    // consistency proof alone, against the latest signed checkpoint.
+    let proof_only = |file: &str| {
+        hwledger(
+            d,
+            &[
+                "verify",
+                "--url",
+                &base,
+                "--ledger-key",
+                &ledger_key,
+                "--checkpoint",
+                file,
+                "--proof-only",
+            ],
+        )
+    };
+    let out = proof_only("old.checkpoint");
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("of size 22 extends the older checkpoint of size 13"),
+        "{}",
+        text(&out)
+    );
+    let out = proof_only("forged.checkpoint");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("the older checkpoint does not verify"),
+        "{}",
+        text(&out)
+    );
+    let out = proof_only("foreign.checkpoint");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    // A checkpoint the ledger signed at another time for the same size verifies, and so it
+    // must be consistent: the latest itself.
+    std::fs::write(
+        d.join("latest.checkpoint"),
+        get_text(&format!("{base}/v1/checkpoint")),
+    )
+    .unwrap();
+    let out = proof_only("latest.checkpoint");
+    assert!(out.status.success(), "{}", text(&out));
+    // Reading the entries needs a reader's key.
+    let out = hwledger(d, &["verify", "--url", &base, "--ledger-key", &ledger_key]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("--key and --org"), "{}", text(&out));
     stop(child);
 
     // prove from the database, signing with the ledger key file.

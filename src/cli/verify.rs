@@ -5,7 +5,7 @@ use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context;
+use anyhow::{bail, Context};
 use clap::Args;
 use ed25519_dalek::VerifyingKey;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -26,8 +26,8 @@ pub struct VerifyArgs {
     #[arg(long)]
     pub db: Option<String>,
     /// Read the ledger from a running service, as the org --org with its key --key (a
-    /// regulator's: the entries are for regulators).
-    #[arg(long, requires_all = ["key", "org"])]
+    /// regulator's: the entries are for regulators); with --proof-only, no key is needed.
+    #[arg(long)]
     pub url: Option<String>,
     /// With --url: a signing key (PKCS#8 PEM) of --org, to sign read tokens.
     #[arg(long, requires = "url")]
@@ -44,6 +44,11 @@ pub struct VerifyArgs {
     /// An older checkpoint (signed note) that the ledger must extend.
     #[arg(long)]
     pub checkpoint: Option<PathBuf>,
+    /// With --url and --checkpoint: check only that the service's latest signed checkpoint
+    /// extends the older one, by the service's consistency proof. Reads public paths only (no
+    /// --key/--org) and O(log n) hashes; no entry is replayed.
+    #[arg(long, requires_all = ["url", "checkpoint"])]
+    pub proof_only: bool,
 }
 
 /// Where entries come from.
@@ -144,6 +149,23 @@ fn checkpoint_size(text: &str) -> anyhow::Result<u64> {
 }
 
 pub async fn run(args: VerifyArgs) -> ExitCode {
+    if args.proof_only {
+        return match tokio::task::spawn_blocking(move || extension_only(&args)).await {
+            Ok(Ok(None)) => ExitCode::SUCCESS,
+            Ok(Ok(Some(reason))) => {
+                println!("FAILED: {reason}");
+                ExitCode::from(1)
+            }
+            Ok(Err(e)) => {
+                eprintln!("error: {e:#}");
+                ExitCode::from(2)
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(2)
+            }
+        };
+    }
     match verify(args).await {
         Ok(None) => ExitCode::SUCCESS,
         Ok(Some(finding)) => {
@@ -184,11 +206,10 @@ async fn verify(args: VerifyArgs) -> anyhow::Result<Option<Finding>> {
         (Source::File(BufReader::new(f).lines()), None)
     } else {
         let base = args.url.clone().expect("clap requires a source");
-        let reader = client::Reader::connect(
-            &base,
-            args.key.as_deref().expect("clap requires --key with --url"),
-            args.org.as_deref().expect("clap requires --org with --url"),
-        )?;
+        let (Some(key), Some(org)) = (&args.key, &args.org) else {
+            bail!("--url needs --key and --org to read the entries (or --proof-only with --checkpoint)");
+        };
+        let reader = client::Reader::connect(&base, key, org)?;
         let text = client::get(&base, "/v1/checkpoint", None)?;
         let size = checkpoint_size(&text)?;
         claim = Claim::Checkpoint(text);
@@ -321,6 +342,56 @@ async fn verify(args: VerifyArgs) -> anyhow::Result<Option<Finding>> {
         println!("{line}");
     }
     print_oversight(auditor.state(), auditor.last_recorded());
+    Ok(None)
+}
+
+/// `--proof-only`: the service's latest checkpoint, signed by the ledger key, extends the older
+/// checkpoint, by the service's consistency proof between the two. Returns the first failure.
+fn extension_only(args: &VerifyArgs) -> anyhow::Result<Option<String>> {
+    let ledger_key = parse_hex::<32>(&args.ledger_key)
+        .context("--ledger-key must be 64 lowercase hex characters")?;
+    let verifying =
+        VerifyingKey::from_bytes(&ledger_key).context("--ledger-key is not a public key")?;
+    let path = args
+        .checkpoint
+        .as_ref()
+        .expect("clap requires --checkpoint");
+    let older =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let base = args.url.as_deref().expect("clap requires --url");
+    // The origin is the note's first line; opening the note checks it is the key's name.
+    let origin = older.lines().next().unwrap_or_default();
+    let old = match Checkpoint::open(&older, origin, &verifying) {
+        Ok(cp) => cp,
+        Err(e) => return Ok(Some(format!("the older checkpoint does not verify: {e}"))),
+    };
+    let latest = client::get(base, "/v1/checkpoint", None)?;
+    let new = match Checkpoint::open(&latest, origin, &verifying) {
+        Ok(cp) => cp,
+        Err(e) => {
+            return Ok(Some(format!(
+                "the service's latest checkpoint does not verify: {e}"
+            )))
+        }
+    };
+    let (m, n) = (old.size, new.size);
+    if m > n {
+        return Ok(Some(format!(
+            "the service's latest checkpoint (size {n}) is smaller than the older one (size {m})"
+        )));
+    }
+    if m == n && old.root != new.root {
+        return Ok(Some(format!(
+            "the service's latest checkpoint has another root at the same size {m}"
+        )));
+    }
+    if let Err(reason) = service_consistency(base, m, n, &old.root, &new.root) {
+        return Ok(Some(reason));
+    }
+    println!("ok: the ledger {origin} of size {n} extends the older checkpoint of size {m}");
+    println!("root: {}", hex::encode(new.root));
+    println!("latest checkpoint:");
+    print!("{latest}");
     Ok(None)
 }
 
