@@ -420,6 +420,7 @@ fn time_reads(
 fn verify_answer(
     agent: &ureq::Agent,
     base: &str,
+    token: &str,
     ledger: &ed25519_dalek::VerifyingKey,
     head: u64,
     path: &str,
@@ -457,6 +458,7 @@ fn verify_answer(
         );
         let entry: EntryView = agent
             .get(&format!("{base}/v1/entries/{seq}"))
+            .set("Authorization", &format!("Bearer {token}"))
             .call()?
             .into_json()?;
         let (entry, _) = entry.into_entry().map_err(anyhow::Error::msg)?;
@@ -597,8 +599,16 @@ fn run_backend(backend: Backend, url: &str, args: &Args) -> anyhow::Result<Backe
             }
         }
         let agent = agent();
+        // Entries are read as the genesis regulator (spec §9); one token covers the checks.
+        let token = hwledger::protocol::token::mint(
+            &regulator,
+            REGULATOR_ORG,
+            ORIGIN,
+            chrono::Utc::now().timestamp(),
+            600,
+        );
         for (path, body) in &kept {
-            verify_answer(&agent, &base, &ledger_public, head, path, body)
+            verify_answer(&agent, &base, &token, &ledger_public, head, path, body)
                 .with_context(|| format!("the answer to {path} does not verify"))?;
         }
         println!("verified {} sampled answers", kept.len());
