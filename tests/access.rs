@@ -561,17 +561,7 @@ storage_test!(
     |b| async move {
         let l = TestLedger::start(b).await;
         let g = l.register(301, &["generator"], ZHONGLOU).await;
-        let second = hwledger::service::Service::start(l.config())
-            .await
-            .expect("a second service starts");
-        let other = TestLedger {
-            db: TestDb::alias(&l.db),
-            service: None,
-            router: second.router(),
-            ledger_key: l.ledger_key.clone(),
-            regulator: l.regulator.clone(),
-            limits: l.limits,
-        };
+        let (second, other) = l.second_process().await;
         let t = bearer(&token_of(&g));
         assert_eq!(
             other.get_with("/v1/manifests", Some(&t)).await.0,

@@ -614,17 +614,7 @@ storage_test!(
     |b| async move {
         let l = TestLedger::start(b).await;
         // A second service process on the same database (same ledger key and origin).
-        let second = hwledger::service::Service::start(l.config())
-            .await
-            .expect("a second service starts");
-        let other = TestLedger {
-            db: TestDb::alias(&l.db),
-            service: None,
-            router: second.router(),
-            ledger_key: l.ledger_key.clone(),
-            regulator: l.regulator.clone(),
-            limits: l.limits,
-        };
+        let (second, other) = l.second_process().await;
         let mut handles = Vec::new();
         for n in 0..30u64 {
             let target = if n % 2 == 0 {

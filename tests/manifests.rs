@@ -2588,17 +2588,7 @@ storage_test!(
         let s = Scene::with_capacity(&l, 270, 100).await;
         s.declare(&l, OIL, 50).await;
         s.declare(&l, PACKAGING, 500).await;
-        let second = hwledger::service::Service::start(l.config())
-            .await
-            .expect("a second service starts");
-        let other = TestLedger {
-            db: TestDb::alias(&l.db),
-            service: None,
-            router: second.router(),
-            ledger_key: l.ledger_key.clone(),
-            regulator: l.regulator.clone(),
-            limits: l.limits,
-        };
+        let (second, other) = l.second_process().await;
         // Openings alternate between the two processes; each sees the other's reservations,
         // capacity and numbers.
         let m1 = s.open(&l, &[(OIL, 30)]).await;

@@ -327,22 +327,7 @@ storage_test!(
             assert_eq!(s, StatusCode::OK);
             notes.push(note);
         }
-        let second = hwledger::service::Service::start(config(
-            &TestDb::alias(&l.db),
-            &l.ledger_key,
-            &l.regulator,
-            l.limits,
-        ))
-        .await
-        .expect("a second service starts on the same database");
-        let other = TestLedger {
-            db: TestDb::alias(&l.db),
-            service: None,
-            router: second.router(),
-            ledger_key: l.ledger_key.clone(),
-            regulator: l.regulator.clone(),
-            limits: l.limits,
-        };
+        let (second, other) = l.second_process().await;
         for size in 0..=head {
             let (_, note) = other.get(&format!("/v1/checkpoints/{size}")).await;
             assert_eq!(

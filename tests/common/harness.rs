@@ -253,6 +253,23 @@ impl TestLedger {
         config(&self.db, &self.ledger_key, &self.regulator, self.limits)
     }
 
+    /// A second service process on the same database, with the same keys and limits, and a
+    /// `TestLedger` that talks to it; shut the returned service down when done with it.
+    pub async fn second_process(&self) -> (Service, TestLedger) {
+        let second = Service::start(self.config())
+            .await
+            .expect("a second service starts on the same database");
+        let other = TestLedger {
+            db: TestDb::alias(&self.db),
+            service: None,
+            router: second.router(),
+            ledger_key: self.ledger_key.clone(),
+            regulator: self.regulator.clone(),
+            limits: self.limits,
+        };
+        (second, other)
+    }
+
     /// Stops the service (as a shutdown would) and starts it again on the same database.
     pub async fn restart(&mut self) {
         if let Some(s) = self.service.take() {
