@@ -701,74 +701,9 @@ impl BenchDb {
 // ---------------------------------------------------------------------------------------------
 // Report
 
-struct Machine {
-    cores: usize,
-    cpu: String,
-    mem_gib: f64,
-    date: String,
-    commit: String,
-}
-
-fn command(cmd: &str, args: &[&str]) -> Option<String> {
-    let out = std::process::Command::new(cmd)
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
-}
-
-impl Machine {
-    fn probe() -> Machine {
-        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-        let cpu = cpuinfo
-            .lines()
-            .find_map(|l| {
-                l.strip_prefix("model name")?
-                    .split_once(':')
-                    .map(|(_, v)| v)
-            })
-            .unwrap_or("unknown CPU")
-            .trim()
-            .to_owned();
-        let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
-        let mem_kib: f64 = meminfo
-            .lines()
-            .find_map(|l| l.strip_prefix("MemTotal:"))
-            .and_then(|v| v.split_whitespace().next()?.parse().ok())
-            .unwrap_or(0.0);
-        let commit = match command("git", &["rev-parse", "--short", "HEAD"]) {
-            Some(c) => {
-                let dirty = command("git", &["status", "--porcelain", "--", "src", "migrations"])
-                    .is_some_and(|s| !s.is_empty());
-                if dirty {
-                    format!("{c} + uncommitted changes under src/ or migrations/")
-                } else {
-                    c
-                }
-            }
-            None => "unknown".into(),
-        };
-        Machine {
-            cores: command("nproc", &[])
-                .and_then(|s| s.parse().ok())
-                .unwrap_or_else(|| std::thread::available_parallelism().map_or(0, |n| n.get())),
-            cpu,
-            mem_gib: mem_kib / (1024.0 * 1024.0),
-            date: chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string(),
-            commit,
-        }
-    }
-
-    fn describe(&self) -> String {
-        format!(
-            "machine: {} cores (nproc), {}, {:.1} GiB RAM; date {}; commit {}",
-            self.cores, self.cpu, self.mem_gib, self.date, self.commit
-        )
-    }
-}
+#[path = "common/machine.rs"]
+mod machine;
+use machine::Machine;
 
 struct Report {
     machine: Machine,
