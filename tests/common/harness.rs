@@ -72,6 +72,40 @@ pub struct TestDb {
     pub url: String,
     pub backend: Backend,
     _dir: Option<tempfile::TempDir>,
+    /// The PostgreSQL database this handle made, dropped with it (aliases own nothing).
+    owned_pg: Option<String>,
+}
+
+impl Drop for TestDb {
+    /// Drops the test's PostgreSQL database, so that runs leave nothing behind. `with (force)`
+    /// ends the connections a service of the test may still hold. Runs on its own thread and
+    /// runtime, since drop cannot await; failures are reported, not fatal.
+    fn drop(&mut self) {
+        let Some(name) = self.owned_pg.take() else {
+            return;
+        };
+        let Some(admin) = postgres_admin() else {
+            return;
+        };
+        let dropped = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime for the drop");
+            rt.block_on(async {
+                let mut conn = sqlx::PgConnection::connect(&admin).await?;
+                sqlx::query(&format!("drop database if exists {name} with (force)"))
+                    .execute(&mut conn)
+                    .await?;
+                Ok::<_, sqlx::Error>(())
+            })
+            .map_err(|e| format!("{name}: {e}"))
+        })
+        .join();
+        if let Ok(Err(e)) = dropped {
+            eprintln!("could not drop the test database {e}");
+        }
+    }
 }
 
 impl TestDb {
@@ -81,6 +115,7 @@ impl TestDb {
             url: db.url.clone(),
             backend: db.backend,
             _dir: None,
+            owned_pg: None,
         }
     }
 
@@ -93,6 +128,7 @@ impl TestDb {
                     url,
                     backend,
                     _dir: Some(dir),
+                    owned_pg: None,
                 }
             }
             Backend::Postgres => {
@@ -119,6 +155,7 @@ impl TestDb {
                     url: format!("{base}/{name}"),
                     backend,
                     _dir: None,
+                    owned_pg: Some(name),
                 }
             }
         }
