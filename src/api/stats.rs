@@ -16,6 +16,11 @@ use crate::domain::oversight::{Figures, RateFilter};
 use crate::domain::state::{Limits, State as Domain};
 use crate::protocol::time::{self, Timestamp};
 
+/// Replays of a prefix or an earlier time run one at a time in a process: each holds a whole
+/// domain state of up to the ledger's size in memory (about 650 MB per million entries), so
+/// concurrent ones could exhaust memory. Requests for the head at now never wait for it.
+static REPLAYS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StatsQuery {
@@ -139,7 +144,13 @@ pub async fn disposal(
     }
     let ledger_key = live.ledger_key;
     drop(live);
+    let _turn = REPLAYS
+        .acquire()
+        .await
+        .map_err(|e| anyhow::anyhow!("the replay queue is closed: {e}"))?;
+    let started = std::time::Instant::now();
     let replayed = replay(&state, ledger_key, size).await?;
+    metrics::histogram!("hwledger_stats_replay_seconds").record(started.elapsed().as_secs_f64());
     Ok(Json(Stats {
         size,
         as_of: time::format_millis(t),
