@@ -114,13 +114,17 @@ pub async fn disposal(
     if db_size > state.sequencer.head().size {
         state.sequencer.submit(Vec::new()).await?;
     }
-    let size = q.size.unwrap_or(db_size);
-    if size == 0 || size > db_size {
-        return Err(ApiError::InvalidQuery(format!(
-            "size must be 1 to the ledger's size, {db_size}"
-        )));
+    if let Some(size) = q.size {
+        if size == 0 || size > db_size {
+            return Err(ApiError::InvalidQuery(format!(
+                "size must be 1 to the ledger's size, {db_size}"
+            )));
+        }
     }
     let live = state.sequencer.state().await;
+    // Without `size`, the head is the state as the lock is taken: appends may have landed
+    // since the database's head was read, and the answer is for the head, not an older prefix.
+    let size = q.size.unwrap_or(live.size);
     let at_head = size == live.size;
     let t: Timestamp = match (as_of, q.size) {
         (Some(t), _) => t,
