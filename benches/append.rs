@@ -2,7 +2,7 @@
 //! many Ed25519 signatures one core verifies in the same run.
 //!
 //! `cargo bench --bench append [-- --envelopes 30000 --batch 500 --batch-clients 2 --clients 16
-//! --requests 300 --backend both --markdown FILE]`
+//! --requests 300 --backend both --probe-reads --markdown FILE]`
 //!
 //! For each backend (SQLite in a temp file; PostgreSQL in a fresh database `hwl_bench_<random>`
 //! made through the admin URL `HWLEDGER_BENCH_POSTGRES`, default
@@ -109,6 +109,11 @@ struct Args {
     /// Also append the figures as a Markdown section to this file.
     #[arg(long)]
     markdown: Option<PathBuf>,
+    /// While the batches are appended, one more client reads as the regulator, in turn,
+    /// `GET /v1/stats/disposal` (answered from the in-memory state, which waits for the
+    /// writer's round) and `GET /v1/orgs/{org}` (a database read), and reports their latencies.
+    #[arg(long)]
+    probe_reads: bool,
     /// Passed by `cargo bench`; ignored.
     #[arg(long, hide = true)]
     bench: bool,
@@ -1021,8 +1026,27 @@ fn run_backend(backend: Backend, url: &str, args: &Args) -> anyhow::Result<Backe
     println!("service on {base}, {}", DbUrl::new(url));
 
     let load = || -> anyhow::Result<(Phase, Option<Phase>, u64)> {
-        let batch = post_all(&base, Arc::new(batch_bodies), args.batch_clients, true)
-            .context("batch phase")?;
+        let batch = if args.probe_reads {
+            let token = hwledger::protocol::token::mint(
+                &regulator,
+                REGULATOR_ORG,
+                ORIGIN,
+                chrono::Utc::now().timestamp(),
+                600,
+            );
+            let done = std::sync::atomic::AtomicBool::new(false);
+            std::thread::scope(|s| -> anyhow::Result<Phase> {
+                let probe = s.spawn(|| probe_reads(&base, &token, &done));
+                let batch = post_all(&base, Arc::new(batch_bodies), args.batch_clients, true);
+                done.store(true, Ordering::Relaxed);
+                let probe = probe.join().expect("the probe thread does not panic")?;
+                probe.print();
+                batch.context("batch phase")
+            })?
+        } else {
+            post_all(&base, Arc::new(batch_bodies), args.batch_clients, true)
+                .context("batch phase")?
+        };
         let single = if singles > 0 {
             Some(
                 post_all(&base, Arc::new(single_bodies), args.clients, false)
@@ -1058,6 +1082,79 @@ fn run_backend(backend: Backend, url: &str, args: &Args) -> anyhow::Result<Backe
         http_size,
         audit,
     })
+}
+
+/// Latencies of reads made while the batch phase appends.
+struct Probe {
+    stats: Vec<Duration>,
+    orgs: Vec<Duration>,
+}
+
+impl Probe {
+    fn print(&self) {
+        for (what, d) in [
+            ("GET /v1/stats/disposal", &self.stats),
+            ("GET /v1/orgs/{org}", &self.orgs),
+        ] {
+            let mut d = d.clone();
+            d.sort();
+            let p = |q: f64| d.get(((d.len() as f64 * q) as usize).min(d.len().saturating_sub(1)));
+            match (p(0.5), p(0.99), d.last()) {
+                (Some(p50), Some(p99), Some(max)) => println!(
+                    "  reads during the batches: {what}: {} requests, p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+                    d.len(),
+                    ms(*p50),
+                    ms(*p99),
+                    ms(*max)
+                ),
+                _ => println!("  reads during the batches: {what}: none made"),
+            }
+        }
+    }
+}
+
+/// Reads as the regulator, one request at a time with a 2 ms pause, until `done`; every answer
+/// must be 200.
+fn probe_reads(
+    base: &str,
+    token: &str,
+    done: &std::sync::atomic::AtomicBool,
+) -> anyhow::Result<Probe> {
+    let agent = ureq::AgentBuilder::new()
+        .timeout(Duration::from_secs(60))
+        .build();
+    let auth = format!("Bearer {token}");
+    let mut probe = Probe {
+        stats: Vec::new(),
+        orgs: Vec::new(),
+    };
+    let org_path = format!("{base}/v1/orgs/{REGULATOR_ORG}");
+    let stats_path = format!("{base}/v1/stats/disposal");
+    let mut turn = 0usize;
+    while !done.load(Ordering::Relaxed) {
+        let (url, into) = if turn % 2 == 0 {
+            (&stats_path, &mut probe.stats)
+        } else {
+            (&org_path, &mut probe.orgs)
+        };
+        let t = Instant::now();
+        let r = agent.get(url).set("Authorization", &auth).call();
+        let took = t.elapsed();
+        let status = match r {
+            Ok(r) => {
+                let s = r.status();
+                r.into_string()?;
+                s
+            }
+            Err(ureq::Error::Status(s, _)) => s,
+            Err(e) => return Err(e.into()),
+        };
+        ensure!(status == 200, "GET {url} answered {status}");
+        into.push(took);
+        turn += 1;
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    Ok(probe)
 }
 
 /// Replays the whole ledger from the database as `hwledger verify --db` does, and compares the
