@@ -133,6 +133,51 @@ pub struct HistoryItem {
     pub hash: String,
 }
 
+impl HistoryItem {
+    /// The history columns (`seq, type, at, recorded_at, hash`) of a `manifest_history` or
+    /// `ticket_history` row.
+    pub(super) fn from_row<R: Row>(row: &R) -> anyhow::Result<HistoryItem>
+    where
+        for<'a> &'a str: sqlx::ColumnIndex<R>,
+        i64: for<'a> sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+        String: for<'a> sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    {
+        Ok(HistoryItem {
+            seq: row.try_get::<i64, _>("seq")? as u64,
+            kind: row.try_get("type")?,
+            at: row.try_get("at")?,
+            recorded_at: row.try_get("recorded_at")?,
+            hash: row.try_get("hash")?,
+        })
+    }
+}
+
+/// `insert into <table> (<owner>, seq, type, at, recorded_at, hash) values …` for `rows`: the
+/// history of manifests (`manifest_history`, `manifest`) or tickets (`ticket_history`,
+/// `ticket`).
+pub(super) fn history_insert<'q, DB: sqlx::Database>(
+    table: &str,
+    owner: &str,
+    rows: &'q [(Uuid, HistoryItem)],
+) -> QueryBuilder<'q, DB>
+where
+    i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    let mut q = QueryBuilder::new(format!(
+        "insert into {table} ({owner}, seq, type, at, recorded_at, hash) "
+    ));
+    q.push_values(rows, |mut b, (id, h)| {
+        b.push_bind(id.to_string())
+            .push_bind(i64_of(h.seq))
+            .push_bind(h.kind.clone())
+            .push_bind(h.at.clone())
+            .push_bind(h.recorded_at.clone())
+            .push_bind(h.hash.clone());
+    });
+    q
+}
+
 /// `GET /v1/manifests/{id}`; lists leave `history` out.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct ManifestView {
@@ -342,16 +387,10 @@ pub(super) async fn write(tx: &mut WriteTx, batch: &Batch, state: &State) -> any
             q.build().execute(&mut **tx).await?;
         }
         for chunk in history.chunks(1000) {
-            let mut q = QueryBuilder::new("insert into manifest_history (manifest, seq, type, at, recorded_at, hash) ");
-            q.push_values(chunk, |mut b, (m, h)| {
-                b.push_bind(m.to_string())
-                    .push_bind(i64_of(h.seq))
-                    .push_bind(h.kind.clone())
-                    .push_bind(h.at.clone())
-                    .push_bind(h.recorded_at.clone())
-                    .push_bind(h.hash.clone());
-            });
-            q.build().execute(&mut **tx).await?;
+            history_insert("manifest_history", "manifest", chunk)
+                .build()
+                .execute(&mut **tx)
+                .await?;
         }
     });
     super::tickets::write(tx, batch, state, &tickets).await?;
@@ -491,15 +530,7 @@ impl Store {
                 .fetch_all(pool)
                 .await?
                 .iter()
-                .map(|r| -> anyhow::Result<HistoryItem> {
-                    Ok(HistoryItem {
-                        seq: r.try_get::<i64, _>("seq")? as u64,
-                        kind: r.try_get("type")?,
-                        at: r.try_get("at")?,
-                        recorded_at: r.try_get("recorded_at")?,
-                        hash: r.try_get("hash")?,
-                    })
-                })
+                .map(HistoryItem::from_row)
                 .collect::<anyhow::Result<Vec<_>>>()?;
             m.history = Some(history);
             Ok(Some(m))
@@ -627,13 +658,7 @@ impl Store {
                 .map(|r| -> anyhow::Result<(Uuid, HistoryItem)> {
                     Ok((
                         Uuid::parse_str(&r.try_get::<String, _>("manifest")?)?,
-                        HistoryItem {
-                            seq: r.try_get::<i64, _>("seq")? as u64,
-                            kind: r.try_get("type")?,
-                            at: r.try_get("at")?,
-                            recorded_at: r.try_get("recorded_at")?,
-                            hash: r.try_get("hash")?,
-                        },
+                        HistoryItem::from_row(r)?,
                     ))
                 })
                 .collect()

@@ -8,7 +8,7 @@ use sqlx::{QueryBuilder, Row};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::projections::HistoryItem;
+use super::projections::{history_insert, HistoryItem};
 use super::{i64_of, with_pool, with_tx, Batch, Store, WriteTx};
 use crate::domain::state::State;
 use crate::domain::ticket::{self, Subject, Ticket, TicketStatus};
@@ -240,16 +240,10 @@ pub(super) async fn write(
             q.build().execute(&mut **tx).await?;
         }
         for chunk in history.chunks(1000) {
-            let mut q = QueryBuilder::new("insert into ticket_history (ticket, seq, type, at, recorded_at, hash) ");
-            q.push_values(chunk, |mut b, (t, h)| {
-                b.push_bind(t.to_string())
-                    .push_bind(i64_of(h.seq))
-                    .push_bind(h.kind.clone())
-                    .push_bind(h.at.clone())
-                    .push_bind(h.recorded_at.clone())
-                    .push_bind(h.hash.clone());
-            });
-            q.build().execute(&mut **tx).await?;
+            history_insert("ticket_history", "ticket", chunk)
+                .build()
+                .execute(&mut **tx)
+                .await?;
         }
     });
     Ok(())
@@ -316,13 +310,7 @@ where
 {
     Ok((
         Uuid::parse_str(&row.try_get::<String, _>("ticket")?)?,
-        HistoryItem {
-            seq: row.try_get::<i64, _>("seq")? as u64,
-            kind: row.try_get("type")?,
-            at: row.try_get("at")?,
-            recorded_at: row.try_get("recorded_at")?,
-            hash: row.try_get("hash")?,
-        },
+        HistoryItem::from_row(row)?,
     ))
 }
 
