@@ -232,22 +232,14 @@ storage_test!(prove_and_verify_proof, |b| async move {
 
     // verify --url --checkpoint: the older checkpoint is extended, by replay and by the
     // service's own consistency proof.
-    let out = hwledger(
-        d,
-        &[
-            "verify",
-            "--url",
-            &base,
-            "--key",
-            "hwledger-keys/regulator.pem",
-            "--org",
-            REGULATOR_ORG,
-            "--ledger-key",
-            &ledger_key,
-            "--checkpoint",
-            "old.checkpoint",
-        ],
-    );
+    // The full check as the regulator: a replay of every entry, then the service's proof.
+    let verify_against = |file: &str| {
+        let mut args = vec!["verify", "--url", &base, "--ledger-key", &ledger_key];
+        args.extend(AS_REGULATOR);
+        args.extend(["--checkpoint", file]);
+        hwledger(d, &args)
+    };
+    let out = verify_against("old.checkpoint");
     assert!(out.status.success(), "{}", text(&out));
     assert!(
         text(&out).contains("extends the older checkpoint of size 13")
@@ -264,22 +256,7 @@ storage_test!(prove_and_verify_proof, |b| async move {
         .to_owned();
     let forged = old.replace(old.lines().nth(2).unwrap(), &other_root);
     std::fs::write(d.join("forged.checkpoint"), &forged).unwrap();
-    let out = hwledger(
-        d,
-        &[
-            "verify",
-            "--url",
-            &base,
-            "--key",
-            "hwledger-keys/regulator.pem",
-            "--org",
-            REGULATOR_ORG,
-            "--ledger-key",
-            &ledger_key,
-            "--checkpoint",
-            "forged.checkpoint",
-        ],
-    );
+    let out = verify_against("forged.checkpoint");
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(
         text(&out).contains("the older checkpoint does not verify"),
@@ -293,22 +270,7 @@ storage_test!(prove_and_verify_proof, |b| async move {
     }
     .sign(&key(777));
     std::fs::write(d.join("foreign.checkpoint"), &foreign).unwrap();
-    let out = hwledger(
-        d,
-        &[
-            "verify",
-            "--url",
-            &base,
-            "--key",
-            "hwledger-keys/regulator.pem",
-            "--org",
-            REGULATOR_ORG,
-            "--ledger-key",
-            &ledger_key,
-            "--checkpoint",
-            "foreign.checkpoint",
-        ],
-    );
+    let out = verify_against("foreign.checkpoint");
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(text(&out).contains("no signature by"), "{}", text(&out));
 
