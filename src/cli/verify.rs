@@ -51,6 +51,25 @@ pub struct VerifyArgs {
     pub proof_only: bool,
 }
 
+impl VerifyArgs {
+    /// `--ledger-key` as a public key.
+    fn ledger_key(&self) -> anyhow::Result<VerifyingKey> {
+        let bytes = parse_hex::<32>(&self.ledger_key)
+            .context("--ledger-key must be 64 lowercase hex characters")?;
+        VerifyingKey::from_bytes(&bytes).context("--ledger-key is not a public key")
+    }
+
+    /// The text of `--checkpoint`, if given.
+    fn older_checkpoint(&self) -> anyhow::Result<Option<String>> {
+        self.checkpoint
+            .as_ref()
+            .map(|p| {
+                std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))
+            })
+            .transpose()
+    }
+}
+
 /// Where entries come from.
 enum Source {
     Db(Store),
@@ -181,16 +200,9 @@ pub async fn run(args: VerifyArgs) -> ExitCode {
 
 /// Returns the first finding, or `None` when everything holds.
 async fn verify(args: VerifyArgs) -> anyhow::Result<Option<Finding>> {
-    let ledger_key = parse_hex::<32>(&args.ledger_key)
-        .context("--ledger-key must be 64 lowercase hex characters")?;
-    let verifying =
-        VerifyingKey::from_bytes(&ledger_key).context("--ledger-key is not a public key")?;
-    let older = match &args.checkpoint {
-        Some(p) => Some(
-            std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?,
-        ),
-        None => None,
-    };
+    let verifying = args.ledger_key()?;
+    let ledger_key = verifying.to_bytes();
+    let older = args.older_checkpoint()?;
     let mut claim = Claim::Nothing;
     let (mut source, total) = if let Some(db) = &args.db {
         let store = Store::connect(&DbUrl::new(db.clone())).await?;
@@ -348,16 +360,10 @@ async fn verify(args: VerifyArgs) -> anyhow::Result<Option<Finding>> {
 /// `--proof-only`: the service's latest checkpoint, signed by the ledger key, extends the older
 /// checkpoint, by the service's consistency proof between the two. Returns the first failure.
 fn extension_only(args: &VerifyArgs) -> anyhow::Result<Option<String>> {
-    let ledger_key = parse_hex::<32>(&args.ledger_key)
-        .context("--ledger-key must be 64 lowercase hex characters")?;
-    let verifying =
-        VerifyingKey::from_bytes(&ledger_key).context("--ledger-key is not a public key")?;
-    let path = args
-        .checkpoint
-        .as_ref()
-        .expect("clap requires --checkpoint");
-    let older =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let verifying = args.ledger_key()?;
+    let older = args
+        .older_checkpoint()?
+        .expect("clap requires --checkpoint with --proof-only");
     let base = args.url.as_deref().expect("clap requires --url");
     // The origin is the note's first line; opening the note checks it is the key's name.
     let origin = older.lines().next().unwrap_or_default();
