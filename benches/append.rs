@@ -23,11 +23,10 @@ use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context};
-use clap::{Parser, ValueEnum};
+use clap::Parser;
 use ed25519_dalek::SigningKey;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use sqlx::Connection;
 use uuid::Uuid;
 
 use hwledger::audit::Auditor;
@@ -46,26 +45,11 @@ const ORIGIN: &str = "bench.hwledger.local";
 const TARGET_SQLITE: f64 = 0.5;
 const TARGET_POSTGRES: f64 = 0.3;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum BackendChoice {
-    Both,
-    Sqlite,
-    Postgres,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Backend {
-    Sqlite,
-    Postgres,
-}
+#[path = "common/db.rs"]
+mod db;
+use db::{Backend, BackendChoice, BenchDb};
 
 impl Backend {
-    fn name(self) -> &'static str {
-        match self {
-            Backend::Sqlite => "SQLite",
-            Backend::Postgres => "PostgreSQL",
-        }
-    }
     fn target(self) -> f64 {
         match self {
             Backend::Sqlite => TARGET_SQLITE,
@@ -466,205 +450,9 @@ fn sign_orgs(regulator: &SigningKey, first: u64, count: usize) -> Vec<Value> {
     })
 }
 
-// ---------------------------------------------------------------------------------------------
-// Databases
-
-struct BenchDb {
-    url: String,
-    /// The temp dir of a SQLite file, or the admin URL and name of a PostgreSQL database.
-    kind: DbKind,
-}
-
-enum DbKind {
-    /// Held so that the directory lives as long as the database.
-    Sqlite {
-        _dir: tempfile::TempDir,
-    },
-    Postgres {
-        admin: String,
-        name: String,
-    },
-}
-
-fn small_runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a tokio runtime")
-}
-
-impl BenchDb {
-    fn create(backend: Backend, admin: &str) -> anyhow::Result<BenchDb> {
-        match backend {
-            Backend::Sqlite => {
-                let dir = tempfile::tempdir()?;
-                let url = format!("sqlite://{}", dir.path().join("bench.db").display());
-                Ok(BenchDb {
-                    url,
-                    kind: DbKind::Sqlite { _dir: dir },
-                })
-            }
-            Backend::Postgres => {
-                let name = format!("hwl_bench_{}", &Uuid::new_v4().simple().to_string()[..12]);
-                small_runtime().block_on(async {
-                    let mut conn = tokio::time::timeout(
-                        Duration::from_secs(10),
-                        sqlx::PgConnection::connect(admin),
-                    )
-                    .await
-                    .context("timed out")??;
-                    sqlx::query(&format!("create database {name}"))
-                        .execute(&mut conn)
-                        .await?;
-                    conn.close().await?;
-                    anyhow::Ok(())
-                })?;
-                let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(admin);
-                Ok(BenchDb {
-                    url: format!("{base}/{name}"),
-                    kind: DbKind::Postgres {
-                        admin: admin.to_owned(),
-                        name,
-                    },
-                })
-            }
-        }
-    }
-
-    fn drop_db(self) {
-        if let DbKind::Postgres { admin, name } = &self.kind {
-            let dropped = small_runtime().block_on(async {
-                let mut conn = sqlx::PgConnection::connect(admin).await?;
-                sqlx::query(&format!("drop database if exists {name} with (force)"))
-                    .execute(&mut conn)
-                    .await?;
-                conn.close().await?;
-                anyhow::Ok(())
-            });
-            match dropped {
-                Ok(()) => println!("dropped database {name}"),
-                Err(e) => println!("!!!!! could not drop database {name}: {e:#}"),
-            }
-        }
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// CPU accounting from /proc, to see who is busy without a profiler
-
-/// Clock ticks per second of /proc's CPU times.
-fn clk_tck() -> f64 {
-    std::process::Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(100.0)
-}
-
-/// utime + stime, in ticks, of a /proc/…/stat file.
-fn stat_ticks(path: &str) -> Option<u64> {
-    let text = std::fs::read_to_string(path).ok()?;
-    let rest = &text[text.rfind(')')? + 1..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
-}
-
-/// Ticks of every process whose command name is `postgres`.
-fn postgres_ticks() -> u64 {
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return 0;
-    };
-    dir.filter_map(Result::ok)
-        .filter(|e| {
-            e.file_name()
-                .to_string_lossy()
-                .bytes()
-                .all(|b| b.is_ascii_digit())
-        })
-        .filter_map(|e| {
-            let p = e.path();
-            let comm = std::fs::read_to_string(p.join("comm")).ok()?;
-            (comm.trim() == "postgres")
-                .then(|| stat_ticks(&p.join("stat").to_string_lossy()))
-                .flatten()
-        })
-        .sum()
-}
-
-/// (busy, total) ticks of the whole machine, from /proc/stat.
-fn machine_ticks() -> (u64, u64) {
-    let text = std::fs::read_to_string("/proc/stat").unwrap_or_default();
-    let nums: Vec<u64> = text
-        .lines()
-        .next()
-        .unwrap_or_default()
-        .split_whitespace()
-        .skip(1)
-        .filter_map(|s| s.parse().ok())
-        .collect();
-    // user nice system idle iowait irq softirq steal: busy is what ran here, not idle, iowait
-    // or time stolen by the hypervisor.
-    let at = |i: usize| nums.get(i).copied().unwrap_or(0);
-    let total: u64 = nums.iter().take(8).sum();
-    (at(0) + at(1) + at(2) + at(5) + at(6), total)
-}
-
-#[derive(Clone, Copy)]
-struct CpuMark {
-    process: u64,
-    postgres: u64,
-    machine: (u64, u64),
-}
-
-impl CpuMark {
-    fn now() -> CpuMark {
-        CpuMark {
-            process: stat_ticks("/proc/self/stat").unwrap_or(0),
-            postgres: postgres_ticks(),
-            machine: machine_ticks(),
-        }
-    }
-}
-
-/// Where the CPU went during a phase, in cores (CPU seconds per wall second).
-#[derive(Debug, Clone, Copy, Default)]
-struct CpuUse {
-    /// The bench process minus its client threads: the service.
-    server: f64,
-    clients: f64,
-    postgres: f64,
-    /// All busy CPU of the machine, and the number of cores.
-    machine: f64,
-    cores: f64,
-}
-
-fn cpu_use(before: CpuMark, after: CpuMark, client_ticks: u64, wall: Duration, tck: f64) -> CpuUse {
-    let w = wall.as_secs_f64();
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
-    let (busy0, total0) = before.machine;
-    let (busy1, total1) = after.machine;
-    let machine_share = (busy1 - busy0) as f64 / (total1 - total0).max(1) as f64;
-    let process = (after.process - before.process) as f64 / tck / w;
-    let clients = client_ticks as f64 / tck / w;
-    CpuUse {
-        server: (process - clients).max(0.0),
-        clients,
-        postgres: (after.postgres.saturating_sub(before.postgres)) as f64 / tck / w,
-        machine: machine_share * cores,
-        cores,
-    }
-}
-
-impl CpuUse {
-    fn describe(&self) -> String {
-        format!(
-            "CPU (cores busy): service {:.2}, clients {:.2}, postgres {:.2}; whole machine {:.2} of {:.0}",
-            self.server, self.clients, self.postgres, self.machine, self.cores
-        )
-    }
-}
+#[path = "common/cpu.rs"]
+mod cpu;
+use cpu::{clk_tck, cpu_use, stat_ticks, CpuMark, CpuUse};
 
 // ---------------------------------------------------------------------------------------------
 // Metrics of the service (Prometheus text), for the sequencer's busy time

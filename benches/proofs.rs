@@ -22,7 +22,7 @@ use std::sync::{mpsc, Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context};
-use clap::{Parser, ValueEnum};
+use clap::Parser;
 use ed25519_dalek::SigningKey;
 use rand::{Rng, SeedableRng};
 use serde::Deserialize;
@@ -46,27 +46,9 @@ const TARGET_P99_MS: f64 = 5.0;
 /// One answer in this many is verified after the timing.
 const VERIFY_EVERY: usize = 25;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum BackendChoice {
-    Both,
-    Sqlite,
-    Postgres,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Backend {
-    Sqlite,
-    Postgres,
-}
-
-impl Backend {
-    fn name(self) -> &'static str {
-        match self {
-            Backend::Sqlite => "SQLite",
-            Backend::Postgres => "PostgreSQL",
-        }
-    }
-}
+#[path = "common/db.rs"]
+mod db;
+use db::{small_runtime, Backend, BackendChoice, BenchDb};
 
 /// Proof benchmark of hwledger.
 #[derive(Debug, Parser)]
@@ -626,76 +608,6 @@ fn run_backend(backend: Backend, url: &str, args: &Args) -> anyhow::Result<Backe
     rt.block_on(service.shutdown());
     served.context("the server task")?.context("the server")?;
     outcome
-}
-
-// ---------------------------------------------------------------------------------------------
-// Databases (as in benches/append.rs)
-
-struct BenchDb {
-    url: String,
-    _dir: Option<tempfile::TempDir>,
-    postgres: Option<(String, String)>,
-}
-
-fn small_runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a tokio runtime")
-}
-
-impl BenchDb {
-    fn create(backend: Backend, admin: &str) -> anyhow::Result<BenchDb> {
-        match backend {
-            Backend::Sqlite => {
-                let dir = tempfile::tempdir()?;
-                let url = format!("sqlite://{}", dir.path().join("bench.db").display());
-                Ok(BenchDb {
-                    url,
-                    _dir: Some(dir),
-                    postgres: None,
-                })
-            }
-            Backend::Postgres => {
-                let name = format!("hwl_bench_{}", &Uuid::new_v4().simple().to_string()[..12]);
-                small_runtime().block_on(async {
-                    let mut conn = tokio::time::timeout(
-                        Duration::from_secs(10),
-                        sqlx::PgConnection::connect(admin),
-                    )
-                    .await
-                    .context("timed out")??;
-                    sqlx::query(&format!("create database {name}"))
-                        .execute(&mut conn)
-                        .await?;
-                    conn.close().await?;
-                    anyhow::Ok(())
-                })?;
-                let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(admin);
-                Ok(BenchDb {
-                    url: format!("{base}/{name}"),
-                    _dir: None,
-                    postgres: Some((admin.to_owned(), name)),
-                })
-            }
-        }
-    }
-
-    fn drop_db(self) {
-        if let Some((admin, name)) = &self.postgres {
-            let dropped = small_runtime().block_on(async {
-                let mut conn = sqlx::PgConnection::connect(admin).await?;
-                sqlx::query(&format!("drop database if exists {name} with (force)"))
-                    .execute(&mut conn)
-                    .await?;
-                conn.close().await?;
-                anyhow::Ok(())
-            });
-            if let Err(e) = dropped {
-                println!("!!!!! could not drop database {name}: {e:#}");
-            }
-        }
-    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use clap::{Parser, ValueEnum};
+use clap::Parser;
 use ed25519_dalek::SigningKey;
 use serde_json::json;
 use sqlx::Connection;
@@ -33,12 +33,9 @@ use hwledger::store::{DbUrl, Store};
 const REGULATOR_ORG: &str = "11320404MB0000001Y";
 const ORIGIN: &str = "bench.hwledger.local";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum BackendChoice {
-    Both,
-    Sqlite,
-    Postgres,
-}
+#[path = "common/db.rs"]
+mod db;
+use db::BackendChoice;
 
 /// Read-token benchmark of hwledger.
 #[derive(Debug, Parser)]
