@@ -35,7 +35,7 @@ use hwledger::domain::state::{State, Verdict};
 use hwledger::protocol::event::{self, Entry, Prepared};
 use hwledger::protocol::merkle::{self, Frontier};
 use hwledger::protocol::{jcs, time};
-use hwledger::service::{GenesisRegulator, LimitFlags, Service, ServiceConfig};
+use hwledger::service::{GenesisRegulator, LimitFlags, ServiceConfig};
 use hwledger::store::{DbUrl, Store};
 
 const REGULATOR_ORG: &str = "11320404MB0000001Y";
@@ -45,6 +45,9 @@ const ORIGIN: &str = "bench.hwledger.local";
 const TARGET_SQLITE: f64 = 0.5;
 const TARGET_POSTGRES: f64 = 0.3;
 
+#[path = "common/server.rs"]
+mod server;
+use server::Served;
 #[path = "common/db.rs"]
 mod db;
 use db::{Backend, BackendChoice, BenchDb};
@@ -795,23 +798,8 @@ fn run_backend(backend: Backend, url: &str, args: &Args) -> anyhow::Result<Backe
         limits: LimitFlags::default(),
         sweep_interval: Duration::from_secs(60),
     };
-    // The service's runtime, as `hwledger serve` builds it: one worker per core.
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .thread_name("service")
-        .build()?;
-    let service = rt.block_on(Service::start(config))?;
-    let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
-    let base = format!("http://{}", listener.local_addr()?);
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = rt.spawn(hwledger::api::serve(
-        listener,
-        service.router(),
-        async move {
-            let _ = stopped.await;
-        },
-    ));
-    println!("service on {base}, {}", DbUrl::new(url));
+    let served = Served::start(config)?;
+    let base = served.base.clone();
 
     let load = || -> anyhow::Result<(Phase, Option<Phase>, u64)> {
         let batch = if args.probe_reads {
@@ -852,11 +840,9 @@ fn run_backend(backend: Backend, url: &str, args: &Args) -> anyhow::Result<Backe
         Ok((batch, single, size))
     };
     let loaded = load();
-    let _ = stop.send(());
-    let served = rt.block_on(server);
-    rt.block_on(service.shutdown());
+    let stopped = served.stop();
     let (batch, single, http_size) = loaded?;
-    served.context("the server task")?.context("the server")?;
+    let rt = stopped?;
 
     let audit = rt
         .block_on(audit(url, ledger_pub))

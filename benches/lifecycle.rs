@@ -349,6 +349,9 @@ fn category(code: &str) -> String {
 // ---------------------------------------------------------------------------------------------
 // Command line
 
+#[path = "common/server.rs"]
+mod server;
+use server::Served;
 #[path = "common/db.rs"]
 mod db;
 use db::{Backend, BackendChoice, BenchDb, DbKind};
@@ -2813,23 +2816,9 @@ fn run_backend(
     let ledger_key_file = keys_dir.path().join("ledger.pem");
     let ledger_key = hwledger::protocol::keys::create(&ledger_key_file)?;
     let config = service_config(url, &ledger_key, world, work.limits);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .thread_name("service")
-        .build()?;
     let (rss_before, _) = rss();
-    let service = rt.block_on(Service::start(config.clone()))?;
-    let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
-    let base = format!("http://{}", listener.local_addr()?);
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = rt.spawn(hwledger::api::serve(
-        listener,
-        service.router(),
-        async move {
-            let _ = stopped.await;
-        },
-    ));
-    println!("service on {base}, {}", DbUrl::new(url));
+    let served = Served::start(config.clone())?;
+    let (rt, service, base) = (&served.rt, &served.service, served.base.clone());
 
     let load = || -> anyhow::Result<_> {
         // Setup, one batch at a time (registrations before the licences that name them).
@@ -2898,12 +2887,10 @@ fn run_backend(
         ))
     };
     let loaded = load();
-    let _ = stop.send(());
-    let served = rt.block_on(server);
-    rt.block_on(service.shutdown());
+    let stopped = served.stop();
     let (partial, reads, single, chain_walk, sample, rss_after_reads, hwm_after_reads, oversight) =
         loaded?;
-    served.context("the server task")?.context("the server")?;
+    let rt = stopped?;
     let (_, hwm_after_oversight) = rss();
 
     let plans = rt

@@ -35,7 +35,7 @@ use hwledger::protocol::checkpoint::Checkpoint;
 use hwledger::protocol::event::{self, parse_hex, EntryView, Hash};
 use hwledger::protocol::merkle;
 use hwledger::protocol::time;
-use hwledger::service::{GenesisRegulator, LimitFlags, Service, ServiceConfig};
+use hwledger::service::{GenesisRegulator, LimitFlags, ServiceConfig};
 use hwledger::store::DbUrl;
 
 const REGULATOR_ORG: &str = "11320404MB0000001Y";
@@ -46,6 +46,9 @@ const TARGET_P99_MS: f64 = 5.0;
 /// One answer in this many is verified after the timing.
 const VERIFY_EVERY: usize = 25;
 
+#[path = "common/server.rs"]
+mod server;
+use server::Served;
 #[path = "common/db.rs"]
 mod db;
 use db::{small_runtime, Backend, BackendChoice, BenchDb};
@@ -507,23 +510,8 @@ fn run_backend(backend: Backend, url: &str, args: &Args) -> anyhow::Result<Backe
         limits: LimitFlags::default(),
         sweep_interval: Duration::from_secs(3600),
     };
-    // The service's runtime, as `hwledger serve` builds it: one worker per core.
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .thread_name("service")
-        .build()?;
-    let service = rt.block_on(Service::start(config))?;
-    let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
-    let base = format!("http://{}", listener.local_addr()?);
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = rt.spawn(hwledger::api::serve(
-        listener,
-        service.router(),
-        async move {
-            let _ = stopped.await;
-        },
-    ));
-    println!("service on {base}, {}", DbUrl::new(url));
+    let served = Served::start(config)?;
+    let base = served.base.clone();
 
     let run = || -> anyhow::Result<BackendResult> {
         println!("filling to {} entries…", args.entries);
@@ -603,10 +591,7 @@ fn run_backend(backend: Backend, url: &str, args: &Args) -> anyhow::Result<Backe
         })
     };
     let outcome = run();
-    let _ = stop.send(());
-    let served = rt.block_on(server);
-    rt.block_on(service.shutdown());
-    served.context("the server task")?.context("the server")?;
+    served.stop()?;
     outcome
 }
 
