@@ -5,64 +5,11 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Output;
 
+use common::cli::*;
 use common::harness::*;
 use serde_json::{json, Value};
-
-fn hwledger(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_hwledger"))
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .expect("hwledger runs")
-}
-
-fn text(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr)
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Starts `hwledger serve` on `db` in `dir` and waits until it answers.
-fn serve(dir: &Path, db: &str, port: u16) -> Child {
-    let listen = format!("127.0.0.1:{port}");
-    let child = Command::new(env!("CARGO_BIN_EXE_hwledger"))
-        .current_dir(dir)
-        .args(["serve", "--listen", &listen, "--db", db])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("serve starts");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while ureq::get(&format!("http://{listen}/healthz"))
-        .call()
-        .is_err()
-    {
-        assert!(Instant::now() < deadline, "the service did not come up");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    child
-}
-
-fn stop(mut child: Child) {
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .expect("kill runs");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while child.try_wait().unwrap().is_none() {
-        assert!(Instant::now() < deadline, "the service did not stop");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
 
 fn get_text(url: &str) -> String {
     ureq::get(url)
@@ -166,7 +113,7 @@ storage_test!(prove_and_verify_proof, |b| async move {
     };
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let child = serve(d, &db_url, port);
+    let child = serve(d, Some(&db_url), port);
     let info: Value = serde_json::from_str(&get_text(&format!("{base}/v1/ledger"))).unwrap();
     let ledger_key = info["ledger_key"].as_str().unwrap().to_owned();
     register(d, &base, 100, 12);
@@ -320,7 +267,7 @@ storage_test!(prove_and_verify_proof, |b| async move {
     let out = hwledger(d, &["verify", "--url", &base, "--ledger-key", &ledger_key]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("--key and --org"), "{}", text(&out));
-    stop(child);
+    sigterm(child);
 
     // prove from the database, signing with the ledger key file.
     let out = hwledger(d, &["prove", "--seq", "7", "--db", &db_url]);

@@ -1,6 +1,7 @@
 //! Shared support for the integration tests.
 #![allow(dead_code)]
 
+pub mod cli;
 pub mod fixtures;
 pub mod harness;
 pub mod vectors;
