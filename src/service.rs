@@ -149,6 +149,7 @@ impl Service {
             )),
             metrics: api::metrics_handle(),
             tokens: Default::default(),
+            web: Default::default(),
         };
         let sweeper_task = tokio::spawn(sequencer::run_sweeper(
             state.sequencer.clone(),

@@ -12,6 +12,7 @@ mod ops;
 mod proofs;
 mod stats;
 mod tickets;
+pub mod web;
 
 use std::future::Future;
 use std::sync::{Arc, OnceLock};
@@ -61,6 +62,8 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// Read tokens already verified (see [`auth`]).
     pub tokens: Arc<auth::TokenCache>,
+    /// Where the web console's files come from.
+    pub web: web::WebSource,
 }
 
 /// The process-wide Prometheus recorder (installed once, shared by every router in a process).
@@ -86,6 +89,7 @@ pub fn metrics_handle() -> PrometheusHandle {
 /// The router of the whole service.
 pub fn app(state: AppState) -> Router {
     Router::new()
+        .merge(web::routes(state.web.clone()))
         .route("/v1/events", post(events::post_events))
         .route("/v1/entries", get(ledger::list_entries))
         .route("/v1/entries/{seq}", get(ledger::get_entry))
@@ -111,6 +115,7 @@ pub fn app(state: AppState) -> Router {
         .route("/openapi.json", get(ops::openapi))
         .fallback(ops::not_found)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
+        .layer(axum::middleware::from_fn(web::security_headers))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
                 let route = req

@@ -60,6 +60,10 @@ pub struct ServeArgs {
     /// How often the sweeper looks for passed deadlines.
     #[arg(long, default_value = "60s", value_parser = parse_interval)]
     pub sweep_interval: Duration,
+    /// Serve the web console from this folder instead of the copy compiled into the binary
+    /// (for working on the console).
+    #[arg(long)]
+    pub web_dir: Option<PathBuf>,
 }
 
 /// A duration such as `30s`, `15m`, `72h` or `5d`, in whole seconds.
@@ -159,7 +163,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         },
         sweep_interval: args.sweep_interval,
     };
-    let service = Service::start(config).await?;
+    let mut service = Service::start(config).await?;
+    if let Some(dir) = args.web_dir {
+        service.state.web = crate::api::web::WebSource::Dir(std::sync::Arc::new(dir));
+    }
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;

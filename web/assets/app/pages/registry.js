@@ -1,0 +1,27 @@
+// Every page of the console, in menu order. A page is a module with
+//   export async function render(ctx)
+// where ctx = { session, api, params, query, main, navigate(route), refresh() }.
+// `path` may hold `:name` segments (ctx.params.name). `roles` says who sees the page in the
+// menu and may open it ('*' for everyone signed in); `menu: false` keeps it out of the menu.
+// A new event family of the protocol is a new module here and a new form, not a rewrite.
+
+export const PAGES = [
+  // Regulator (生态环境局)
+  { path: 'overview', title: '总览', group: '监管', roles: ['regulator'], load: () => import('./regulator/overview.js') },
+  { path: 'tickets', title: '问题清单', group: '监管', roles: ['*'], load: () => import('./shared/tickets.js') },
+  { path: 'tickets/:id', title: '问题详情', roles: ['*'], menu: false, load: () => import('./shared/ticket.js') },
+  { path: 'manifests', title: '联单查询', group: '联单', roles: ['*'], load: () => import('./shared/manifests.js') },
+  { path: 'manifests/:id', title: '联单详情', roles: ['*'], menu: false, load: () => import('./shared/manifest.js') },
+  { path: 'manifests/:id/print', title: '打印联单', roles: ['*'], menu: false, load: () => import('./shared/print.js') },
+  { path: 'orgs', title: '单位登记', group: '监管', roles: ['regulator'], load: () => import('./regulator/orgs.js') },
+  { path: 'licenses', title: '经营许可证', group: '监管', roles: ['regulator'], load: () => import('./regulator/licenses.js') },
+  { path: 'stock', title: '库存', group: '监管', roles: ['regulator'], load: () => import('./regulator/stock.js') },
+  { path: 'verify', title: '核验', group: '监管', roles: ['*'], load: () => import('./shared/verify.js') },
+  // Generator (产废单位)
+  { path: 'declare', title: '申报登记', group: '产废', roles: ['generator'], load: () => import('./generator/declare.js') },
+  { path: 'my-stock', title: '我的库存', group: '产废', roles: ['generator'], load: () => import('./generator/stock.js') },
+  { path: 'open', title: '开具联单', group: '产废', roles: ['generator'], load: () => import('./generator/open.js') },
+  { path: 'figures', title: '本单位指标', group: '产废', roles: ['generator'], load: () => import('./generator/figures.js') },
+  // Carrier (运输单位) and receiver (接收单位): the dock view, phone-width
+  { path: 'dock', title: '扫码作业', group: '现场', roles: ['carrier', 'receiver'], load: () => import('./dock/dock.js') },
+];
