@@ -124,6 +124,7 @@ async function render() {
       refresh: render,
     };
     mount(app.main);
+    window.scrollTo(0, 0);
     document.body.classList.toggle('print-page', Boolean(found.page.path.endsWith('/print')));
     await mod.render(ctx);
     app.main.focus({ preventScroll: true });

@@ -107,3 +107,40 @@ export class Api {
     }
   }
 }
+
+/**
+ * The registry list `GET /v1/orgs` (role, region filters), all pages; null when this service has
+ * no such list yet (its 404 "route not found"), so pages can fall back to looking orgs up one by one.
+ */
+export async function listOrgs(api, params, max = 20000) {
+  try {
+    return await api.all('/v1/orgs', params, 'orgs', max);
+  } catch (e) {
+    if (e instanceof ProblemError && e.status === 404) return null;
+    throw e;
+  }
+}
+
+const orgNameCache = new Map();
+
+/**
+ * Names of the orgs `ids` (registry records are public to every registered org), as a Map;
+ * looked up concurrently and remembered, an unknown org left out.
+ */
+export async function orgNames(api, ids) {
+  const wanted = [...new Set(ids.filter(Boolean))];
+  await Promise.all(wanted.filter((id) => !orgNameCache.has(id)).map(async (id) => {
+    try {
+      const o = await api.get(`/v1/orgs/${encodeURIComponent(id)}`);
+      orgNameCache.set(id, o.name);
+    } catch {
+      /* an unknown or unreadable org simply shows its code */
+    }
+  }));
+  return new Map(wanted.filter((id) => orgNameCache.has(id)).map((id) => [id, orgNameCache.get(id)]));
+}
+
+/** Remembers names already read from a registry list, so `orgNames` need not ask again. */
+export function rememberOrgNames(orgs) {
+  for (const o of orgs || []) orgNameCache.set(o.org, o.name);
+}

@@ -117,3 +117,21 @@ export function download(blob, filename) {
 export function dl(pairs) {
   return h('dl.kv', pairs.filter(Boolean).map(([k, v]) => [h('dt', k), h('dd', v ?? '—')]));
 }
+
+/**
+ * Lets a table made by `table()` show each row as a card at phone width (`.table-wrap.stack` in
+ * console.css): every cell is labelled with its column's title. Returns the same element.
+ */
+export function stackOnPhone(wrap) {
+  wrap.classList.add('stack');
+  const titles = [...wrap.querySelectorAll('thead th')].map((th) => th.textContent);
+  for (const tr of wrap.querySelectorAll('tbody tr')) {
+    [...tr.children].forEach((td, i) => {
+      if (!titles[i] || td.classList.contains('empty')) return;
+      td.dataset.label = titles[i];
+      // One box beside the label, however many nodes the cell holds.
+      td.replaceChildren(h('div.cell', ...td.childNodes));
+    });
+  }
+  return wrap;
+}

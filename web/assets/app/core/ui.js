@@ -53,3 +53,40 @@ export function heading(title, lead) {
 export function proofHref(seq) {
   return `/v1/proofs/inclusion?seq=${encodeURIComponent(seq)}`;
 }
+
+const USCC_CHARS = '0123456789ABCDEFGHJKLMNPQRTUWXY';
+
+/**
+ * What is wrong with a unified social credit code as typed (GB 32100-2015, protocol §2), in
+ * Chinese, or '' when it is well formed with the right check character. Checked in the page so
+ * that a typo is pointed at the field before anything is signed.
+ */
+export function orgIdError(text) {
+  const s = String(text || '').trim().toUpperCase();
+  if (!s) return '请填写统一社会信用代码';
+  if (!/^[0-9A-HJ-NPQRTUWXY]{18}$/.test(s)) {
+    return '统一社会信用代码应为 18 位数字或大写字母（不含 I、O、S、V、Z）';
+  }
+  let sum = 0;
+  let weight = 1;
+  for (let i = 0; i < 17; i++) {
+    sum += USCC_CHARS.indexOf(s[i]) * weight;
+    weight = (weight * 3) % 31;
+  }
+  if (s[17] !== USCC_CHARS[(31 - (sum % 31)) % 31]) return '统一社会信用代码校验位不正确，请核对后重新填写';
+  return '';
+}
+
+let flashText = null;
+
+/** A message for the next page drawn (after a signed step navigates or refreshes), shown once. */
+export function setFlash(text) {
+  flashText = text;
+}
+
+/** The pending message as an ok notice, or null; clears it. */
+export function takeFlash() {
+  const text = flashText;
+  flashText = null;
+  return text ? notice('ok', text) : null;
+}

@@ -31,6 +31,13 @@ export function renderSignIn(main, done) {
   const org = h('input', { type: 'text', autocomplete: 'off', spellcheck: 'false', maxlength: 18, inputmode: 'latin', 'data-testid': 'org', placeholder: '例如 91320404MA1MXR0C0F' });
   const button = h('button.primary', { type: 'submit' }, '登录');
   const out = h('div.out', { 'aria-live': 'polite' });
+  // Key files named with the org's code (as the demo writes them: 产废-某某化工-<code>.pem)
+  // fill in the code; the user can still change it.
+  file.addEventListener('change', () => {
+    const name = (file.files[0] && file.files[0].name) || '';
+    const found = name.toUpperCase().match(/[0-9A-HJ-NPQRTUWXY]{18}/);
+    if (found && !org.value.trim()) org.value = found[0];
+  });
   const form = h('form.signin', { novalidate: true },
     field('密钥文件', file, '选择本单位的私钥文件（PKCS#8 PEM，hwledger keygen 或 openssl genpkey -algorithm ed25519 生成）。私钥只在本浏览器中使用，不会上传。'),
     field('统一社会信用代码', org, '18 位，本单位在账本中登记的代码。'),

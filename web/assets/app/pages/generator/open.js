@@ -1,0 +1,254 @@
+// 开具联单: the generator opens a manifest for waste it holds. Lines offer only codes with stock
+// free to reserve; receivers offered are only those the ledger says hold licences covering every
+// line's code today, so the service's unlicensed_receiver refusal is the exception, not the rule.
+
+import { h, mount, field, fieldError, notice, select, link } from '../../core/dom.js';
+import { ProblemError } from '../../core/api.js';
+import { act, heading, loading, errorNotice } from '../../core/ui.js';
+import { toGrams, fromGrams, formatQuantity, QuantityError, UNITS } from '../../core/units.js';
+import { todayCst } from '../../core/time.js';
+import { catalogueEntries, orgInfos } from '../shared/actions.js';
+
+const MAX_LINES = 50;
+const FORMS = ['固态', '半固态', '液态', '气态'];
+const PACKAGING = ['桶', '袋', '吨袋', '箱', '罐', '散装'];
+
+// The service answers which licences cover a code on a date; this repeats its rule (protocol §6
+// Coverage: active, valid that day, a scope with the code or its category and an activity of
+// receipt) so that a receiver is never offered on a looser reading.
+const RECEIPT = ['store', 'utilize', 'dispose'];
+function receives(l, code, date) {
+  if (l.status && l.status !== 'active') return false;
+  if ((l.valid_from && l.valid_from > date) || (l.valid_until && l.valid_until < date)) return false;
+  const cat = 'HW' + code.slice(-2);
+  return !l.scopes || l.scopes.some((s) => (s.codes.includes(code) || s.codes.includes(cat))
+    && s.activities.some((a) => RECEIPT.includes(a)));
+}
+
+export async function render(ctx) {
+  const body = h('div');
+  mount(ctx.main,
+    heading('开具联单', '把本单位库存中的危险废物交给运输单位，运往有经营许可证的接收单位。开具后预留相应库存，运输单位起运前可以作废。'),
+    body);
+  const today = todayCst();
+  await loading(body, async () => {
+    const [lots, carriers] = await Promise.all([
+      ctx.api.all('/v1/stock', { generator: ctx.session.org }, 'lots'),
+      // A failure here only empties the carrier list; the rest of the form still helps.
+      ctx.api.all('/v1/orgs', { role: 'carrier' }, 'orgs').catch((e) => ({ error: e })),
+    ]);
+    const free = new Map();
+    for (const l of lots) {
+      const f = l.remaining_g - l.reserved_g;
+      if (f > 0) free.set(l.code, (free.get(l.code) || 0) + f);
+    }
+    const cat = await catalogueEntries([...free.keys()], today);
+    return { free, carriers, cat };
+  }, (data) => form(ctx, data, today));
+}
+
+function form(ctx, { free, carriers, cat }, today) {
+  if (!free.size) {
+    return [notice('info', h('strong', '本单位没有可开单的库存。'), ' 请先',
+      link('/declare', '申报登记'), '；已预留给其他联单的库存不能重复开单。')];
+  }
+  const codes = [...free.keys()].sort();
+  const codeLabel = (c) => `${c} ${cat.get(c)?.description || ''}（可开 ${formatQuantity(free.get(c))}）`;
+  const unit = select(Object.entries(UNITS).map(([k, u]) => [k, u.label]), { value: 't', 'data-testid': 'unit' });
+  const lines = [];
+  const linesEl = h('div.lines');
+  const addButton = h('button', { type: 'button', 'data-testid': 'add-line' }, '添加一行');
+
+  const carrierError = carriers.error;
+  const carrierList = carrierError ? [] : carriers;
+  const carrier = select([['', carrierError ? '无法查询运输单位' : '请选择运输单位'],
+    ...carrierList.map((o) => [o.org, `${o.name}（${o.org}）`])], { 'data-testid': 'carrier' });
+  const receiver = h('select', { 'data-testid': 'receiver', disabled: true }, h('option', { value: '' }, '请先填写废物明细'));
+  const receiverInfo = h('div.receiver-info', { 'aria-live': 'polite' });
+  const note = h('textarea', { maxlength: 2000, rows: 2, 'data-testid': 'note' });
+  const button = h('button.primary', { type: 'submit' }, '签名并开具联单');
+  const out = h('div.out', { 'aria-live': 'polite' });
+
+  function addLine(code) {
+    if (lines.length >= MAX_LINES) return;
+    const used = new Set(lines.map((l) => l.code.value));
+    const pick = code || codes.find((c) => !used.has(c)) || '';
+    const n = lines.length + 1;
+    const line = {
+      code: select([['', '请选择废物代码'], ...codes.map((c) => [c, codeLabel(c)])], { value: pick, 'data-testid': `line-code-${n}` }),
+      quantity: h('input', { type: 'text', inputmode: 'decimal', autocomplete: 'off', 'data-testid': `line-quantity-${n}` }),
+      form: h('input', { type: 'text', maxlength: 100, list: 'forms-list', autocomplete: 'off', 'data-testid': `line-form-${n}` }),
+      packaging: h('input', { type: 'text', maxlength: 100, list: 'packaging-list', autocomplete: 'off', 'data-testid': `line-packaging-${n}` }),
+    };
+    line.remove = h('button.link', { type: 'button', on: { click: () => removeLine(line) } }, '删除此行');
+    line.code.addEventListener('change', receiversChanged);
+    lines.push(line);
+    renderLines();
+    receiversChanged();
+  }
+
+  function removeLine(line) {
+    lines.splice(lines.indexOf(line), 1);
+    renderLines();
+    receiversChanged();
+    (lines[0]?.code || addButton).focus();
+  }
+
+  function renderLines() {
+    mount(linesEl, lines.map((l, i) => h('fieldset.line',
+      h('legend', `第 ${i + 1} 行`),
+      field('废物代码', l.code, '只列出本单位有可开单库存的代码。'),
+      h('div.row',
+        field('数量', l.quantity),
+        field('物理形态（可选）', l.form),
+        field('包装方式（可选）', l.packaging)),
+      lines.length > 1 ? l.remove : null)));
+    addButton.hidden = lines.length >= MAX_LINES || lines.length >= codes.length;
+  }
+
+  // Receivers: the holders of licences covering each line's code today, intersected.
+  const coverCache = new Map();
+  function covering(code) {
+    if (!coverCache.has(code)) {
+      coverCache.set(code, ctx.api.get('/v1/licenses', { covers: code, date: today })
+        .then((r) => r.licenses.filter((l) => receives(l, code, today)))
+        .catch((e) => { coverCache.delete(code); throw e; }));
+    }
+    return coverCache.get(code);
+  }
+  let receiverRound = 0;
+  async function receiversChanged() {
+    const round = ++receiverRound;
+    const chosen = [...new Set(lines.map((l) => l.code.value).filter(Boolean))];
+    const previous = receiver.value;
+    if (!chosen.length) {
+      mount(receiver, h('option', { value: '' }, '请先填写废物明细'));
+      receiver.disabled = true;
+      mount(receiverInfo);
+      return;
+    }
+    mount(receiver, h('option', { value: '' }, '正在查询持证接收单位……'));
+    receiver.disabled = true;
+    try {
+      const lists = await Promise.all(chosen.map(covering));
+      if (round !== receiverRound) return;
+      const byHolder = new Map();
+      lists.forEach((licences, i) => {
+        for (const l of licences) {
+          if (!byHolder.has(l.holder)) byHolder.set(l.holder, new Map());
+          const m = byHolder.get(l.holder);
+          if (!m.has(chosen[i])) m.set(chosen[i], l.license);
+        }
+      });
+      const holders = [...byHolder].filter(([, m]) => m.size === chosen.length).map(([o]) => o);
+      const infos = await orgInfos(ctx, holders);
+      if (round !== receiverRound) return;
+      if (!holders.length) {
+        mount(receiver, h('option', { value: '' }, '没有可选的接收单位'));
+        mount(receiverInfo, notice('info', '今天没有一家接收单位的有效许可证同时覆盖所选的全部废物代码。可分开开具联单，每张联单只含同一接收单位可接收的废物。'));
+        return;
+      }
+      mount(receiver, h('option', { value: '' }, '请选择接收单位'),
+        holders.map((o) => h('option', { value: o, selected: o === previous }, `${infos[o]?.name || o}（${o}）`)));
+      receiver.disabled = false;
+      const show = () => {
+        const m = byHolder.get(receiver.value);
+        mount(receiverInfo, m ? h('p.muted', '许可证：', [...new Set(m.values())].join('、')) : null);
+      };
+      receiver.onchange = show;
+      show();
+    } catch (e) {
+      if (round !== receiverRound) return;
+      mount(receiver, h('option', { value: '' }, '无法查询接收单位'));
+      mount(receiverInfo, errorNotice(e));
+    }
+  }
+
+  addButton.addEventListener('click', () => {
+    addLine();
+    lines[lines.length - 1].code.focus();
+  });
+  addLine(codes[0]);
+
+  const formEl = h('form.open-manifest', { novalidate: true },
+    h('datalist#forms-list', FORMS.map((f) => h('option', { value: f }))),
+    h('datalist#packaging-list', PACKAGING.map((f) => h('option', { value: f }))),
+    h('h2', '废物明细'),
+    field('数量单位', unit, '各行数量都用这个单位，精确到克。'),
+    linesEl,
+    h('div.actions', addButton),
+    h('h2', '运输与接收'),
+    field('运输单位', carrier, carrierList.length || carrierError ? null : '账本中还没有登记运输单位。'),
+    carrierError ? errorNotice(carrierError) : null,
+    field('接收单位', receiver, '只列出经营许可证今天覆盖全部所选废物代码的单位。'),
+    receiverInfo,
+    field('备注（可选）', note),
+    h('div.actions', button),
+    out);
+
+  formEl.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    formEl.querySelectorAll('.field.has-error').forEach((f) => {
+      f.classList.remove('has-error');
+      f.querySelector('.field-error').textContent = '';
+    });
+    const body = check();
+    if (!body) {
+      mount(out);
+      return;
+    }
+    const entry = await act(button, out, () => ctx.api.submit('manifest.opened', body), () => '联单已开具，正在打开联单……');
+    if (!entry) return;
+    let number = null;
+    try {
+      number = (await ctx.api.get(`/v1/manifests/${body.manifest}`)).number;
+    } catch (e) {
+      if (!(e instanceof ProblemError)) throw e;
+    }
+    mount(out, notice('ok', h('strong', `联单已开具，编号 ${number || body.manifest}。`), ' ',
+      link(`/manifests/${number || body.manifest}`, '查看联单')));
+    ctx.navigate(`/manifests/${number || body.manifest}?opened=1`);
+  });
+
+  function check() {
+    const out = [];
+    const seen = new Set();
+    for (const l of lines) {
+      const code = l.code.value;
+      if (!code) return fieldError(l.code, '请选择废物代码'), null;
+      if (seen.has(code)) return fieldError(l.code, `废物代码 ${code} 已在前面的行中，每个代码只能填一行`), null;
+      seen.add(code);
+      let g;
+      try {
+        g = toGrams(l.quantity.value, unit.value);
+      } catch (e) {
+        if (e instanceof QuantityError) return fieldError(l.quantity, e.message), null;
+        throw e;
+      }
+      if (g > free.get(code)) {
+        return fieldError(l.quantity, `超过可开单库存 ${fromGrams(free.get(code), unit.value)} ${UNITS[unit.value].label}`), null;
+      }
+      const line = { code, quantity_g: g };
+      if (l.form.value.trim()) line.form = l.form.value.trim();
+      if (l.packaging.value.trim()) line.packaging = l.packaging.value.trim();
+      out.push(line);
+    }
+    if (!out.length) return fieldError(addButton, '请至少填写一行'), null;
+    if (!carrier.value) return fieldError(carrier, '请选择运输单位'), null;
+    if (!receiver.value) {
+      fieldError(receiver, receiver.disabled ? '没有可选的接收单位，请调整废物明细' : '请选择接收单位');
+      return null;
+    }
+    const body = {
+      manifest: crypto.randomUUID(),
+      generator: ctx.session.org,
+      carrier: carrier.value,
+      receiver: receiver.value,
+      lines: out,
+    };
+    if (note.value.trim()) body.note = note.value.trim();
+    return body;
+  }
+
+  return [formEl];
+}

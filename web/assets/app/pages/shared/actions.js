@@ -1,0 +1,369 @@
+// The signed steps of a manifest after its opening, one form each: the generator cancels, the
+// carrier picks up, the receiver receives, rejects or disposes. The manifest page and the dock
+// view both use these, so a rule of a step is written once.
+//
+// Each form takes (ctx, manifest, onDone, opts): `manifest` is the GET /v1/manifests/{id} view,
+// `onDone(entry)` runs after the ledger recorded the event. Every form checks its fields first
+// and says which one is wrong, then signs in the browser and shows the service's answer.
+
+import { h, mount, field, fieldError, notice, select, table, stackOnPhone } from '../../core/dom.js';
+import { Api } from '../../core/api.js';
+import { act } from '../../core/ui.js';
+import { toGrams, fromGrams, formatQuantity, QuantityError, UNITS } from '../../core/units.js';
+import { MANIFEST_STATUS, label } from '../../core/i18n.js';
+
+const UNIT_OPTIONS = Object.entries(UNITS).map(([k, u]) => [k, u.label]);
+
+// The methods list is public and fixed; one fetch per page load is enough.
+let methodsPromise = null;
+export function loadMethods() {
+  if (!methodsPromise) {
+    methodsPromise = Api.public('/v1/catalogue/methods').then((r) => r.methods)
+      .catch((e) => { methodsPromise = null; throw e; });
+  }
+  return methodsPromise;
+}
+
+// Names of organisations (public registry, read with the token) and catalogue entries change
+// rarely; pages ask for the same few again and again, so both are cached for the page's life.
+const orgCache = new Map();
+export function orgInfo(ctx, org) {
+  if (!org) return Promise.resolve(null);
+  if (!orgCache.has(org)) {
+    orgCache.set(org, ctx.api.get(`/v1/orgs/${encodeURIComponent(org)}`)
+      .catch((e) => { orgCache.delete(org); throw e; }));
+  }
+  return orgCache.get(org);
+}
+
+/** {org: info or null} for several orgs; an unreadable one is null rather than an error. */
+export async function orgInfos(ctx, orgs) {
+  const uniq = [...new Set(orgs.filter(Boolean))];
+  const infos = await Promise.all(uniq.map((o) => orgInfo(ctx, o).catch(() => null)));
+  return Object.fromEntries(uniq.map((o, i) => [o, infos[i]]));
+}
+
+const catalogueCache = new Map();
+/** The catalogue edition in force on `date` (CST, default today): {edition, codes, byCode}. */
+export function loadCatalogue(date) {
+  const key = date || '';
+  if (!catalogueCache.has(key)) {
+    catalogueCache.set(key, Api.public('/v1/catalogue/codes', { date }).then((r) => ({
+      edition: r.edition, codes: r.codes, byCode: new Map(r.codes.map((c) => [c.code, c])),
+    })).catch((e) => { catalogueCache.delete(key); throw e; }));
+  }
+  return catalogueCache.get(key);
+}
+
+/**
+ * code → catalogue entry for `codes`, from the edition in force on `date`, and for a code that
+ * edition lacks (a lot declared under the earlier edition), from the 2021 edition.
+ */
+export async function catalogueEntries(codes, date) {
+  const cat = await loadCatalogue(date);
+  const out = new Map();
+  const missing = [];
+  for (const c of codes) {
+    if (cat.byCode.has(c)) out.set(c, cat.byCode.get(c));
+    else missing.push(c);
+  }
+  if (missing.length) {
+    const old = await loadCatalogue('2024-12-31').catch(() => null);
+    for (const c of missing) if (old && old.byCode.has(c)) out.set(c, old.byCode.get(c));
+  }
+  return out;
+}
+
+/** Hazard characteristics (GB 5085) spelled out: "T/C" → "毒性、腐蚀性". */
+export const HAZARDS = { T: '毒性', C: '腐蚀性', I: '易燃性', R: '反应性', In: '感染性' };
+export function hazardText(hazard) {
+  return String(hazard || '').split(/[/,，、\s]+/).filter(Boolean)
+    .map((k) => (HAZARDS[k] ? `${HAZARDS[k]}（${k}）` : k)).join('、');
+}
+
+/**
+ * core/dom.js `table`, with each cell labelled by its column so that at phone width the rows can
+ * be shown as cards (class `stack`, see console.css).
+ */
+/** A table that turns into labelled cards on a phone (core/dom.js stackOnPhone). */
+export function stackTable(columns, rows, opts) {
+  return stackOnPhone(table(columns, rows, opts));
+}
+
+function manifestId(manifest) {
+  return manifest.manifest;
+}
+
+function unitSelect(value = 't') {
+  return select(UNIT_OPTIONS, { value, 'data-testid': 'unit' });
+}
+
+function doneMessage(text, entry) {
+  return [h('strong', text), ' ', h('span.muted', `账本序号 ${entry.seq}`)];
+}
+
+function actionForm(cls, title, lead, ...children) {
+  return h(`form.action-form.${cls}`, { novalidate: true },
+    h('h3', title), lead ? h('p.muted', lead) : null, ...children);
+}
+
+/** Reads an exact quantity from `input` in `unit`, or marks the field and returns null. */
+function readQuantity(input, unit, opts) {
+  try {
+    return toGrams(input.value, unit, opts);
+  } catch (e) {
+    if (e instanceof QuantityError) {
+      fieldError(input, e.message);
+      return null;
+    }
+    throw e;
+  }
+}
+
+/** Wires submission: `check()` returns the event body or null (fields already marked). */
+function wire(form, button, out, type, check, success, onDone, ctx) {
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    form.querySelectorAll('.field.has-error').forEach((f) => {
+      f.classList.remove('has-error');
+      f.querySelector('.field-error').textContent = '';
+    });
+    const body = check();
+    if (!body) {
+      mount(out);
+      return;
+    }
+    const entry = await act(button, out, () => ctx.api.submit(type, body), (e) => doneMessage(success, e));
+    if (entry && onDone) onDone(entry);
+  });
+}
+
+/** 作废联单: the generator, while `opened`. */
+export function cancelForm(ctx, manifest, onDone) {
+  const reason = h('textarea', { maxlength: 2000, rows: 3, 'data-testid': 'cancel-reason' });
+  const button = h('button.danger', { type: 'submit' }, '作废联单');
+  const out = h('div.out', { 'aria-live': 'polite' });
+  const form = actionForm('cancel', '作废联单',
+    '联单尚未起运时可以作废；预留的库存随之释放。作废记入账本，不能撤销。',
+    field('作废原因', reason, '例如：接收单位无法接收，改日重开。'),
+    h('div.actions', button), out);
+  wire(form, button, out, 'manifest.cancelled', () => {
+    const r = reason.value.trim();
+    if (!r) return fieldError(reason, '请填写作废原因'), null;
+    return { manifest: manifestId(manifest), reason: r };
+  }, '联单已作废', onDone, ctx);
+  return form;
+}
+
+/** Container ids the manifest names, in line order. */
+function manifestContainers(manifest) {
+  const ids = [];
+  for (const l of manifest.lines || []) for (const c of l.containers || []) ids.push(c.id);
+  return ids;
+}
+
+/**
+ * 起运 (运输单位接收): the carrier, while `opened`. opts.containers: the ids scanned at loading;
+ * without it, a manifest that names containers asks the carrier to confirm each was checked.
+ */
+export function pickupForm(ctx, manifest, onDone, opts = {}) {
+  const plate = h('input', {
+    type: 'text', autocomplete: 'off', spellcheck: 'false', maxlength: 16,
+    placeholder: '例如 苏D12345', 'data-testid': 'vehicle',
+  });
+  const named = manifestContainers(manifest);
+  const checked = named.length && !opts.containers
+    ? h('input', { type: 'checkbox', 'data-testid': 'containers-checked' }) : null;
+  const button = h('button.primary', { type: 'submit' }, '确认起运');
+  const out = h('div.out', { 'aria-live': 'polite' });
+  const form = actionForm('pickup', '运输单位接收（起运）',
+    '核对废物与联单一致后，填写运输车辆号牌并签名。',
+    field('车辆号牌', plate, '机动车号牌，含省份简称。'),
+    checked ? h('div.field',
+      h('label.check', checked, ` 已逐一核对联单所列的 ${named.length} 个容器标识`),
+      h('div.field-error', { role: 'alert', 'aria-live': 'polite' })) : null,
+    h('div.actions', button), out);
+  wire(form, button, out, 'manifest.picked_up', () => {
+    const v = plate.value.trim().toUpperCase().replace(/\s+/g, '');
+    if (!v) return fieldError(plate, '请填写车辆号牌'), null;
+    if (!/^[\u4e00-\u9fa5]?[A-Z0-9\u4e00-\u9fa5]{5,12}$/.test(v)) {
+      return fieldError(plate, '号牌格式不正确，例如 苏D12345'), null;
+    }
+    const body = { manifest: manifestId(manifest), vehicle: v };
+    if (opts.containers && opts.containers.length) body.containers = [...opts.containers];
+    else if (named.length) {
+      if (!checked.checked) return fieldError(checked, '请先逐一核对容器标识'), null;
+      body.containers = named;
+    }
+    return body;
+  }, '已起运', onDone, ctx);
+  return form;
+}
+
+function lineTitle(line, catalogue) {
+  const c = catalogue && catalogue.get(line.code);
+  return c ? `${line.code}（${c.description}）` : line.code;
+}
+
+/** 签收: the receiver, while `picked_up`; the weighed quantity per line, 0 allowed. */
+export function receiveForm(ctx, manifest, onDone, opts = {}) {
+  const unit = unitSelect(opts.unit || 't');
+  const shortfallBp = opts.shortfallBp ?? 100;
+  const rows = (manifest.lines || []).map((line) => {
+    const input = h('input', {
+      type: 'text', inputmode: 'decimal', autocomplete: 'off',
+      'data-testid': `received-${line.code}`, 'data-code': line.code,
+    });
+    const diff = h('div.hint.diff', { 'aria-live': 'polite' });
+    const show = () => {
+      let g;
+      try {
+        g = toGrams(input.value, unit.value, { allowZero: true });
+      } catch {
+        diff.textContent = '';
+        return;
+      }
+      const short = line.quantity_g - g;
+      if (short > 0 && short * 10000 > line.quantity_g * shortfallBp) {
+        diff.textContent = `比运单少 ${formatQuantity(short)}，超过允许的称量误差，签收后将自动立案（数量短缺）。`;
+        diff.className = 'hint diff warn';
+      } else {
+        diff.textContent = short === 0 ? '与运单数量一致。'
+          : short > 0 ? `比运单少 ${formatQuantity(short)}（在称量误差内）。` : `比运单多 ${formatQuantity(-short)}。`;
+        diff.className = 'hint diff';
+      }
+    };
+    input.addEventListener('input', show);
+    unit.addEventListener('change', show);
+    return { line, input, el: h('div', field(`实收数量：${lineTitle(line, opts.catalogue)}`, input,
+      `运单数量 ${formatQuantity(line.quantity_g)}。按过磅结果填写，未收到填 0。`), diff) };
+  });
+  const button = h('button.primary', { type: 'submit' }, '确认签收');
+  const out = h('div.out', { 'aria-live': 'polite' });
+  const form = actionForm('receive', '接收单位签收',
+    '按实际过磅数量逐行填写后签名。签收后联单进入“已接收”，等待利用/处置。',
+    field('数量单位', unit), rows.map((r) => r.el),
+    h('div.actions', button), out);
+  wire(form, button, out, 'manifest.received', () => {
+    const lines = [];
+    for (const r of rows) {
+      const g = readQuantity(r.input, unit.value, { allowZero: true });
+      if (g === null) return null;
+      lines.push({ code: r.line.code, quantity_g: g });
+    }
+    return { manifest: manifestId(manifest), lines };
+  }, '已签收', onDone, ctx);
+  return form;
+}
+
+/** 拒收: the receiver, while `picked_up`; the waste goes back to the generator's stock. */
+export function rejectForm(ctx, manifest, onDone) {
+  const reason = h('textarea', { maxlength: 2000, rows: 3, 'data-testid': 'reject-reason' });
+  const button = h('button.danger', { type: 'submit' }, '拒收');
+  const out = h('div.out', { 'aria-live': 'polite' });
+  const form = actionForm('reject', '拒收',
+    '废物与联单不符或超出许可范围时整单拒收，废物退回产废单位库存。拒收记入账本，不能撤销。',
+    field('拒收原因', reason, '写明不符之处，例如：包装破损、实物与废物代码不符。'),
+    h('div.actions', button), out);
+  wire(form, button, out, 'manifest.rejected', () => {
+    const r = reason.value.trim();
+    if (!r) return fieldError(reason, '请填写拒收原因'), null;
+    return { manifest: manifestId(manifest), reason: r };
+  }, '已拒收', onDone, ctx);
+  return form;
+}
+
+function methodSelect(methods) {
+  const groups = [['utilize', '利用'], ['dispose', '处置']];
+  return h('select', { 'data-testid': 'method' },
+    h('option', { value: '' }, '请选择'),
+    groups.map(([kind, title]) => h('optgroup', { label: title },
+      methods.filter((m) => m.kind === kind).map((m) => h('option', { value: m.code },
+        `${m.code} ${m.name}`)))));
+}
+
+/** 利用/处置: the receiver, while `received`; per line a quantity ≤ received and a method. */
+export function disposeForm(ctx, manifest, onDone, opts = {}) {
+  const out = h('div.out', { 'aria-live': 'polite' });
+  const holder = h('div', h('p.muted', '正在加载利用/处置方式……'));
+  const button = h('button.primary', { type: 'submit', disabled: true }, '确认利用/处置');
+  const unit = unitSelect(opts.unit || 't');
+  const rows = [];
+  const form = actionForm('dispose', '利用/处置',
+    '逐行填写已利用或处置的数量（不超过实收数量）和方式后签名。',
+    field('数量单位', unit), holder, h('div.actions', button), out);
+  loadMethods().then((methods) => {
+    for (const line of manifest.lines || []) {
+      const received = line.received_g ?? 0;
+      const input = h('input', {
+        type: 'text', inputmode: 'decimal', autocomplete: 'off',
+        'data-testid': `disposed-${line.code}`, value: fromGrams(received, unit.value).replace(/,/g, ''),
+      });
+      const method = methodSelect(methods);
+      method.setAttribute('data-testid', `method-${line.code}`);
+      rows.push({ line, input, method, received });
+      unit.addEventListener('change', () => {
+        // Keep the exact figure when the unit changes, if it still parses.
+        const other = unit.value === 't' ? 'kg' : 't';
+        try {
+          input.value = fromGrams(toGrams(input.value, other, { allowZero: true }), unit.value).replace(/,/g, '');
+        } catch { /* leave what was typed */ }
+      });
+    }
+    mount(holder, rows.map((r) => h('fieldset.line',
+      h('legend', lineTitle(r.line, opts.catalogue)),
+      field('利用/处置数量', r.input, `实收 ${formatQuantity(r.received)}。`),
+      field('利用/处置方式', r.method))));
+    button.disabled = false;
+  }).catch((e) => {
+    mount(holder, notice('error', h('strong', e.message || String(e))));
+  });
+  wire(form, button, out, 'manifest.disposed', () => {
+    const lines = [];
+    for (const r of rows) {
+      const g = readQuantity(r.input, unit.value, { allowZero: true });
+      if (g === null) return null;
+      if (g > r.received) {
+        return fieldError(r.input, `不能超过实收数量 ${formatQuantity(r.received)}`), null;
+      }
+      if (!r.method.value) return fieldError(r.method, '请选择利用/处置方式'), null;
+      lines.push({ code: r.line.code, quantity_g: g, method: r.method.value });
+    }
+    return { manifest: manifestId(manifest), lines };
+  }, '已记录利用/处置', onDone, ctx);
+  return form;
+}
+
+/**
+ * The steps the signed-in org may take on `manifest` now, by its part in the manifest (not only
+ * its roles: an org may be generator and receiver) and the status: [{key, title, form}] where
+ * form() builds the element.
+ */
+export function availableActions(ctx, manifest, onDone, opts = {}) {
+  const me = ctx.session.org;
+  const out = [];
+  const s = manifest.status;
+  if (manifest.generator === me && s === 'opened') {
+    out.push({ key: 'cancel', title: '作废联单', form: () => cancelForm(ctx, manifest, onDone, opts) });
+  }
+  if (manifest.carrier === me && s === 'opened') {
+    out.push({ key: 'pickup', title: '起运', form: () => pickupForm(ctx, manifest, onDone, opts) });
+  }
+  if (manifest.receiver === me && s === 'picked_up') {
+    out.push({ key: 'receive', title: '签收', form: () => receiveForm(ctx, manifest, onDone, opts) });
+    out.push({ key: 'reject', title: '拒收', form: () => rejectForm(ctx, manifest, onDone, opts) });
+  }
+  if (manifest.receiver === me && s === 'received') {
+    out.push({ key: 'dispose', title: '利用/处置', form: () => disposeForm(ctx, manifest, onDone, opts) });
+  }
+  return out;
+}
+
+/** What the status means for the next step, for a line under the status badge. */
+export function nextStep(manifest) {
+  const s = manifest.status;
+  if (s === 'opened') return '等待运输单位起运（产废单位可作废）';
+  if (s === 'picked_up') return '运输中，等待接收单位签收或拒收';
+  if (s === 'received') return '已接收，等待利用/处置';
+  return label(MANIFEST_STATUS, s);
+}
