@@ -123,7 +123,8 @@ async function render() {
       navigate,
       refresh: render,
     };
-    mount(app.main);
+    // The loading line stays until the page mounts its content (every page fills ctx.main
+    // with mount()), so a page that reads first never shows an empty area.
     window.scrollTo(0, 0);
     document.body.classList.toggle('print-page', Boolean(found.page.path.endsWith('/print')));
     await mod.render(ctx);
