@@ -12,6 +12,7 @@ mod ops;
 mod proofs;
 mod stats;
 mod tickets;
+pub mod tls;
 pub mod web;
 
 use std::future::Future;
