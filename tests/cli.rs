@@ -356,3 +356,153 @@ fn bad_flags_are_explained() {
     let out = hwledger(dir.path(), &["verify", "--ledger-key", "00"]);
     assert!(!out.status.success(), "a source is required");
 }
+
+/// An HTTPS client that trusts exactly `cert` (DER).
+fn tls_agent(cert: &[u8]) -> ureq::Agent {
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(rustls::pki_types::CertificateDer::from(cert.to_vec()))
+        .expect("a usable certificate");
+    let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    ureq::AgentBuilder::new()
+        .tls_config(std::sync::Arc::new(config))
+        .build()
+}
+
+storage_test!(serve_speaks_https_with_a_certificate, |b| async move {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let db = TestDb::new(b).await;
+    let db_url = match b {
+        Backend::Sqlite => format!("sqlite://{}", d.join("tls.db").display()),
+        Backend::Postgres => db.url.clone(),
+    };
+    let made =
+        rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
+    std::fs::write(d.join("cert.pem"), made.cert.pem()).unwrap();
+    std::fs::write(d.join("key.pem"), made.key_pair.serialize_pem()).unwrap();
+    let agent = tls_agent(made.cert.der());
+    let port = free_port();
+    let base = format!("https://127.0.0.1:{port}");
+    let listen = format!("127.0.0.1:{port}");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_hwledger"))
+        .current_dir(d)
+        .args([
+            "serve",
+            "--listen",
+            &listen,
+            "--db",
+            &db_url,
+            "--tls-cert",
+            "cert.pem",
+            "--tls-key",
+            "key.pem",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("serve starts");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while agent.get(&format!("{base}/healthz")).call().is_err() {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("serve --tls-cert exited: {status}");
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the service did not come up over HTTPS"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+
+    // The console and the API, over TLS, with their headers.
+    let page = agent
+        .get(&format!("{base}/"))
+        .call()
+        .expect("GET / over HTTPS");
+    assert_eq!(page.status(), 200);
+    assert_eq!(page.content_type(), "text/html");
+    assert_eq!(
+        page.header("content-security-policy"),
+        Some(hwledger::api::web::CSP)
+    );
+    assert!(page.into_string().unwrap().contains("/assets/app/main.js"));
+    let ledger: Value = agent
+        .get(&format!("{base}/v1/ledger"))
+        .call()
+        .expect("GET /v1/ledger over HTTPS")
+        .into_json()
+        .unwrap();
+    assert_eq!(ledger["size"], 1);
+    assert_eq!(ledger["origin"], "hwledger.local");
+
+    // An append over TLS; plain HTTP on the same port gets no answer.
+    let regulator = hwledger::protocol::keys::load(&d.join("hwledger-keys/regulator.pem")).unwrap();
+    let org = org_id(9101);
+    let envelope = sign(
+        &event(
+            REGULATOR_ORG,
+            "org.registered",
+            json!({"org": org, "name": "常州某化工有限公司", "region": "320404", "roles": ["generator"],
+                   "keys": [hex::encode(key(9101).verifying_key().to_bytes())]}),
+        ),
+        &regulator,
+    );
+    let posted = agent
+        .post(&format!("{base}/v1/events"))
+        .send_json(envelope)
+        .expect("POST /v1/events over HTTPS");
+    assert_eq!(posted.status(), 201);
+    assert!(ureq::get(&format!("http://{listen}/healthz"))
+        .call()
+        .is_err());
+
+    // SIGTERM stops it as cleanly as without TLS; the append is there after a restart without.
+    assert!(sigterm(child).success(), "a graceful stop exits 0");
+    let child = serve(d, Some(&db_url), port);
+    assert_eq!(get(&format!("http://{listen}/v1/ledger"))["size"], 2);
+    assert!(sigterm(child).success());
+});
+
+#[test]
+fn tls_files_are_checked_before_anything_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let made = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    std::fs::write(d.join("cert.pem"), made.cert.pem()).unwrap();
+    std::fs::write(d.join("key.pem"), made.key_pair.serialize_pem()).unwrap();
+    let serve_with = |extra: &[&str]| {
+        let mut args = vec!["serve", "--listen", "127.0.0.1:0"];
+        args.extend(extra);
+        hwledger(d, &args)
+    };
+    let out = serve_with(&["--tls-cert", "cert.pem"]);
+    assert!(!out.status.success());
+    assert!(text(&out).contains("--tls-key"), "{}", text(&out));
+    let out = serve_with(&["--tls-key", "key.pem"]);
+    assert!(!out.status.success());
+    assert!(text(&out).contains("--tls-cert"), "{}", text(&out));
+    let out = serve_with(&["--tls-cert", "missing.pem", "--tls-key", "key.pem"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("cannot read the TLS certificate missing.pem"),
+        "{}",
+        text(&out)
+    );
+    let out = serve_with(&["--tls-cert", "cert.pem", "--tls-key", "cert.pem"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("holds no private key"),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        !d.join("hwledger.db").exists() && !d.join("hwledger-keys").exists(),
+        "nothing is created when the TLS files are wrong"
+    );
+}

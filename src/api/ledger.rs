@@ -11,9 +11,10 @@ use uuid::Uuid;
 
 use super::auth::Caller;
 use super::{ApiError, ApiResult, AppState, Query};
+use crate::domain::state::Role;
 use crate::protocol::checkpoint::Checkpoint;
 use crate::protocol::event::EntryView;
-use crate::store::OrgView;
+use crate::store::{OrgFilter, OrgView};
 
 /// Most entries one page holds, and the default.
 pub const MAX_ENTRIES: u64 = 1000;
@@ -206,4 +207,65 @@ pub async fn get_org(
         .await?
         .map(Json)
         .ok_or_else(|| ApiError::NotFound(format!("organisation {org}")))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrgsQuery {
+    role: Option<String>,
+    region: Option<String>,
+    limit: Option<u64>,
+    after: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct OrgPage {
+    orgs: Vec<OrgView>,
+    /// Pass as `after` for the next page; null on the last page.
+    next: Option<String>,
+}
+
+/// The registry in registration order, by role and by region prefix (public to every
+/// registered org, as one org is).
+#[utoipa::path(get, path = "/v1/orgs", tag = "registry", security(("bearer" = [])),
+    params(("role" = Option<String>, Query, description = "regulator, generator, carrier or receiver"),
+           ("region" = Option<String>, Query, description = "1 to 6 digits: a prefix of the region code (32: a province, 3204: a city)"),
+           ("limit" = Option<u64>, Query, description = "1 to 1000, default 100"),
+           ("after" = Option<String>, Query, description = "the `next` of the previous page")),
+    responses((status = 200, body = OrgPage), (status = 400, body = super::Problem, description = "invalid_query"),
+              (status = 401, body = super::Problem, description = "token_*")))]
+pub async fn list_orgs(
+    _caller: Caller,
+    State(state): State<AppState>,
+    Query(q): Query<OrgsQuery>,
+) -> ApiResult<Json<OrgPage>> {
+    let role = q
+        .role
+        .map(|r| {
+            Role::parse(&r).ok_or_else(|| {
+                ApiError::InvalidQuery(format!(
+                    "role: {r} is not regulator, generator, carrier or receiver"
+                ))
+            })
+        })
+        .transpose()?;
+    if let Some(r) = &q.region {
+        if !(1..=6).contains(&r.len()) || !r.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(ApiError::InvalidQuery(
+                "region: give 1 to 6 digits of a region code".into(),
+            ));
+        }
+    }
+    let limit = super::manifests::page_limit(q.limit)?;
+    let filter = OrgFilter {
+        role,
+        region: q.region,
+        after: super::manifests::cursor(q.after.as_deref())?,
+        limit,
+    };
+    let orgs = state.store.orgs(&filter).await?;
+    let next = (orgs.len() as u64 == limit)
+        .then(|| orgs.last().map(|o| o.registered_seq.to_string()))
+        .flatten();
+    Ok(Json(OrgPage { orgs, next }))
 }

@@ -7,14 +7,17 @@ use utoipa::ToSchema;
 
 use super::auth::Caller;
 use super::{ApiError, ApiResult, AppState, Query};
+use crate::domain::catalogue::{self, Edition};
+use crate::domain::ids::WasteCode;
 use crate::domain::manifest::ManifestStatus;
+use crate::protocol::time;
 use crate::store::{LicenceView, LotView, ManifestFilter, ManifestView};
 
 /// Most items one page holds, and the default.
 const MAX_PAGE: u64 = 1000;
 const DEFAULT_PAGE: u64 = 100;
 
-fn page_limit(limit: Option<u64>) -> ApiResult<u64> {
+pub(super) fn page_limit(limit: Option<u64>) -> ApiResult<u64> {
     let limit = limit.unwrap_or(DEFAULT_PAGE);
     if (1..=MAX_PAGE).contains(&limit) {
         Ok(limit)
@@ -26,7 +29,7 @@ fn page_limit(limit: Option<u64>) -> ApiResult<u64> {
 }
 
 /// Reads an opaque cursor (the seq of the last item of the previous page).
-fn cursor(after: Option<&str>) -> ApiResult<Option<u64>> {
+pub(super) fn cursor(after: Option<&str>) -> ApiResult<Option<u64>> {
     after
         .map(|a| {
             a.parse().map_err(|_| {
@@ -63,6 +66,8 @@ pub struct ManifestQuery {
     generator: Option<String>,
     carrier: Option<String>,
     receiver: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
     limit: Option<u64>,
     after: Option<String>,
 }
@@ -74,11 +79,15 @@ pub struct ManifestPage {
     next: Option<String>,
 }
 
-/// Manifests in opening order, filtered by status and parties. An org that does not regulate
-/// sees only the manifests where it is the generator, the carrier or the receiver.
+/// Manifests in opening order, filtered by status, parties and the CST date of the opening. An
+/// org that does not regulate sees only the manifests where it is the generator, the carrier or
+/// the receiver.
 #[utoipa::path(get, path = "/v1/manifests", tag = "manifests", security(("bearer" = [])),
     params(("status" = Option<String>, Query,), ("generator" = Option<String>, Query,), ("carrier" = Option<String>, Query,),
-           ("receiver" = Option<String>, Query,), ("limit" = Option<u64>, Query, description = "1 to 1000, default 100"),
+           ("receiver" = Option<String>, Query,),
+           ("from" = Option<String>, Query, description = "YYYY-MM-DD: opened on this CST date or later (an extension of this implementation)"),
+           ("to" = Option<String>, Query, description = "YYYY-MM-DD: opened before this CST date (an extension of this implementation)"),
+           ("limit" = Option<u64>, Query, description = "1 to 1000, default 100"),
            ("after" = Option<String>, Query, description = "the `next` of the previous page")),
     responses((status = 200, body = ManifestPage), (status = 400, body = super::Problem), (status = 401, body = super::Problem, description = "token_*")))]
 pub async fn list_manifests(
@@ -93,6 +102,8 @@ pub async fn list_manifests(
             )));
         }
     }
+    let from = query_date("from", q.from.as_deref())?.map(time::format_date);
+    let to = query_date("to", q.to.as_deref())?.map(time::format_date);
     let limit = page_limit(q.limit)?;
     let filter = ManifestFilter {
         status: q.status,
@@ -100,6 +111,8 @@ pub async fn list_manifests(
         carrier: q.carrier,
         receiver: q.receiver,
         after: cursor(q.after.as_deref())?,
+        from,
+        to,
         limit,
         party: caller.restriction(),
     };
@@ -182,10 +195,19 @@ pub async fn get_licence(
         .ok_or_else(|| ApiError::NotFound(format!("licence {license}")))
 }
 
+/// A `YYYY-MM-DD` query parameter.
+fn query_date(name: &str, value: Option<&str>) -> ApiResult<Option<chrono::NaiveDate>> {
+    value
+        .map(|d| time::parse_date(d).map_err(|e| ApiError::InvalidQuery(format!("{name}: {e}"))))
+        .transpose()
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LicenceQuery {
     holder: Option<String>,
+    covers: Option<String>,
+    date: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -193,16 +215,60 @@ pub struct LicencePage {
     licenses: Vec<LicenceView>,
 }
 
-/// Licences, all or of one holder (public to every registered org).
+/// Licences, all or of one holder, in number order (public to every registered org). With
+/// `covers`, only those that cover the receipt of that waste code on `date` (default: today,
+/// CST) as a manifest's opening is judged (spec §6, Coverage): active, valid on the date, with a
+/// scope naming the code or its category for storage, utilisation or disposal. So a page
+/// offers only the receivers that may take the waste.
 #[utoipa::path(get, path = "/v1/licenses", tag = "registry", security(("bearer" = [])),
-    params(("holder" = Option<String>, Query,)),
-    responses((status = 200, body = LicencePage), (status = 401, body = super::Problem, description = "token_*")))]
+    params(("holder" = Option<String>, Query,),
+           ("covers" = Option<String>, Query, description = "a waste code NNN-NNN-NN (an extension of this implementation)"),
+           ("date" = Option<String>, Query, description = "YYYY-MM-DD, with `covers`; default today (CST)")),
+    responses((status = 200, body = LicencePage), (status = 400, body = super::Problem, description = "invalid_query"),
+              (status = 401, body = super::Problem, description = "token_*")))]
 pub async fn list_licences(
     _caller: Caller,
     State(state): State<AppState>,
     Query(q): Query<LicenceQuery>,
 ) -> ApiResult<Json<LicencePage>> {
-    Ok(Json(LicencePage {
-        licenses: state.store.licences(q.holder.as_deref()).await?,
-    }))
+    let Some(covers) = q.covers else {
+        if q.date.is_some() {
+            return Err(ApiError::InvalidQuery("date needs covers".into()));
+        }
+        return Ok(Json(LicencePage {
+            licenses: state.store.licences(q.holder.as_deref()).await?,
+        }));
+    };
+    let date = query_date("date", q.date.as_deref())?.unwrap_or_else(super::tickets::today);
+    let code = known_code(&covers, date)?;
+    let mut licenses = Vec::new();
+    for view in state
+        .store
+        .licences_valid_on(q.holder.as_deref(), &time::format_date(date))
+        .await?
+    {
+        // The domain's own test, so that this list and the opening's rule cannot disagree.
+        if view.to_licence()?.covers_receipt(&code, date) {
+            licenses.push(view);
+        }
+    }
+    Ok(Json(LicencePage { licenses }))
+}
+
+/// A waste code of the catalogue edition in force on `date`, or of an earlier one (a lot
+/// declared under it may still be shipped).
+fn known_code(code: &str, date: chrono::NaiveDate) -> ApiResult<WasteCode> {
+    let unknown = || {
+        ApiError::InvalidQuery(format!(
+            "covers: {code} is not a waste code of the catalogue"
+        ))
+    };
+    let parsed = WasteCode::parse(code).map_err(|_| unknown())?;
+    let in_force = Edition::in_force_on(date);
+    [Edition::E2021, Edition::E2025]
+        .into_iter()
+        .filter(|e| *e <= in_force)
+        .any(|e| catalogue::lookup(e, parsed.as_str()).is_some())
+        .then_some(parsed)
+        .ok_or_else(unknown)
 }

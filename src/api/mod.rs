@@ -12,6 +12,7 @@ mod ops;
 mod proofs;
 mod stats;
 mod tickets;
+pub mod tls;
 pub mod web;
 
 use std::future::Future;
@@ -98,6 +99,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/proofs/inclusion", get(proofs::inclusion))
         .route("/v1/proofs/consistency", get(proofs::consistency))
         .route("/v1/ledger", get(ledger::ledger_info))
+        .route("/v1/orgs", get(ledger::list_orgs))
         .route("/v1/orgs/{org}", get(ledger::get_org))
         .route("/v1/licenses", get(manifests::list_licences))
         .route("/v1/licenses/{license}", get(manifests::get_licence))

@@ -63,6 +63,7 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         super::proofs::inclusion,
         super::proofs::consistency,
         super::ledger::ledger_info,
+        super::ledger::list_orgs,
         super::ledger::get_org,
         super::manifests::get_licence,
         super::manifests::list_licences,

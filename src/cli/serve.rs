@@ -25,6 +25,12 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub listen: String,
+    /// Serve HTTPS with this certificate chain (PEM); needs --tls-key.
+    #[arg(long, requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
     /// The ledger's origin (the checkpoint's name; fixed at genesis).
     #[arg(long, default_value = "hwledger.local")]
     pub origin: String,
@@ -110,6 +116,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
                 .unwrap_or_else(|_| "info,sqlx=warn,tower_http=warn".into()),
         )
         .init();
+    // Read before the database is touched: a wrong path must not leave a new ledger behind.
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(crate::api::tls::server_config(cert, key)?),
+        _ => None,
+    };
     let db = DbUrl::new(args.db);
     // Keys are created only for a new ledger: against an existing one, a missing key file is a
     // wrong path, and a fresh key would only be refused.
@@ -170,8 +181,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
-    tracing::info!(listen = %listener.local_addr()?, db = %db, size = service.state.sequencer.head().size, "serving");
-    crate::api::serve(listener, service.router(), shutdown_signal()).await?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    tracing::info!(listen = %listener.local_addr()?, scheme, db = %db, size = service.state.sequencer.head().size, "serving");
+    match tls {
+        Some(config) => {
+            crate::api::tls::serve(listener, service.router(), config, shutdown_signal()).await?
+        }
+        None => crate::api::serve(listener, service.router(), shutdown_signal()).await?,
+    }
     tracing::info!("shutting down: finishing queued appends");
     service.shutdown().await;
     Ok(ExitCode::SUCCESS)

@@ -22,6 +22,10 @@ pub enum Activity {
 }
 
 impl Activity {
+    /// The activities of which a receipt needs one (spec §6, Coverage): a receiver takes waste
+    /// in to store, utilise or dispose of it.
+    pub const RECEIPT: [Activity; 3] = [Activity::Store, Activity::Utilize, Activity::Dispose];
+
     /// The activity a handling method of this kind needs.
     pub fn for_method(kind: catalogue::MethodKind) -> Activity {
         match kind {
@@ -55,6 +59,13 @@ impl LicenceStatus {
             LicenceStatus::Revoked => "revoked",
         }
     }
+
+    pub fn parse(s: &str) -> Option<LicenceStatus> {
+        use LicenceStatus::*;
+        [Active, Suspended, Revoked]
+            .into_iter()
+            .find(|l| l.as_str() == s)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,6 +98,13 @@ impl Licence {
                         .iter()
                         .any(|c| CodeOrCategory::parse(c).is_ok_and(|c| c.covers(code)))
             })
+    }
+
+    /// Whether it covers the receipt of `code` on `d`: for one of [`Activity::RECEIPT`].
+    pub fn covers_receipt(&self, code: &WasteCode, d: NaiveDate) -> bool {
+        Activity::RECEIPT
+            .into_iter()
+            .any(|a| self.covers(code, a, d))
     }
 }
 
@@ -154,6 +172,11 @@ impl State {
     ) -> bool {
         self.licences_of(holder)
             .any(|l| l.covers(code, activity, d))
+    }
+
+    /// Whether some licence of `holder` covers the receipt of `code` on `d`.
+    pub fn covers_receipt(&self, holder: &str, code: &WasteCode, d: NaiveDate) -> bool {
+        self.licences_of(holder).any(|l| l.covers_receipt(code, d))
     }
 
     /// The licences held by `holder`.

@@ -253,10 +253,7 @@ impl State {
         }
         let day = time::cst_date(p.header.at);
         for code in &codes {
-            let ok = [Activity::Store, Activity::Utilize, Activity::Dispose]
-                .into_iter()
-                .any(|a| self.covered(&b.receiver, code, a, day));
-            if !ok {
+            if !self.covers_receipt(&b.receiver, code, day) {
                 return reject(
                     Code::UnlicensedReceiver,
                     format!(
@@ -421,9 +418,7 @@ impl State {
             .map(|l| {
                 let code =
                     super::ids::WasteCode::parse(&l.code).expect("opened lines have valid codes");
-                [Activity::Store, Activity::Utilize, Activity::Dispose]
-                    .into_iter()
-                    .any(|a| self.covered(&m.receiver, &code, a, day))
+                self.covers_receipt(&m.receiver, &code, day)
             })
             .collect();
         let m = self.manifests.get_mut(&b.manifest).expect("checked");

@@ -70,6 +70,13 @@ impl Role {
             Role::Receiver => "receiver",
         }
     }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        use Role::*;
+        [Regulator, Generator, Carrier, Receiver]
+            .into_iter()
+            .find(|r| r.as_str() == s)
+    }
 }
 
 /// A registered organisation.

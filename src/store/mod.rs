@@ -24,7 +24,7 @@ use crate::protocol::merkle::NodeId;
 
 pub use projections::{
     HistoryItem, KeyHolder, LicenceView, LineView, LotView, ManifestFilter, ManifestView,
-    OrgKeyView, OrgView,
+    OrgFilter, OrgKeyView, OrgView, SeqWindow,
 };
 pub use tickets::{SubjectManifest, TicketFilter, TicketView};
 

@@ -7,9 +7,9 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{i64_of, with_pool, with_tx, Batch, Store, WriteTx};
-use crate::domain::licence::{Licence, Scope};
+use crate::domain::licence::{Licence, LicenceStatus, Scope};
 use crate::domain::manifest::Manifest;
-use crate::domain::state::{State, Touched};
+use crate::domain::state::{Role, State, Touched};
 use crate::domain::stock::Lot;
 use crate::protocol::time;
 
@@ -74,6 +74,22 @@ pub struct LicenceView {
 }
 
 impl LicenceView {
+    /// The domain's licence this row shows, for the domain's own rules (coverage).
+    pub fn to_licence(&self) -> anyhow::Result<Licence> {
+        let bad = |what: &str| anyhow::anyhow!("stored licence {}: bad {what}", self.license);
+        Ok(Licence {
+            license: self.license.clone(),
+            holder: self.holder.clone(),
+            capacity_g: self.capacity_g,
+            valid_from: time::parse_date(&self.valid_from).map_err(|_| bad("valid_from"))?,
+            valid_until: time::parse_date(&self.valid_until).map_err(|_| bad("valid_until"))?,
+            scopes: self.scopes.clone(),
+            status: LicenceStatus::parse(&self.status).ok_or_else(|| bad("status"))?,
+            issued_seq: self.issued_seq,
+            updated_seq: self.updated_seq,
+        })
+    }
+
     pub fn of(l: &Licence) -> LicenceView {
         LicenceView {
             license: l.license.clone(),
@@ -191,6 +207,9 @@ pub struct ManifestView {
     pub lines: Vec<LineView>,
     #[serde(skip)]
     pub opened_seq: u64,
+    /// The CST date of the opening, `YYYY-MM-DD` (what `from` and `to` select on).
+    #[serde(skip)]
+    pub opened_date: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub history: Option<Vec<HistoryItem>>,
 }
@@ -218,6 +237,7 @@ impl ManifestView {
                 })
                 .collect(),
             opened_seq: m.opened_seq,
+            opened_date: time::format_date(time::cst_date(m.opened_at)),
             history: None,
         }
     }
@@ -232,6 +252,10 @@ pub struct ManifestFilter {
     pub receiver: Option<String>,
     /// Only manifests opened after this seq.
     pub after: Option<u64>,
+    /// Only manifests opened on this CST date (`YYYY-MM-DD`) or later.
+    pub from: Option<String>,
+    /// Only manifests opened before this CST date.
+    pub to: Option<String>,
     pub limit: u64,
     /// Only manifests where this org is the generator, the carrier or the receiver.
     pub party: Option<String>,
@@ -264,6 +288,24 @@ impl ManifestFilter {
         }
         out
     }
+}
+
+/// Opening seqs that bound a read of manifests (inclusive; `None`: unbounded).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SeqWindow {
+    pub first: Option<i64>,
+    pub last: Option<i64>,
+}
+
+/// Filters of `GET /v1/orgs`.
+#[derive(Debug, Clone, Default)]
+pub struct OrgFilter {
+    pub role: Option<Role>,
+    /// A prefix of 1 to 6 digits of the region.
+    pub region: Option<String>,
+    /// Only orgs registered after this seq.
+    pub after: Option<u64>,
+    pub limit: u64,
 }
 
 /// Who holds a key, as a read token's check needs it.
@@ -370,7 +412,7 @@ pub(super) async fn write(tx: &mut WriteTx, batch: &Batch, state: &State) -> any
             q.build().execute(&mut **tx).await?;
         }
         for chunk in manifests.chunks(1000) {
-            let mut q = QueryBuilder::new("insert into manifests (id, number, status, generator, carrier, receiver, vehicle, opened_seq, lines) ");
+            let mut q = QueryBuilder::new("insert into manifests (id, number, status, generator, carrier, receiver, vehicle, opened_seq, lines, opened_date) ");
             q.push_values(chunk, |mut b, m| {
                 let v = ManifestView::of(m);
                 b.push_bind(m.id.to_string())
@@ -381,7 +423,8 @@ pub(super) async fn write(tx: &mut WriteTx, batch: &Batch, state: &State) -> any
                     .push_bind(v.receiver)
                     .push_bind(v.vehicle)
                     .push_bind(i64_of(v.opened_seq))
-                    .push_bind(serde_json::to_string(&v.lines).expect("lines serialise"));
+                    .push_bind(serde_json::to_string(&v.lines).expect("lines serialise"))
+                    .push_bind(v.opened_date);
             });
             q.push(" on conflict (id) do update set status = excluded.status, vehicle = excluded.vehicle, lines = excluded.lines");
             q.build().execute(&mut **tx).await?;
@@ -417,6 +460,7 @@ where
         vehicle: row.try_get("vehicle")?,
         lines: serde_json::from_str(&lines)?,
         opened_seq: row.try_get::<i64, _>("opened_seq")? as u64,
+        opened_date: row.try_get("opened_date")?,
         history: None,
     })
 }
@@ -442,16 +486,33 @@ where
 }
 
 /// `select … from manifests where … order by opened_seq limit …` for one filter (its `party`
-/// unused: see [`ManifestFilter::branches`]).
-fn push_manifest_select<'q, DB: sqlx::Database>(q: &mut QueryBuilder<'q, DB>, f: &ManifestFilter)
-where
+/// unused: see [`ManifestFilter::branches`]), within the seqs `window` of its dates.
+fn push_manifest_select<'q, DB: sqlx::Database>(
+    q: &mut QueryBuilder<'q, DB>,
+    f: &ManifestFilter,
+    window: SeqWindow,
+) where
     i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
 {
+    // One lower bound, not two: SQLite then keeps to the index whose prefix the filters fix.
+    let after = f.after.map(i64_of).unwrap_or(-1);
     q.push(format!(
         "select {MANIFEST_COLUMNS} from manifests where opened_seq > "
     ));
-    q.push_bind(f.after.map(i64_of).unwrap_or(-1));
+    q.push_bind(window.first.map_or(after, |first| after.max(first - 1)));
+    if let Some(last) = window.last {
+        q.push(" and opened_seq <= ");
+        q.push_bind(last);
+    }
+    if let Some(from) = &f.from {
+        q.push(" and opened_date >= ");
+        q.push_bind(from.clone());
+    }
+    if let Some(to) = &f.to {
+        q.push(" and opened_date < ");
+        q.push_bind(to.clone());
+    }
     for (column, value) in [
         ("status", &f.status),
         ("generator", &f.generator),
@@ -468,7 +529,7 @@ where
 }
 
 const MANIFEST_COLUMNS: &str =
-    "id, number, status, generator, carrier, receiver, vehicle, opened_seq, lines";
+    "id, number, status, generator, carrier, receiver, vehicle, opened_seq, lines, opened_date";
 const LICENCE_COLUMNS: &str =
     "license, holder, capacity_g, valid_from, valid_until, status, scopes, issued_seq, updated_seq";
 
@@ -539,29 +600,174 @@ impl Store {
 
     /// A page of manifests in opening order. With a `party`, the page is the union of one
     /// ordered, limited read per party column, merged by the database: each reads at most a page
-    /// of its index, however many manifests the party has.
+    /// of its index, however many manifests the party has. Dates narrow every read to the seqs
+    /// of the manifests opened on those dates ([`Store::opened_window`]).
     pub async fn manifests(&self, f: &ManifestFilter) -> anyhow::Result<Vec<ManifestView>> {
         let branches = f.branches();
         if branches.is_empty() {
             return Ok(Vec::new());
         }
+        let window = if f.from.is_some() || f.to.is_some() {
+            match self
+                .opened_window(f.from.as_deref(), f.to.as_deref())
+                .await?
+            {
+                Some(w) => w,
+                None => return Ok(Vec::new()),
+            }
+        } else {
+            SeqWindow::default()
+        };
         with_pool!(self, pool => {
             let mut q = QueryBuilder::new("");
             if let [only] = branches.as_slice() {
-                push_manifest_select(&mut q, only);
+                push_manifest_select(&mut q, only, window);
             } else {
                 for (i, b) in branches.iter().enumerate() {
                     if i > 0 {
                         q.push(" union ");
                     }
                     q.push(format!("select {MANIFEST_COLUMNS} from ("));
-                    push_manifest_select(&mut q, b);
+                    push_manifest_select(&mut q, b, window);
                     q.push(format!(") as b{i}"));
                 }
                 q.push(" order by opened_seq limit ");
                 q.push_bind(i64_of(f.limit));
             }
             q.build().fetch_all(pool).await?.iter().map(manifest_from_row).collect()
+        })
+    }
+
+    /// The first and last opening seq of the manifests opened on CST dates in `[from, to)`, or
+    /// `None` when there are none.
+    ///
+    /// A manifest's date is that of its `at`, which may lie up to `max_backdate` before its
+    /// recording, so dates follow seqs only roughly and a range of dates is not a range of
+    /// rows. This walks the distinct dates of the range in `manifests_opened_date` (a few index
+    /// probes per day) and takes each day's first and last seq; the page is then read in seq
+    /// order within those bounds, so it costs a page of the usual index plus whatever was
+    /// backdated across the range's ends, whatever the size of the ledger.
+    pub async fn opened_window(
+        &self,
+        from: Option<&str>,
+        to: Option<&str>,
+    ) -> anyhow::Result<Option<SeqWindow>> {
+        fn push_range<'q, DB: sqlx::Database>(
+            q: &mut QueryBuilder<'q, DB>,
+            from: Option<&str>,
+            to: Option<&str>,
+            above: Option<&str>,
+        ) where
+            String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+        {
+            q.push("select opened_date from manifests where opened_date ");
+            match above {
+                Some(column) => {
+                    q.push(format!("> {column}"));
+                }
+                None => {
+                    q.push(">= ");
+                    q.push_bind(from.unwrap_or_default().to_owned());
+                }
+            }
+            if let Some(to) = to {
+                q.push(" and opened_date < ");
+                q.push_bind(to.to_owned());
+            }
+            q.push(" order by opened_date limit 1");
+        }
+        with_pool!(self, pool => {
+            let mut q = QueryBuilder::new("with recursive days(d) as (select (");
+            push_range(&mut q, from, to, None);
+            q.push(") union all select (");
+            push_range(&mut q, from, to, Some("days.d"));
+            q.push(
+                ") from days where days.d is not null) \
+                 select min(first_seq) as first_seq, max(last_seq) as last_seq from (select \
+                 (select opened_seq from manifests where opened_date = days.d order by opened_seq limit 1) as first_seq, \
+                 (select opened_seq from manifests where opened_date = days.d order by opened_seq desc limit 1) as last_seq \
+                 from days where days.d is not null) as w",
+            );
+            let row = q.build().fetch_one(pool).await?;
+            let first: Option<i64> = row.try_get("first_seq")?;
+            let last: Option<i64> = row.try_get("last_seq")?;
+            Ok(first.zip(last).map(|(first, last)| SeqWindow {
+                first: Some(first),
+                last: Some(last),
+            }))
+        })
+    }
+
+    /// A page of the registry in registration order (see [`OrgFilter`]), each org with its
+    /// keys.
+    pub async fn orgs(&self, f: &OrgFilter) -> anyhow::Result<Vec<OrgView>> {
+        with_pool!(self, pool => {
+            let mut q = QueryBuilder::new("select org, name, region, roles, registered_seq from orgs where registered_seq > ");
+            q.push_bind(f.after.map(i64_of).unwrap_or(-1));
+            if let Some(role) = f.role {
+                // Written out, not bound: each role's partial index names this very condition.
+                q.push(format!(" and roles like '%{}%'", role.as_str()));
+            }
+            if let Some(prefix) = &f.region {
+                // 6, 4 and 2 digits are one equality on an index in registration order; other
+                // lengths narrow the next shorter one (1 digit: the whole registry) further.
+                let indexed = match prefix.len() {
+                    6 => {
+                        q.push(" and region = ");
+                        q.push_bind(prefix.clone());
+                        6
+                    }
+                    n @ (2..=5) => {
+                        let n = n - n % 2;
+                        q.push(format!(" and substr(region, 1, {n}) = "));
+                        q.push_bind(prefix[..n].to_owned());
+                        n
+                    }
+                    _ => 0,
+                };
+                if indexed < prefix.len() {
+                    q.push(format!(" and substr(region, 1, {}) = ", prefix.len()));
+                    q.push_bind(prefix.clone());
+                }
+            }
+            q.push(" order by registered_seq limit ");
+            q.push_bind(i64_of(f.limit));
+            let rows = q.build().fetch_all(pool).await?;
+            let mut orgs = rows
+                .iter()
+                .map(|row| -> anyhow::Result<OrgView> {
+                    let roles: String = row.try_get("roles")?;
+                    Ok(OrgView {
+                        org: row.try_get("org")?,
+                        name: row.try_get("name")?,
+                        region: row.try_get("region")?,
+                        roles: roles.split(',').filter(|r| !r.is_empty()).map(str::to_owned).collect(),
+                        registered_seq: row.try_get::<i64, _>("registered_seq")? as u64,
+                        keys: Vec::new(),
+                    })
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            if orgs.is_empty() {
+                return Ok(orgs);
+            }
+            let mut q = QueryBuilder::new("select org, key, added_seq, revoked_seq from org_keys where org in (");
+            let mut sep = q.separated(", ");
+            for o in &orgs {
+                sep.push_bind(o.org.clone());
+            }
+            q.push(") order by org, added_seq, key");
+            let mut keys: std::collections::HashMap<String, Vec<OrgKeyView>> = std::collections::HashMap::new();
+            for k in q.build().fetch_all(pool).await? {
+                keys.entry(k.try_get("org")?).or_default().push(OrgKeyView {
+                    key: k.try_get("key")?,
+                    added_seq: k.try_get::<i64, _>("added_seq")? as u64,
+                    revoked_seq: k.try_get::<Option<i64>, _>("revoked_seq")?.map(|s| s as u64),
+                });
+            }
+            for o in &mut orgs {
+                o.keys = keys.remove(&o.org).unwrap_or_default();
+            }
+            Ok(orgs)
         })
     }
 
@@ -605,6 +811,29 @@ impl Store {
                 }
             };
             rows.iter().map(licence_from_row).collect()
+        })
+    }
+
+    /// The licences, of one holder or all, that are active and valid on `date` (`YYYY-MM-DD`),
+    /// in number order: those that may cover something on that day. The table holds one row per
+    /// licence ever issued, a small number beside the ledger, so it is read without an index
+    /// beyond the holder's.
+    pub async fn licences_valid_on(
+        &self,
+        holder: Option<&str>,
+        date: &str,
+    ) -> anyhow::Result<Vec<LicenceView>> {
+        with_pool!(self, pool => {
+            let mut q = QueryBuilder::new(format!("select {LICENCE_COLUMNS} from licences where status = 'active' and valid_from <= "));
+            q.push_bind(date.to_owned());
+            q.push(" and valid_until >= ");
+            q.push_bind(date.to_owned());
+            if let Some(h) = holder {
+                q.push(" and holder = ");
+                q.push_bind(h.to_owned());
+            }
+            q.push(" order by license");
+            q.build().fetch_all(pool).await?.iter().map(licence_from_row).collect()
         })
     }
 
