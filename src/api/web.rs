@@ -19,8 +19,12 @@ use sha2::{Digest, Sha256};
 
 use super::ApiError;
 
+/// Only the page and its assets: `web/` also holds the test driver's `node_modules`, which
+/// must never end up in the binary.
 #[derive(Embed)]
 #[folder = "web/"]
+#[include = "index.html"]
+#[include = "assets/*"]
 struct Assets;
 
 /// The Content-Security-Policy of every response: scripts, styles and connections only from
@@ -177,5 +181,6 @@ mod tests {
     fn the_console_is_compiled_in() {
         assert!(Assets::get("index.html").is_some());
         assert!(Assets::get("assets/app/main.js").is_some());
+        assert!(Assets::iter().all(|f| f == "index.html" || f.starts_with("assets/")));
     }
 }
