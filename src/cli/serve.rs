@@ -37,7 +37,11 @@ pub struct ServeArgs {
     /// The genesis regulator's unified social credit code.
     #[arg(long, default_value = "11320404MB0000001Y")]
     pub regulator_org: String,
-    #[arg(long, default_value = "示例生态环境局")]
+    #[arg(
+        long,
+        default_value = "示例生态环境局",
+        default_value_if("demo", "true", Some(super::demo::REGULATOR_NAME))
+    )]
     pub regulator_name: String,
     /// The genesis regulator's administrative division code.
     #[arg(long, default_value = "320404")]
@@ -64,6 +68,8 @@ pub struct ServeArgs {
     /// (for working on the console).
     #[arg(long)]
     pub web_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub demo: super::demo::ServeDemoArgs,
 }
 
 /// A duration such as `30s`, `15m`, `72h` or `5d`, in whole seconds.
@@ -144,6 +150,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             (ledger_key, regulator_key.verifying_key())
         }
     };
+    let max_backdate = args
+        .demo
+        .genesis_backdate(genesis.is_none(), args.max_backdate);
+    let regulator_org = args.regulator_org.clone();
     let config = ServiceConfig {
         db: db.clone(),
         origin: args.origin,
@@ -158,7 +168,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             transit_s: args.transit_limit,
             disposal_s: args.disposal_limit,
             storage_s: args.storage_limit,
-            max_backdate_s: args.max_backdate,
+            max_backdate_s: max_backdate,
             shortfall_bp: args.shortfall_tolerance,
         },
         sweep_interval: args.sweep_interval,
@@ -171,9 +181,23 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     tracing::info!(listen = %listener.local_addr()?, db = %db, size = service.state.sequencer.head().size, "serving");
-    crate::api::serve(listener, service.router(), shutdown_signal()).await?;
+    let demo = args.demo.start(
+        listener.local_addr()?,
+        &db,
+        &args.regulator_key,
+        &regulator_org,
+        args.max_backdate.is_some(),
+        service.state.sequencer.clone(),
+    );
+    crate::api::serve(
+        listener,
+        service.router(),
+        demo.or_failure(shutdown_signal()),
+    )
+    .await?;
     tracing::info!("shutting down: finishing queued appends");
     service.shutdown().await;
+    demo.finish()?;
     Ok(ExitCode::SUCCESS)
 }
 
