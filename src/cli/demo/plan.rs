@@ -716,6 +716,7 @@ impl Planner {
         self.stale_lots();
         self.cancelled();
         self.rejected_and_reshipped();
+        self.todays_work();
     }
 
     fn left_out(&mut self, what: &str, why: String) {
@@ -1184,6 +1185,54 @@ impl Planner {
         );
         let org = self.gen(gi);
         self.highlight(WHAT, Some(id), None, Some(org));
+    }
+
+    /// Work waiting for a newcomer: a manifest to pick up, and one on the road to receive.
+    fn todays_work(&mut self) {
+        let opened = self.latest - self.hours(3);
+        if !self.fits(opened - self.hours(1)) {
+            return;
+        }
+        let gi = 0;
+        let q = 1_420_000;
+        let id = named_uuid("manifest/awaiting-pickup");
+        self.declare(gi, "900-039-49", q, opened - self.hours(1));
+        let lines = [Self::line_of(gi, "900-039-49", q, "D10")];
+        self.manifest(
+            id,
+            gi,
+            0,
+            INCINERATOR,
+            opened,
+            &lines,
+            &Course::default(),
+            None,
+        );
+        let carrier = self.carrier(0);
+        self.highlight(
+            "待起运的联单（运输单位可扫码起运）",
+            Some(id),
+            None,
+            Some(carrier),
+        );
+
+        let gi = 21;
+        let q = 860_000;
+        let id = named_uuid("manifest/on-the-road");
+        self.declare(gi, "900-214-08", q, opened - self.hours(1));
+        let lines = [Self::line_of(gi, "900-214-08", q, "R9")];
+        let course = Course {
+            pickup: Some(opened + self.hours(2)),
+            ..Course::default()
+        };
+        self.manifest(id, gi, 1, OIL_RECYCLER, opened, &lines, &course, None);
+        let rec = self.receiver(OIL_RECYCLER);
+        self.highlight(
+            "运输途中的联单（接收单位可确认接收）",
+            Some(id),
+            None,
+            Some(rec),
+        );
     }
 
     // --- reported dumping ----------------------------------------------------------------
