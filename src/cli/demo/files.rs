@@ -91,7 +91,7 @@ pub fn write_readme(dir: &Path, r: &Readme) -> anyhow::Result<PathBuf> {
     let _ = writeln!(t, "  1. 用浏览器打开 {url}/");
     let _ = writeln!(
         t,
-        "  2. 在“登录”页选择下面某个单位的密钥文件（.pem）。单位代码（统一社会信用代码）\n     是文件名的最后一段，控制台会自动填入。"
+        "  2. 在“登录”页选择下面某个单位的密钥文件（.pem），并填入该单位的统一社会信用代码：\n     就是文件名最后一段的 18 位代码。"
     );
     let _ = writeln!(
         t,
