@@ -121,6 +121,19 @@ impl Reader {
         let base = self.base.clone();
         get(&base, path, Some(self.token()))
     }
+
+    /// Like [`Reader::get`], with `None` for a 404 (a thing that does not exist, or that this
+    /// org may not see).
+    pub fn get_optional(&mut self, path: &str) -> anyhow::Result<Option<String>> {
+        let url = join(&self.base, path);
+        let auth = format!("Bearer {}", self.token());
+        let a = answer(ureq::get(&url).set("Authorization", &auth).call(), &url)?;
+        match a.status {
+            200 => Ok(Some(a.body)),
+            404 => Ok(None),
+            s => bail!("GET {url} answered {s}: {}", a.body),
+        }
+    }
 }
 
 #[cfg(test)]

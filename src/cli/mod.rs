@@ -1,6 +1,7 @@
 //! The command line (spec §10).
 
 mod client;
+mod demo;
 mod export;
 mod keygen;
 mod prove;
@@ -27,7 +28,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the service.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Create a new Ed25519 key file and print its public key.
     Keygen {
         /// Where to write the PKCS#8 PEM key (mode 0600); an existing file is never overwritten.
@@ -46,6 +47,9 @@ pub enum Command {
     Prove(prove::ProveArgs),
     /// Check a bundle written by `prove`: entry hash, event signature, checkpoint, inclusion.
     VerifyProof(verify_proof::VerifyProofArgs),
+    /// Build the demo district (钟楼区) in a new ledger through its API, with a key file per
+    /// organisation to sign in with.
+    Demo(demo::DemoArgs),
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -58,7 +62,7 @@ fn runtime() -> tokio::runtime::Runtime {
 /// Runs a parsed command line; errors are printed once, here.
 pub fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
-        Command::Serve(args) => runtime().block_on(serve::run(args)),
+        Command::Serve(args) => runtime().block_on(serve::run(*args)),
         Command::Keygen { out } => keygen::run(&out),
         Command::Submit(args) => submit::run(args),
         Command::Token(args) => token::run(args),
@@ -66,6 +70,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Verify(args) => return runtime().block_on(verify::run(args)),
         Command::Prove(args) => runtime().block_on(prove::run(args)),
         Command::VerifyProof(args) => return verify_proof::run(args),
+        Command::Demo(args) => demo::run(args),
     };
     match result {
         Ok(code) => code,

@@ -43,7 +43,11 @@ pub struct ServeArgs {
     /// The genesis regulator's unified social credit code.
     #[arg(long, default_value = "11320404MB0000001Y")]
     pub regulator_org: String,
-    #[arg(long, default_value = "示例生态环境局")]
+    #[arg(
+        long,
+        default_value = "示例生态环境局",
+        default_value_if("demo", "true", Some(super::demo::REGULATOR_NAME))
+    )]
     pub regulator_name: String,
     /// The genesis regulator's administrative division code.
     #[arg(long, default_value = "320404")]
@@ -70,6 +74,8 @@ pub struct ServeArgs {
     /// (for working on the console).
     #[arg(long)]
     pub web_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub demo: super::demo::ServeDemoArgs,
 }
 
 /// A duration such as `30s`, `15m`, `72h` or `5d`, in whole seconds.
@@ -116,6 +122,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
                 .unwrap_or_else(|_| "info,sqlx=warn,tower_http=warn".into()),
         )
         .init();
+    // The demo builds the district through this service's own plain-HTTP address.
+    if args.demo.demo && args.tls_cert.is_some() {
+        anyhow::bail!(
+            "--demo builds the district over plain HTTP: start once with --demo and without \
+             --tls-cert/--tls-key, then restart with them"
+        );
+    }
     // Read before the database is touched: a wrong path must not leave a new ledger behind.
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => Some(crate::api::tls::server_config(cert, key)?),
@@ -155,6 +168,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             (ledger_key, regulator_key.verifying_key())
         }
     };
+    let max_backdate = args
+        .demo
+        .genesis_backdate(genesis.is_none(), args.max_backdate);
+    let regulator_org = args.regulator_org.clone();
     let config = ServiceConfig {
         db: db.clone(),
         origin: args.origin,
@@ -169,7 +186,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             transit_s: args.transit_limit,
             disposal_s: args.disposal_limit,
             storage_s: args.storage_limit,
-            max_backdate_s: args.max_backdate,
+            max_backdate_s: max_backdate,
             shortfall_bp: args.shortfall_tolerance,
         },
         sweep_interval: args.sweep_interval,
@@ -183,14 +200,24 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let scheme = if tls.is_some() { "https" } else { "http" };
     tracing::info!(listen = %listener.local_addr()?, scheme, db = %db, size = service.state.sequencer.head().size, "serving");
+    let demo = args.demo.start(
+        listener.local_addr()?,
+        &db,
+        &args.regulator_key,
+        &regulator_org,
+        args.max_backdate.is_some(),
+        service.state.sequencer.clone(),
+    );
+    let shutdown = demo.or_failure(shutdown_signal());
     match tls {
         Some(config) => {
-            crate::api::tls::serve(listener, service.router(), config, shutdown_signal()).await?
+            crate::api::tls::serve(listener, service.router(), config, shutdown).await?
         }
-        None => crate::api::serve(listener, service.router(), shutdown_signal()).await?,
+        None => crate::api::serve(listener, service.router(), shutdown).await?,
     }
     tracing::info!("shutting down: finishing queued appends");
     service.shutdown().await;
+    demo.finish()?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -19,6 +19,12 @@ pub fn load(path: &Path) -> anyhow::Result<SigningKey> {
 /// Writes a new random key to `path`, which must not exist yet, with mode 0600.
 pub fn create(path: &Path) -> anyhow::Result<SigningKey> {
     let key = SigningKey::generate(&mut rand::rngs::OsRng);
+    write_new(path, &key)?;
+    Ok(key)
+}
+
+/// Writes `key` to `path`, which must not exist yet, with mode 0600 from the first byte.
+pub fn write_new(path: &Path, key: &SigningKey) -> anyhow::Result<()> {
     // PKCS#8 v1 (no embedded public key): the form `openssl genpkey` writes and every common
     // tool reads.
     let pem = ed25519_dalek::pkcs8::KeypairBytes {
@@ -49,7 +55,7 @@ pub fn create(path: &Path) -> anyhow::Result<SigningKey> {
     };
     file.write_all(pem.as_bytes())?;
     file.sync_all()?;
-    Ok(key)
+    Ok(())
 }
 
 /// Loads the key at `path`, creating it first when the file is missing. Returns whether it was
@@ -98,6 +104,17 @@ mod tests {
         assert!(!created);
         assert_eq!(again.to_bytes(), k.to_bytes());
         assert!(create(&path).is_err(), "never overwrites a key");
+        // A given key is written the same way, and reads back as itself.
+        let copy = dir.path().join("copy.pem");
+        write_new(&copy, &k).unwrap();
+        assert_eq!(load(&copy).unwrap().to_bytes(), k.to_bytes());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = fs::metadata(&copy).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        assert!(write_new(&copy, &k).is_err(), "never overwrites a key");
     }
 
     #[test]

@@ -30,16 +30,39 @@ pub fn free_port() -> u16 {
 
 /// Starts `hwledger serve` in `dir` and waits until it answers.
 pub fn serve(dir: &Path, db: Option<&str>, port: u16) -> Child {
+    serve_with(dir, db, port, &[], None)
+}
+
+/// Like [`serve`], with more flags, and its output (the log) written to `log` when given.
+pub fn serve_with(
+    dir: &Path,
+    db: Option<&str>,
+    port: u16,
+    extra: &[&str],
+    log: Option<&Path>,
+) -> Child {
     let listen = format!("127.0.0.1:{port}");
     let mut args = vec!["serve", "--listen", &listen];
     if let Some(db) = db {
         args.extend(["--db", db]);
     }
+    args.extend(extra);
+    let output = || match log {
+        Some(path) => Stdio::from(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .expect("the log file opens"),
+        ),
+        None => Stdio::null(),
+    };
     let child = Command::new(env!("CARGO_BIN_EXE_hwledger"))
         .current_dir(dir)
         .args(&args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .env("NO_COLOR", "1")
+        .stdout(output())
+        .stderr(output())
         .spawn()
         .expect("serve starts");
     let deadline = Instant::now() + Duration::from_secs(30);

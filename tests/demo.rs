@@ -1,0 +1,397 @@
+//! The demo district, as a newcomer meets it: `serve --demo` on an empty database builds it
+//! through the API, leaves a key file per organisation that signs in, verifies, and does nothing
+//! more when started again; `hwledger demo --url` fits it into a ledger's fortnight of
+//! backdating and refuses a ledger that holds other entries.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use common::cli::*;
+use common::harness::*;
+use serde_json::{json, Value};
+
+const FORTNIGHT_S: i64 = 14 * 86_400;
+const IMPROPER_KINDS: [&str; 6] = [
+    "quantity_shortfall",
+    "unlicensed_receipt",
+    "unlicensed_handling",
+    "transit_overdue",
+    "disposal_overdue",
+    "storage_overdue",
+];
+
+fn get(url: &str) -> Value {
+    ureq::get(url)
+        .call()
+        .expect("GET answers")
+        .into_json()
+        .expect("JSON")
+}
+
+/// GETs `path` with a read token of `org` signed by the key in `key_file`.
+fn get_as(base: &str, key_file: &Path, org: &str, path: &str) -> Result<Value, String> {
+    let key = hwledger::protocol::keys::load(key_file).unwrap();
+    let token = hwledger::protocol::token::mint(
+        &key,
+        org,
+        "hwledger.local",
+        chrono::Utc::now().timestamp(),
+        300,
+    );
+    ureq::get(&format!("{base}{path}"))
+        .set("Authorization", &format!("Bearer {token}"))
+        .call()
+        .map(|r| r.into_json().unwrap())
+        .map_err(|e| e.to_string())
+}
+
+/// Waits until the log holds `needle`; fails early if the service stopped.
+fn wait_for_log(log: &Path, needle: &str, child: &mut std::process::Child) -> String {
+    let deadline = Instant::now() + Duration::from_secs(600);
+    loop {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        if text.contains(needle) {
+            return text;
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("the service stopped ({status}) before {needle:?}:\n{text}");
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no {needle:?} in the log:\n{text}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// The key files of a demo folder: (file name, org code), the code read from the name.
+fn key_files(dir: &Path) -> Vec<(PathBuf, String)> {
+    let mut out: Vec<(PathBuf, String)> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "pem"))
+        .map(|p| {
+            let stem = p.file_stem().unwrap().to_str().unwrap().to_owned();
+            let org = stem.rsplit('-').next().unwrap().to_owned();
+            (p, org)
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+fn all_tickets(base: &str, regulator_key: &Path) -> Vec<Value> {
+    let page = get_as(base, regulator_key, REGULATOR_ORG, "/v1/tickets?limit=1000").unwrap();
+    assert!(page["next"].is_null(), "one page holds the demo's tickets");
+    page["tickets"].as_array().unwrap().clone()
+}
+
+/// Waits until the sweeper has ticketed every passed deadline of the history.
+fn wait_for_tickets(base: &str, regulator_key: &Path, kinds: &[&str]) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let tickets = all_tickets(base, regulator_key);
+        let have: BTreeSet<&str> = tickets.iter().filter_map(|t| t["kind"].as_str()).collect();
+        if kinds.iter().all(|k| have.contains(k)) {
+            return tickets;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "ticket kinds {have:?}, expected {kinds:?}"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+/// The checks a newcomer's first look makes: who is there, which key signs in as whom, what
+/// the problem list holds.
+fn check_district(base: &str, keys: &Path, tickets: &[Value]) {
+    let regulator_key = keys.join(format!("监管-钟楼区生态环境局-{REGULATOR_ORG}.pem"));
+    assert!(
+        regulator_key.exists(),
+        "the regulator's key is in the folder"
+    );
+    let readme = std::fs::read_to_string(keys.join("README.txt")).unwrap();
+    let mut roles: BTreeMap<String, usize> = BTreeMap::new();
+    for (file, org) in key_files(keys) {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "{}", file.display());
+        }
+        let name = file.file_name().unwrap().to_str().unwrap();
+        assert!(readme.contains(name), "README.txt lists {name}");
+        // The org's own key signs a token the service takes for that org.
+        let me = get_as(base, &file, &org, &format!("/v1/orgs/{org}"))
+            .unwrap_or_else(|e| panic!("{name} does not sign in: {e}"));
+        assert_eq!(me["org"], json!(org));
+        get_as(base, &file, &org, "/v1/tickets").expect("an org lists its tickets");
+        let role = me["roles"][0].as_str().unwrap().to_owned();
+        let label = name.split('-').next().unwrap();
+        let expected = match role.as_str() {
+            "regulator" => "监管",
+            "generator" => "产废",
+            "carrier" => "运输",
+            "receiver" => "接收",
+            other => panic!("role {other}"),
+        };
+        assert_eq!(label, expected, "{name} names the role");
+        *roles.entry(role).or_default() += 1;
+    }
+    assert!(roles["generator"] >= 30, "{roles:?}");
+    assert_eq!(roles["carrier"], 3, "{roles:?}");
+    assert_eq!(roles["receiver"], 4, "{roles:?}");
+    assert_eq!(roles["regulator"], 1, "{roles:?}");
+
+    let kinds: BTreeSet<&str> = tickets.iter().filter_map(|t| t["kind"].as_str()).collect();
+    for k in IMPROPER_KINDS {
+        if k != "disposal_overdue" || kinds.contains("disposal_overdue") {
+            assert!(kinds.contains(k), "a {k} ticket: {kinds:?}");
+        }
+    }
+    let dumping: Vec<&Value> = tickets
+        .iter()
+        .filter(|t| t["kind"] == "reported_dumping")
+        .collect();
+    let statuses: BTreeSet<&str> = dumping
+        .iter()
+        .filter_map(|t| t["status"].as_str())
+        .collect();
+    for s in ["open", "assigned", "rectified", "closed"] {
+        assert!(
+            statuses.contains(s),
+            "a reported_dumping ticket {s}: {statuses:?}"
+        );
+    }
+    let moved = |kind: &str| {
+        dumping.iter().any(|t| {
+            t["history"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|h| h["type"] == kind)
+        })
+    };
+    assert!(moved("ticket.returned"), "one was returned");
+    assert!(moved("ticket.reopened"), "one was reopened");
+    for t in &dumping {
+        let site = &t["subject"]["site"];
+        assert!(site["address"].is_string() && site["lat"].is_i64() && site["lon"].is_i64());
+    }
+    // A responsible org rectified its own ticket.
+    assert!(tickets.iter().any(|t| {
+        t["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h["type"] == "ticket.rectified")
+            && t["responsible"].is_string()
+    }));
+}
+
+fn verify(d: &Path, base: &str, keys: &Path) {
+    let ledger_key = get(&format!("{base}/v1/ledger"))["ledger_key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let regulator_key = keys.join(format!("监管-钟楼区生态环境局-{REGULATOR_ORG}.pem"));
+    let out = hwledger(
+        d,
+        &[
+            "verify",
+            "--url",
+            base,
+            "--key",
+            regulator_key.to_str().unwrap(),
+            "--org",
+            REGULATOR_ORG,
+            "--ledger-key",
+            &ledger_key,
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+}
+
+fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    key_files(dir)
+        .into_iter()
+        .map(|(p, _)| {
+            let bytes = std::fs::read(&p).unwrap();
+            (p, bytes)
+        })
+        .collect()
+}
+
+storage_test!(serve_demo_builds_the_district_once, |b| async move {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let db = TestDb::new(b).await;
+    // On SQLite the database sits in a folder of its own, so the keys go beside it.
+    std::fs::create_dir(d.join("data")).unwrap();
+    let db_flag = match b {
+        Backend::Sqlite => "sqlite://data/ledger.db".to_owned(),
+        Backend::Postgres => db.url.clone(),
+    };
+    let keys = match b {
+        Backend::Sqlite => d.join("data/demo-keys"),
+        Backend::Postgres => d.join("demo-keys"),
+    };
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let log = d.join("serve.log");
+    let demo = ["--demo", "--demo-scale", "small", "--sweep-interval", "1s"];
+    let mut child = serve_with(d, Some(&db_flag), port, &demo, Some(&log));
+    let logged = wait_for_log(&log, "the demo district's ledger", &mut child);
+    assert!(logged.contains("demo district built"), "{logged}");
+    assert!(
+        logged.contains("README.txt"),
+        "the log says where the keys are: {logged}"
+    );
+
+    // The bureau's usual backdating is back, set by its regulator once the history was in.
+    let ledger = get(&format!("{base}/v1/ledger"));
+    assert_eq!(ledger["limits"]["max_backdate_s"], json!(FORTNIGHT_S));
+    let regulator_key = keys.join(format!("监管-钟楼区生态环境局-{REGULATOR_ORG}.pem"));
+    let size = ledger["size"].as_u64().unwrap();
+    let tail = get_as(
+        &base,
+        &regulator_key,
+        REGULATOR_ORG,
+        &format!("/v1/entries?from={}", size.saturating_sub(50)),
+    )
+    .unwrap();
+    let reset: Vec<&Value> = tail["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["event"]["type"] == "ledger.limits_set")
+        .collect();
+    assert_eq!(reset.len(), 1);
+    assert_eq!(reset[0]["event"]["body"]["reason"], "演示数据录入完毕");
+    let genesis = get_as(&base, &regulator_key, REGULATOR_ORG, "/v1/entries/0").unwrap();
+    assert_eq!(
+        genesis["event"]["body"]["limits"]["max_backdate_s"],
+        json!(400 * 86_400)
+    );
+    assert_eq!(
+        genesis["event"]["body"]["regulator"]["name"],
+        "常州市钟楼生态环境局"
+    );
+
+    let tickets = wait_for_tickets(&base, &regulator_key, &IMPROPER_KINDS);
+    check_district(&base, &keys, &tickets);
+    verify(d, &base, &keys);
+
+    // Started again with --demo, it builds nothing and rewrites no key.
+    let before = snapshot(&keys);
+    let size = get(&format!("{base}/v1/ledger"))["size"].as_u64().unwrap();
+    assert!(sigterm(child).success());
+    std::fs::write(&log, "").unwrap();
+    let mut child = serve_with(d, Some(&db_flag), port, &demo, Some(&log));
+    wait_for_log(&log, "already holds the demo district", &mut child);
+    // The demo command says the same.
+    let out = hwledger(
+        d,
+        &[
+            "demo",
+            "--url",
+            &base,
+            "--regulator-key",
+            regulator_key.to_str().unwrap(),
+            "--out",
+            keys.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("nothing to do"), "{}", text(&out));
+    assert_eq!(get(&format!("{base}/v1/ledger"))["size"], json!(size));
+    assert_eq!(snapshot(&keys), before);
+    assert!(sigterm(child).success());
+});
+
+storage_test!(
+    demo_command_fits_a_fortnight_and_refuses_other_ledgers,
+    |b| async move {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let db = TestDb::new(b).await;
+        let db_flag = (b == Backend::Postgres).then_some(db.url.as_str());
+        let port = free_port();
+        let base = format!("http://127.0.0.1:{port}");
+        let child = serve_with(d, db_flag, port, &["--sweep-interval", "1s"], None);
+        let demo = |extra: &[&str]| {
+            let mut args = vec![
+                "demo",
+                "--url",
+                &base,
+                "--regulator-key",
+                "hwledger-keys/regulator.pem",
+                "--scale",
+                "small",
+            ];
+            args.extend(extra);
+            hwledger(d, &args)
+        };
+
+        // A ledger that holds anything but its genesis is refused.
+        let public =
+            String::from_utf8(hwledger(d, &["keygen", "--out", "plant.pem"]).stdout).unwrap();
+        std::fs::write(
+            d.join("register.json"),
+            json!({"type": "org.registered", "actor": REGULATOR_ORG,
+               "body": {"org": org_id(9001), "name": "常州某化工有限公司", "region": "320404",
+                        "roles": ["generator"], "keys": [public.trim()]}})
+            .to_string(),
+        )
+        .unwrap();
+        let url = base.as_str();
+        let out = hwledger(
+            d,
+            &[
+                "submit",
+                "--key",
+                "hwledger-keys/regulator.pem",
+                "--url",
+                url,
+                "register.json",
+            ],
+        );
+        assert!(out.status.success(), "{}", text(&out));
+        let out = demo(&[]);
+        assert!(!out.status.success());
+        assert!(text(&out).contains("--force"), "{}", text(&out));
+        assert_eq!(get(&format!("{base}/v1/ledger"))["size"], json!(2));
+        assert!(!d.join("demo-keys").exists(), "a refusal writes nothing");
+
+        // Forced, it fits the history into the fortnight the ledger allows, and says what did not fit.
+        let out = demo(&["--force"]);
+        assert!(out.status.success(), "{}", text(&out));
+        assert!(text(&out).contains("left out"), "{}", text(&out));
+        let keys = d.join("demo-keys");
+        let regulator_key = keys.join(format!("监管-钟楼区生态环境局-{REGULATOR_ORG}.pem"));
+        let ledger = get(&format!("{base}/v1/ledger"));
+        assert_eq!(ledger["limits"]["max_backdate_s"], json!(FORTNIGHT_S));
+        let kinds: Vec<&str> = IMPROPER_KINDS
+            .into_iter()
+            .filter(|k| *k != "disposal_overdue")
+            .collect();
+        let tickets = wait_for_tickets(&base, &regulator_key, &kinds);
+        assert!(
+            !tickets.iter().any(|t| t["kind"] == "disposal_overdue"),
+            "a year's disposal limit does not fit a fortnight"
+        );
+        check_district(&base, &keys, &tickets);
+
+        // Again: nothing to do.
+        let size = get(&format!("{base}/v1/ledger"))["size"].clone();
+        let out = demo(&[]);
+        assert!(out.status.success(), "{}", text(&out));
+        assert!(text(&out).contains("nothing to do"), "{}", text(&out));
+        assert_eq!(get(&format!("{base}/v1/ledger"))["size"], size);
+        assert!(sigterm(child).success());
+    }
+);
