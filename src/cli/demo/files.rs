@@ -91,7 +91,7 @@ pub fn write_readme(dir: &Path, r: &Readme) -> anyhow::Result<PathBuf> {
     let _ = writeln!(t, "  1. 用浏览器打开 {url}/");
     let _ = writeln!(
         t,
-        "  2. 在“登录”页选择下面某个单位的密钥文件（.pem），并填入该单位的统一社会信用代码：\n     就是文件名最后一段的 18 位代码。"
+        "  2. 在“登录”页选择下面某个单位的密钥文件（.pem）；该单位的统一社会信用代码\n     （文件名最后一段的 18 位代码）会自动填入，核对后点“登录”。"
     );
     let _ = writeln!(
         t,
