@@ -76,8 +76,13 @@ const METHODS: [&str; 5] = ["R9", "D10", "C3", "D1", "X99"];
 /// Facility ids the random events name: every generator's store, its utilisation and
 /// disposal facilities, and one nobody registered.
 const FACILITIES: [&str; 4] = ["S1", "R1", "D1", "NOPE"];
+/// The yearly capacities of every generator's utilisation and disposal facilities.
+const TREAT_R1_G: i64 = 1_500;
+const TREAT_D1_G: i64 = 800;
+/// A treatment with the method of the facility it names.
+const OWN_METHOD: usize = usize::MAX;
 /// The capacity of every generator's store, small enough to be exceeded.
-const FACILITY_STORE_G: i64 = 8_000;
+const FACILITY_STORE_G: i64 = 2_000;
 const VEHICLE: &str = "苏D·A1234";
 
 struct World {
@@ -199,9 +204,9 @@ impl World {
                 json!({"org": g.org, "facility": "S1", "kind": "storage", "storage_type": "warehouse",
                        "capacity_g": FACILITY_STORE_G, "name": "贮存库"}),
                 json!({"org": g.org, "facility": "R1", "kind": "utilize", "methods": ["R9"],
-                       "capacity_g": 3_000, "name": "再生装置"}),
+                       "capacity_g": TREAT_R1_G, "name": "再生装置"}),
                 json!({"org": g.org, "facility": "D1", "kind": "dispose", "methods": ["D10"],
-                       "capacity_g": 2_000, "name": "焚烧炉"}),
+                       "capacity_g": TREAT_D1_G, "name": "焚烧炉"}),
             ] {
                 w.must(&reg.org, &reg.key, "facility.registered", body, start);
             }
@@ -829,8 +834,8 @@ impl World {
                     .map(|l| l.remaining_g - l.reserved_g)
                     .sum();
                 let capacity = match facility {
-                    "R1" => 3_000,
-                    _ => 2_000,
+                    "R1" => TREAT_R1_G,
+                    _ => TREAT_D1_G,
                 };
                 let treated: i64 = self
                     .state
@@ -1045,7 +1050,7 @@ fn op() -> impl Strategy<Value = Op> {
               proptest::option::weighted(0.5, prop_oneof![8 => Just(0usize), 1 => Just(1usize), 1 => Just(3usize)]), who())
             .prop_map(|(gen, code, qty, age_days, ahead, facility, who)| Op::Declare { gen, code, qty, age_days, ahead, facility, who }),
         2 => (0usize..4, prop_oneof![4 => 1usize..3, 1 => Just(0usize), 1 => Just(3usize)], line_code(), 1i64..2500,
-              prop_oneof![4 => 0usize..2, 1 => 2usize..5], 0i64..40, proptest::bool::weighted(0.05), who())
+              prop_oneof![6 => Just(OWN_METHOD), 1 => 0usize..5], 0i64..40, proptest::bool::weighted(0.05), who())
             .prop_map(|(gen, facility, code, qty, method, age_days, ahead, who)| Op::Treat { gen, facility, code, qty, method, age_days, ahead, who }),
         5 => (0usize..4, 0usize..7, 0usize..7, proptest::collection::vec((line_code(), 1i64..4000), 1..4)
                   .prop_filter_map("mostly distinct codes", |mut ls| {
@@ -1219,8 +1224,13 @@ impl World {
             } => {
                 let g = self.gens[gen % self.gens.len()].clone();
                 let date = time::cst_date(at) + Duration::days(if *ahead { 1 } else { -age_days });
+                let method = match (*method, FACILITIES[*facility]) {
+                    (OWN_METHOD, "D1") => "D10",
+                    (OWN_METHOD, _) => "R9",
+                    (m, _) => METHODS[m],
+                };
                 let body = json!({"generator": g.org, "facility": FACILITIES[*facility], "code": CODES[*code],
-                                  "quantity_g": qty, "method": METHODS[*method], "date": time::format_date(date)});
+                                  "quantity_g": qty, "method": method, "date": time::format_date(date)});
                 let (actor, key) = self.signer(&g, *who);
                 (
                     "waste.treated",
@@ -1506,6 +1516,7 @@ fn random_walks_reach_every_status() {
     let mut seen = std::collections::HashSet::new();
     let mut judged = 0;
     let mut outcomes: BTreeMap<(&str, Option<&str>), usize> = BTreeMap::new();
+    let mut crossings = 0;
     for _ in 0..WALKS {
         let steps = proptest::collection::vec(step(), 60)
             .new_tree(&mut runner)
@@ -1529,7 +1540,9 @@ fn random_walks_reach_every_status() {
             }
         }
         seen.extend(w.state.manifests.values().map(|m| m.status));
+        crossings += w.state.crossings.len();
     }
+    assert!(crossings > 0, "no walk took a store over its capacity");
     for s in [
         ManifestStatus::Opened,
         ManifestStatus::PickedUp,
@@ -1557,6 +1570,12 @@ fn random_walks_reach_every_status() {
         ("manifest.picked_up", Some("forbidden")),
         ("manifest.picked_up", Some("bad_timestamp")),
         ("waste.declared", Some("bad_date")),
+        ("waste.declared", Some("unknown_facility")),
+        ("waste.treated", None),
+        ("waste.treated", Some("unknown_facility")),
+        ("waste.treated", Some("method_not_allowed")),
+        ("waste.treated", Some("insufficient_stock")),
+        ("waste.treated", Some("capacity_exceeded")),
     ] {
         assert!(
             outcomes.contains_key(&(kind, code)),
