@@ -305,7 +305,7 @@ fn measure_stages(n: usize, batch: usize) -> Stages {
                 "ledger_key": hex::encode(ledger_key.verifying_key().to_bytes()),
                 "regulator": {"org": REGULATOR_ORG, "name": "常州市钟楼生态环境局", "region": REGION,
                     "keys": [hex::encode(regulator.verifying_key().to_bytes())]},
-                "limits": LimitFlags::default().genesis_limits(),
+                "limits": LimitFlags::default().genesis_limits(time::cst_date(now)),
             },
         }),
         &ledger_key,

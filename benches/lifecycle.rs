@@ -441,6 +441,7 @@ impl Args {
             storage_s: Some(self.storage_hours * 3600),
             max_backdate_s: None,
             shortfall_bp: None,
+            ..Default::default()
         }
     }
 }
@@ -496,7 +497,9 @@ fn main() -> anyhow::Result<()> {
                 .max(args.batch),
         ),
     };
-    let limits = args.limits().genesis_limits();
+    let limits = args
+        .limits()
+        .genesis_limits(time::cst_date(chrono::Utc::now()));
     let irregular = Irregular::new(
         end.estimated_events(),
         limits.transit_s,
@@ -1675,7 +1678,7 @@ fn measure_rules(work: &Workload, batches: usize) -> anyhow::Result<RulesCost> {
                 "ledger_key": hex::encode(ledger_key.verifying_key().to_bytes()),
                 "regulator": {"org": REGULATOR_ORG, "name": "常州市钟楼生态环境局", "region": REGULATOR_REGION,
                     "keys": [hex::encode(work.world.regulator.verifying_key().to_bytes())]},
-                "limits": work.limits.genesis_limits(),
+                "limits": work.limits.genesis_limits(time::cst_date(now)),
             },
         }),
         &ledger_key,

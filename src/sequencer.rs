@@ -25,7 +25,7 @@ use crate::domain::state::{State, Verdict};
 use crate::protocol::event::{self, Entry, Prepared, LEDGER_ACTOR, ZERO_HASH};
 use crate::protocol::merkle::{self, Frontier};
 use crate::protocol::time::{self, Timestamp};
-use crate::store::{Batch, Head, NewEntry, Store};
+use crate::store::{Batch, ContainerStep, Head, NewEntry, Store};
 
 /// Most envelopes one round takes; more wait for the next.
 const MAX_ROUND: usize = 5000;
@@ -328,6 +328,16 @@ impl Sequencer {
             Ok(Verdict::Accepted(outcome)) => {
                 batch.touched.extend(outcome.touched);
                 let manifest = manifest_of(&p);
+                batch
+                    .container_steps
+                    .extend(outcome.containers.into_iter().map(|(id, q)| ContainerStep {
+                        container: id,
+                        seq: self.head.size,
+                        kind: p.header.kind.clone(),
+                        at: p.header.at_text.clone(),
+                        manifest,
+                        quantity_g: q,
+                    }));
                 let entry = Entry {
                     seq: self.head.size,
                     prev: self.head.head,

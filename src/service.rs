@@ -10,11 +10,12 @@ use uuid::Uuid;
 
 use crate::api::{self, AppState, LedgerInfo};
 use crate::domain::ids::{OrgId, Region};
-use crate::domain::state::Limits;
+use crate::domain::state::{Limits, PLAN_EXCESS_BP};
 use crate::protocol::event::{self, Prepared, LEDGER_ACTOR};
 use crate::protocol::time;
 use crate::sequencer::{self, ItemResult, Sequencer};
 use crate::store::{DbUrl, Store};
+use chrono::NaiveDate;
 
 /// The regulator written into the genesis of a new ledger.
 #[derive(Debug, Clone)]
@@ -33,11 +34,16 @@ pub struct LimitFlags {
     pub storage_s: Option<i64>,
     pub max_backdate_s: Option<i64>,
     pub shortfall_bp: Option<i64>,
+    pub generator_storage_s: Option<i64>,
+    pub plan_excess_bp: Option<i64>,
+    /// `Some(None)` for `--compliance-from off`.
+    pub compliance_from: Option<Option<NaiveDate>>,
 }
 
 impl LimitFlags {
-    /// The limits a new ledger starts with: the flags over the defaults of §7.
-    pub fn genesis_limits(&self) -> Limits {
+    /// The limits a new ledger starts with: the flags over the defaults of §7, with compliance
+    /// from the genesis' CST date unless a flag says otherwise.
+    pub fn genesis_limits(&self, genesis_date: NaiveDate) -> Limits {
         let d = Limits::default();
         Limits {
             transit_s: self.transit_s.unwrap_or(d.transit_s),
@@ -45,10 +51,15 @@ impl LimitFlags {
             storage_s: self.storage_s.unwrap_or(d.storage_s),
             max_backdate_s: self.max_backdate_s.unwrap_or(d.max_backdate_s),
             shortfall_bp: self.shortfall_bp.unwrap_or(d.shortfall_bp),
+            generator_storage_s: self.generator_storage_s,
+            plan_excess_bp: Some(self.plan_excess_bp.unwrap_or(PLAN_EXCESS_BP)),
+            compliance_from: self.compliance_from.unwrap_or(Some(genesis_date)),
         }
     }
 
-    /// Names the flags that differ from the limits in force.
+    /// Names the flags given that differ from the limits in force, compared by effective value
+    /// (absent `plan_excess_bp` 2000, `generator_storage_s` the storage limit, `compliance_from`
+    /// off).
     pub fn differences(&self, in_force: &Limits) -> Vec<String> {
         let pairs = [
             ("--transit-limit", self.transit_s, in_force.transit_s, "s"),
@@ -59,6 +70,12 @@ impl LimitFlags {
                 "s",
             ),
             ("--storage-limit", self.storage_s, in_force.storage_s, "s"),
+            (
+                "--generator-storage-limit",
+                self.generator_storage_s,
+                in_force.generator_storage(),
+                "s",
+            ),
             (
                 "--max-backdate",
                 self.max_backdate_s,
@@ -71,8 +88,14 @@ impl LimitFlags {
                 in_force.shortfall_bp,
                 " bp",
             ),
+            (
+                "--plan-excess",
+                self.plan_excess_bp,
+                in_force.plan_excess(),
+                " bp",
+            ),
         ];
-        pairs
+        let mut out: Vec<String> = pairs
             .into_iter()
             .filter_map(|(flag, given, current, unit)| match given {
                 Some(g) if g != current => Some(format!(
@@ -80,7 +103,18 @@ impl LimitFlags {
                 )),
                 _ => None,
             })
-            .collect()
+            .collect();
+        if let Some(given) = self.compliance_from {
+            if given != in_force.compliance_from {
+                let show = |d: Option<NaiveDate>| d.map_or("off".to_owned(), time::format_date);
+                out.push(format!(
+                    "--compliance-from asks for {}, the ledger has {}",
+                    show(given),
+                    show(in_force.compliance_from)
+                ));
+            }
+        }
+        out
     }
 }
 
@@ -218,12 +252,13 @@ fn genesis_envelope(cfg: &ServiceConfig) -> anyhow::Result<Value> {
     let r = &cfg.regulator;
     OrgId::parse(&r.org).with_context(|| format!("--regulator-org {}", r.org))?;
     Region::parse(&r.region).with_context(|| format!("--regulator-region {}", r.region))?;
+    let at = time::truncate_millis(chrono::Utc::now());
     let event = json!({
         "v": 1,
         "id": Uuid::new_v4().to_string(),
         "type": "ledger.genesis",
         "actor": LEDGER_ACTOR,
-        "at": time::format_timestamp(time::truncate_millis(chrono::Utc::now())),
+        "at": time::format_timestamp(at),
         "body": {
             "origin": cfg.origin,
             "ledger_key": hex::encode(cfg.ledger_key.verifying_key().to_bytes()),
@@ -233,7 +268,7 @@ fn genesis_envelope(cfg: &ServiceConfig) -> anyhow::Result<Value> {
                 "region": r.region,
                 "keys": [hex::encode(r.key.to_bytes())],
             },
-            "limits": cfg.limits.genesis_limits(),
+            "limits": cfg.limits.genesis_limits(time::cst_date(at)),
         },
     });
     Ok(event::sign_envelope(&event, &cfg.ledger_key))

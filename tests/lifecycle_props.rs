@@ -1,8 +1,11 @@
 //! The manifest lifecycle as properties of the domain state, without a database: random
 //! sequences of declarations, openings, pickups, receipts, rejections, disposals, cancellations
-//! and licence moves (valid and invalid, signed by the right party or not, in order or not) are
-//! fed to `State::submit`, and after every event the stock, the statuses, the capacity figures
-//! and the manifest numbers must stay consistent; a refused event must change nothing.
+//! and licence moves, and of version 2 declarations into storage facilities and on-site
+//! treatments (valid and invalid, signed by the right party or not, in order or not) are fed to
+//! `State::submit`, and after every event the stock, the statuses, the capacity figures, the
+//! facilities' stock and treated quantities, the storage-over-capacity conditions and the
+//! manifest numbers must stay consistent with an independent model; a refused event must change
+//! nothing.
 //! Deterministic tests at the end pin the CST calendar rules (year of a number, catalogue
 //! edition, lot dates, licence validity, capacity year) at instants no real clock reaches.
 
@@ -70,6 +73,16 @@ const CODES: [&str; 5] = [
     "336-100-21",
 ];
 const METHODS: [&str; 5] = ["R9", "D10", "C3", "D1", "X99"];
+/// Facility ids the random events name: every generator's store, its utilisation and
+/// disposal facilities, and one nobody registered.
+const FACILITIES: [&str; 4] = ["S1", "R1", "D1", "NOPE"];
+/// The yearly capacities of every generator's utilisation and disposal facilities.
+const TREAT_R1_G: i64 = 1_500;
+const TREAT_D1_G: i64 = 800;
+/// A treatment with the method of the facility it names.
+const OWN_METHOD: usize = usize::MAX;
+/// The capacity of every generator's store, small enough to be exceeded.
+const FACILITY_STORE_G: i64 = 2_000;
 const VEHICLE: &str = "苏D·A1234";
 
 struct World {
@@ -184,6 +197,20 @@ impl World {
             4_000,
             json!([{"codes": ["HW08", "HW49"], "activities": all}]),
         );
+        // Version 2: every generator has a small store, a utilisation and a disposal facility.
+        let reg = w.regulator.clone();
+        for g in w.gens.clone() {
+            for body in [
+                json!({"org": g.org, "facility": "S1", "kind": "storage", "storage_type": "warehouse",
+                       "capacity_g": FACILITY_STORE_G, "name": "贮存库"}),
+                json!({"org": g.org, "facility": "R1", "kind": "utilize", "methods": ["R9"],
+                       "capacity_g": TREAT_R1_G, "name": "再生装置"}),
+                json!({"org": g.org, "facility": "D1", "kind": "dispose", "methods": ["D10"],
+                       "capacity_g": TREAT_D1_G, "name": "焚烧炉"}),
+            ] {
+                w.must(&reg.org, &reg.key, "facility.registered", body, start);
+            }
+        }
         w
     }
 
@@ -290,6 +317,9 @@ struct Snapshot {
     keys: usize,
     unreserved: Vec<i64>,
     intake: Vec<i64>,
+    facilities: BTreeMap<(String, String), hwledger::domain::facility::Facility>,
+    treatments: BTreeMap<u64, hwledger::domain::treatment::Treatment>,
+    crossings: Vec<String>,
 }
 
 fn snapshot(w: &World) -> Snapshot {
@@ -319,6 +349,17 @@ fn snapshot(w: &World) -> Snapshot {
         keys: s.keys.len(),
         unreserved,
         intake,
+        facilities: s
+            .facilities
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        treatments: s.treatments.iter().map(|(k, v)| (*k, v.clone())).collect(),
+        crossings: {
+            let mut c: Vec<String> = s.crossings.keys().cloned().collect();
+            c.sort();
+            c
+        },
     }
 }
 
@@ -394,8 +435,59 @@ fn check_invariants(w: &World) -> Result<(), TestCaseError> {
             }
         }
     }
+    // Treatments take from lots of their generator and code dated on or before them.
+    let mut treated_g = 0;
+    for t in s.treatments.values() {
+        let total: i64 = t.lots.iter().map(|(_, q)| q).sum();
+        prop_assert_eq!(total, t.quantity_g, "treatment {} takes", t.seq);
+        for (seq, q) in &t.lots {
+            let lot = &s.lots[seq];
+            prop_assert_eq!(&lot.generator, &t.generator);
+            prop_assert_eq!(&lot.code, &t.code);
+            prop_assert!(
+                lot.date <= t.date,
+                "treatment {} took from a later lot",
+                t.seq
+            );
+            *taken.entry(*seq).or_default() += q;
+        }
+        treated_g += t.quantity_g;
+    }
+    // Facilities: a store's stock is what remains of its lots; a treating facility's grams per
+    // year are its treatments', within its capacity.
+    for f in s.facilities.values() {
+        let stock: i64 = s
+            .lots
+            .values()
+            .filter(|l| l.generator == f.org && l.facility.as_deref() == Some(f.facility.as_str()))
+            .map(|l| l.remaining_g)
+            .sum();
+        prop_assert_eq!(f.stock_g, stock, "stock of {}:{}", &f.org, &f.facility);
+        for y in [2025, 2026, 2027] {
+            let by_treatments: i64 = s
+                .treatments
+                .values()
+                .filter(|t| {
+                    t.generator == f.org && t.facility == f.facility && time::year_of(t.date) == y
+                })
+                .map(|t| t.quantity_g)
+                .sum();
+            prop_assert_eq!(
+                f.treated_in(y),
+                by_treatments,
+                "treated by {}:{} in {}",
+                &f.org,
+                &f.facility,
+                y
+            );
+            prop_assert!(by_treatments <= f.capacity_g);
+        }
+    }
+    // The rate counts every treated gram as proper, treated on site.
+    let figures = s.disposal_figures(w.now, &Default::default());
+    prop_assert_eq!(figures.treated_onsite_g, treated_g, "treated_onsite_g");
     // What lots hold reserved is what opened manifests hold; what left them is what was picked
-    // up and not returned.
+    // up and not returned, or treated.
     for lot in s.lots.values() {
         prop_assert_eq!(
             lot.reserved_g,
@@ -417,7 +509,11 @@ fn check_invariants(w: &World) -> Result<(), TestCaseError> {
         .filter(|m| matches!(m.status, PickedUp | Received | Disposed))
         .map(|m| m.shipped_g())
         .sum();
-    prop_assert_eq!(gone, shipped, "sum over lots of quantity − remaining");
+    prop_assert_eq!(
+        gone,
+        shipped + treated_g,
+        "sum over lots of quantity − remaining"
+    );
     // unreserved() agrees with the lots.
     for g in &w.all {
         for c in CODES {
@@ -652,8 +748,11 @@ impl World {
         let line_of = |code: &str| lines.unwrap().iter().find(|l| l["code"] == code).unwrap();
         Some(match kind {
             "waste.declared" => {
+                let facility = body["facility"].as_str();
                 if !role("generator") || body["generator"] != actor {
                     Some(Code::Forbidden)
+                } else if facility.is_some_and(|f| f != "S1") {
+                    Some(Code::UnknownFacility)
                 } else if !known_2025(body["code"].as_str().unwrap()) {
                     Some(Code::UnknownWasteCode)
                 } else if time::parse_date(body["date"].as_str().unwrap()).unwrap() > day {
@@ -713,6 +812,60 @@ impl World {
                     unreserved(l["code"].as_str().unwrap()) < l["quantity_g"].as_i64().unwrap()
                 }) {
                     Some(Code::InsufficientStock)
+                } else {
+                    None
+                }
+            }
+            "waste.treated" => {
+                let (facility, code) = (
+                    body["facility"].as_str().unwrap(),
+                    body["code"].as_str().unwrap(),
+                );
+                let method = body["method"].as_str().unwrap();
+                let date = time::parse_date(body["date"].as_str().unwrap()).unwrap();
+                let lots = || {
+                    self.state
+                        .lots
+                        .values()
+                        .filter(move |l| l.generator == actor && l.code == code)
+                };
+                let unreserved: i64 = lots()
+                    .filter(|l| l.date <= date)
+                    .map(|l| l.remaining_g - l.reserved_g)
+                    .sum();
+                let capacity = match facility {
+                    "R1" => TREAT_R1_G,
+                    _ => TREAT_D1_G,
+                };
+                let treated: i64 = self
+                    .state
+                    .treatments
+                    .values()
+                    .filter(|t| {
+                        t.generator == actor
+                            && t.facility == facility
+                            && time::year_of(t.date) == time::year_of(date)
+                    })
+                    .map(|t| t.quantity_g)
+                    .sum();
+                let qty = body["quantity_g"].as_i64().unwrap();
+                if !role("generator") || body["generator"] != actor {
+                    Some(Code::Forbidden)
+                } else if !matches!(facility, "R1" | "D1") {
+                    Some(Code::UnknownFacility)
+                } else if !known_2025(code) && !lots().any(|l| l.remaining_g > 0) {
+                    Some(Code::UnknownWasteCode)
+                } else if date > day {
+                    Some(Code::BadDate)
+                } else if !METHOD_KINDS.iter().any(|(c, _)| *c == method) {
+                    Some(Code::UnknownMethod)
+                } else if (facility, method) != ("R1", "R9") && (facility, method) != ("D1", "D10")
+                {
+                    Some(Code::MethodNotAllowed)
+                } else if unreserved < qty {
+                    Some(Code::InsufficientStock)
+                } else if treated + qty > capacity {
+                    Some(Code::CapacityExceeded)
                 } else {
                     None
                 }
@@ -807,6 +960,17 @@ enum Op {
         qty: i64,
         age_days: i64,
         ahead: bool,
+        facility: Option<usize>,
+        who: Who,
+    },
+    Treat {
+        gen: usize,
+        facility: usize,
+        code: usize,
+        qty: i64,
+        method: usize,
+        age_days: i64,
+        ahead: bool,
         who: Who,
     },
     Open {
@@ -882,8 +1046,12 @@ fn line_code() -> impl Strategy<Value = usize> {
 fn op() -> impl Strategy<Value = Op> {
     let m = 0usize..64;
     prop_oneof![
-        3 => (0usize..4, 0usize..5, 1i64..3000, 0i64..40, proptest::bool::weighted(0.05), who())
-            .prop_map(|(gen, code, qty, age_days, ahead, who)| Op::Declare { gen, code, qty, age_days, ahead, who }),
+        3 => (0usize..4, 0usize..5, 1i64..3000, 0i64..40, proptest::bool::weighted(0.05),
+              proptest::option::weighted(0.5, prop_oneof![8 => Just(0usize), 1 => Just(1usize), 1 => Just(3usize)]), who())
+            .prop_map(|(gen, code, qty, age_days, ahead, facility, who)| Op::Declare { gen, code, qty, age_days, ahead, facility, who }),
+        2 => (0usize..4, prop_oneof![4 => 1usize..3, 1 => Just(0usize), 1 => Just(3usize)], line_code(), 1i64..2500,
+              prop_oneof![6 => Just(OWN_METHOD), 1 => 0usize..5], 0i64..40, proptest::bool::weighted(0.05), who())
+            .prop_map(|(gen, facility, code, qty, method, age_days, ahead, who)| Op::Treat { gen, facility, code, qty, method, age_days, ahead, who }),
         5 => (0usize..4, 0usize..7, 0usize..7, proptest::collection::vec((line_code(), 1i64..4000), 1..4)
                   .prop_filter_map("mostly distinct codes", |mut ls| {
                       // Keep a repeated code now and then (a shape error); usually drop repeats.
@@ -1028,16 +1196,46 @@ impl World {
                 qty,
                 age_days,
                 ahead,
+                facility,
                 who,
             } => {
                 let g = self.gens[gen % self.gens.len()].clone();
                 let date = time::cst_date(at) + Duration::days(if *ahead { 1 } else { -age_days });
-                let body = json!({"generator": g.org, "code": CODES[*code], "quantity_g": qty, "date": time::format_date(date)});
+                let mut body = json!({"generator": g.org, "code": CODES[*code], "quantity_g": qty, "date": time::format_date(date)});
+                if let Some(f) = facility {
+                    body["facility"] = json!(FACILITIES[*f]);
+                }
                 let (actor, key) = self.signer(&g, *who);
                 (
                     "waste.declared",
                     None,
                     self.submit_code(&actor, &key, "waste.declared", body, at),
+                )
+            }
+            Op::Treat {
+                gen,
+                facility,
+                code,
+                qty,
+                method,
+                age_days,
+                ahead,
+                who,
+            } => {
+                let g = self.gens[gen % self.gens.len()].clone();
+                let date = time::cst_date(at) + Duration::days(if *ahead { 1 } else { -age_days });
+                let method = match (*method, FACILITIES[*facility]) {
+                    (OWN_METHOD, "D1") => "D10",
+                    (OWN_METHOD, _) => "R9",
+                    (m, _) => METHODS[m],
+                };
+                let body = json!({"generator": g.org, "facility": FACILITIES[*facility], "code": CODES[*code],
+                                  "quantity_g": qty, "method": method, "date": time::format_date(date)});
+                let (actor, key) = self.signer(&g, *who);
+                (
+                    "waste.treated",
+                    None,
+                    self.submit_code(&actor, &key, "waste.treated", body, at),
                 )
             }
             Op::Open {
@@ -1203,6 +1401,26 @@ fn run(steps: &[Step]) -> Result<(), TestCaseError> {
             }
             None => {
                 prop_assert_eq!(after.size, before.size + 1);
+                // A store taken from within its capacity to above it is a condition keyed by
+                // the entry; any other change is not.
+                let seq = before.size;
+                for (k, f) in &after.facilities {
+                    let was = before.facilities.get(k).map_or(0, |b| b.stock_g);
+                    let crossed = f.kind == hwledger::domain::facility::FacilityKind::Storage
+                        && was <= f.capacity_g
+                        && f.stock_g > f.capacity_g;
+                    let key = format!("{}:{}:{}", k.0, k.1, seq);
+                    prop_assert_eq!(
+                        after.crossings.contains(&key),
+                        crossed,
+                        "{} by {}: stock {} → {} of {}",
+                        key,
+                        kind,
+                        was,
+                        f.stock_g,
+                        f.capacity_g
+                    );
+                }
                 // Statuses move only along the allowed transitions; only the named manifest moves.
                 for (mid, b) in &before.manifests {
                     let a = after.manifests.get(mid);
@@ -1298,6 +1516,7 @@ fn random_walks_reach_every_status() {
     let mut seen = std::collections::HashSet::new();
     let mut judged = 0;
     let mut outcomes: BTreeMap<(&str, Option<&str>), usize> = BTreeMap::new();
+    let mut crossings = 0;
     for _ in 0..WALKS {
         let steps = proptest::collection::vec(step(), 60)
             .new_tree(&mut runner)
@@ -1321,7 +1540,9 @@ fn random_walks_reach_every_status() {
             }
         }
         seen.extend(w.state.manifests.values().map(|m| m.status));
+        crossings += w.state.crossings.len();
     }
+    assert!(crossings > 0, "no walk took a store over its capacity");
     for s in [
         ManifestStatus::Opened,
         ManifestStatus::PickedUp,
@@ -1349,6 +1570,12 @@ fn random_walks_reach_every_status() {
         ("manifest.picked_up", Some("forbidden")),
         ("manifest.picked_up", Some("bad_timestamp")),
         ("waste.declared", Some("bad_date")),
+        ("waste.declared", Some("unknown_facility")),
+        ("waste.treated", None),
+        ("waste.treated", Some("unknown_facility")),
+        ("waste.treated", Some("method_not_allowed")),
+        ("waste.treated", Some("insufficient_stock")),
+        ("waste.treated", Some("capacity_exceeded")),
     ] {
         assert!(
             outcomes.contains_key(&(kind, code)),

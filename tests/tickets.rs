@@ -148,6 +148,7 @@ storage_test!(a_dumping_ticket_through_its_whole_life, |b| async move {
         json!({
             "ticket": id, "kind": "reported_dumping", "status": "open", "overdue": false,
             "subject": {"manifest": null, "org": null, "code": OIL, "lot": null,
+                        "facility": null, "seq": null, "year": null, "period": null, "containers": null,
                         "site": {"address": "钟楼区邹区镇某河道旁空地", "lat": 31_782_345, "lon": 119_853_210}},
             "summary": "群众举报河道旁倾倒疑似废矿物油约20桶", "quantity_g": 4_000_000,
             "lead": null, "support": [], "responsible": null, "due": null,
@@ -526,7 +527,8 @@ storage_test!(objects_named_and_ticket_ids, |b| async move {
     let t = ticket(&l, &id).await;
     assert_eq!(
         t["subject"],
-        json!({"manifest": m, "org": s.gen.org, "code": OIL, "lot": lot, "site": null})
+        json!({"manifest": m, "org": s.gen.org, "code": OIL, "lot": lot, "site": null,
+               "facility": null, "seq": null, "year": null, "period": null, "containers": null})
     );
     assert_eq!(t["quantity_g"], Value::Null);
 

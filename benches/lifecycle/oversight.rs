@@ -154,7 +154,9 @@ impl Expected {
     /// the rules of §6–§8 as the bench understands them.
     pub(super) fn compute(work: &Workload, seqs: &[u64]) -> Expected {
         let (mix, clock) = (&work.mix, &work.clock);
-        let limits = work.limits.genesis_limits();
+        let limits = work
+            .limits
+            .genesis_limits(hwledger::protocol::time::cst_date(chrono::Utc::now()));
         let secs = chrono::Duration::seconds;
         let mut order: Vec<usize> = (0..mix.events.len()).collect();
         order.sort_by_key(|&i| seqs[i]);

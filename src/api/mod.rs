@@ -4,8 +4,10 @@
 
 pub mod auth;
 mod catalogue;
+mod containers;
 pub mod error;
 mod events;
+mod facilities;
 mod ledger;
 mod manifests;
 mod ops;
@@ -103,7 +105,13 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/orgs/{org}", get(ledger::get_org))
         .route("/v1/licenses", get(manifests::list_licences))
         .route("/v1/licenses/{license}", get(manifests::get_licence))
+        .route("/v1/facilities", get(facilities::list_facilities))
+        .route(
+            "/v1/facilities/{org}/{facility}",
+            get(facilities::get_facility),
+        )
         .route("/v1/stock", get(manifests::get_stock))
+        .route("/v1/containers/{id}", get(containers::get_container))
         .route("/v1/manifests", get(manifests::list_manifests))
         .route("/v1/manifests/{id}", get(manifests::get_manifest))
         .route("/v1/tickets", get(tickets::list_tickets))

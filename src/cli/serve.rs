@@ -67,6 +67,16 @@ pub struct ServeArgs {
     /// Shortfall between shipped and received tolerated as weighing error, in percent (e.g. 1 or 0.5).
     #[arg(long, value_parser = parse_percent_bp)]
     pub shortfall_tolerance: Option<i64>,
+    /// Time a declared lot may stay at its generator, where a local rule sets one apart from
+    /// the storage limit (default: not written; the storage limit applies).
+    #[arg(long, value_parser = parse_seconds)]
+    pub generator_storage_limit: Option<i64>,
+    /// How far a plan's quantity may be exceeded, in percent (default 20).
+    #[arg(long, value_parser = parse_percent_bp_any)]
+    pub plan_excess: Option<i64>,
+    /// The date compliance starts (YYYY-MM-DD), or `off` (default: the genesis' CST date).
+    #[arg(long, value_parser = parse_compliance_from)]
+    pub compliance_from: Option<ComplianceFrom>,
     /// How often the sweeper looks for passed deadlines.
     #[arg(long, default_value = "60s", value_parser = parse_interval)]
     pub sweep_interval: Duration,
@@ -94,6 +104,39 @@ pub fn parse_interval(s: &str) -> Result<Duration, String> {
         Ok(_) => Err("the interval must be longer than zero".into()),
         Err(e) => Err(e.to_string()),
     }
+}
+
+/// `--compliance-from`: a date, or `off` (`None`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ComplianceFrom(pub Option<chrono::NaiveDate>);
+
+pub fn parse_compliance_from(s: &str) -> Result<ComplianceFrom, String> {
+    if s == "off" {
+        return Ok(ComplianceFrom(None));
+    }
+    crate::protocol::time::parse_date(s)
+        .map(|d| ComplianceFrom(Some(d)))
+        .map_err(|e| format!("{s:?} is not a date YYYY-MM-DD or `off`: {e}"))
+}
+
+/// A percentage with at most two decimals, as basis points, up to 10,000 % (a plan may be
+/// exceeded by more than its own quantity): `20` → 2000.
+pub fn parse_percent_bp_any(s: &str) -> Result<i64, String> {
+    let bad = || format!("{s:?} is not a percentage between 0 and 10000 with at most two decimals");
+    let (int, frac) = s.split_once('.').unwrap_or((s, ""));
+    if int.is_empty()
+        || int.len() > 5
+        || frac.len() > 2
+        || !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit())
+    {
+        return Err(bad());
+    }
+    let bp = int.parse::<i64>().map_err(|_| bad())? * 100
+        + format!("{frac:0<2}").parse::<i64>().map_err(|_| bad())?;
+    if bp > 1_000_000 {
+        return Err(bad());
+    }
+    Ok(bp)
 }
 
 /// A percentage with at most two decimals, as basis points: `1` → 100, `0.5` → 50.
@@ -188,6 +231,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             storage_s: args.storage_limit,
             max_backdate_s: max_backdate,
             shortfall_bp: args.shortfall_tolerance,
+            generator_storage_s: args.generator_storage_limit,
+            plan_excess_bp: args.plan_excess,
+            compliance_from: args.compliance_from.map(|c| c.0),
         },
         sweep_interval: args.sweep_interval,
     };

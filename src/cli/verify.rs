@@ -476,8 +476,12 @@ fn print_oversight(
             "  proper {} g, improper {} g, pending {} g, stored {} g",
             f.proper_g, f.improper_g, f.pending_g, f.stored_g
         );
+        println!("  of the proper, treated on site {} g", f.treated_onsite_g);
         for (kind, g) in &f.improper_by_kind {
             println!("  improper {kind}: {g} g");
+        }
+        for (kind, n) in &f.compliance_by_kind {
+            println!("  compliance {kind}: {n}");
         }
     }
     let now = time::truncate_millis(chrono::Utc::now());
@@ -598,7 +602,7 @@ async fn compare_projections(store: &Store, auditor: &Auditor) -> anyhow::Result
             let page = store.lots(g, true, after, 1000).await?;
             for lot in &page {
                 let want = state.lots.get(&lot.seq).filter(|l| &l.generator == g);
-                if want.map(LotView::of).as_ref() != Some(lot) {
+                if want.map(|l| LotView::of_state(state, l)).as_ref() != Some(lot) {
                     return Ok(Some(at_end(format!(
                         "the lots table differs from the ledger for lot {}",
                         lot.seq
@@ -661,6 +665,56 @@ async fn compare_projections(store: &Store, auditor: &Auditor) -> anyhow::Result
             "the tickets tables have {tickets} tickets and {history} history rows, the ledger {} and {events}",
             state.tickets.len()
         ))));
+    }
+    // Containers: as many rows as containers (each lot's, with its status, are compared with
+    // the lots above).
+    let containers = store.container_count().await?;
+    if containers != state.containers.len() as u64 {
+        return Ok(Some(at_end(format!(
+            "the containers table has {containers} rows, the ledger {}",
+            state.containers.len()
+        ))));
+    }
+    // Facilities (with their yearly treated quantities) and on-site treatments.
+    let (facilities, treatments) = store.facility_counts().await?;
+    if (facilities, treatments) != (state.facilities.len() as u64, state.treatments.len() as u64) {
+        return Ok(Some(at_end(format!(
+            "the facilities and treatments tables have {facilities} and {treatments} rows, the ledger {} and {}",
+            state.facilities.len(),
+            state.treatments.len()
+        ))));
+    }
+    for f in state.facilities.values() {
+        let years: Vec<i32> = f.treated.keys().copied().chain([0]).collect();
+        for year in years {
+            let want = crate::store::FacilityView::of(f, year);
+            if store.facility(&f.org, &f.facility, year).await?.as_ref() != Some(&want) {
+                return Ok(Some(at_end(format!(
+                    "the facilities table differs from the ledger for {} of {}",
+                    f.facility, f.org
+                ))));
+            }
+        }
+    }
+    let mut after = None;
+    loop {
+        let page = store.treatments(after, 1000).await?;
+        for t in &page {
+            let want = state
+                .treatments
+                .get(&t.seq)
+                .map(crate::store::TreatmentView::of);
+            if want.as_ref() != Some(t) {
+                return Ok(Some(Finding {
+                    seq: t.seq,
+                    reason: "the treatments table differs from the ledger here".into(),
+                }));
+            }
+        }
+        match page.last() {
+            Some(t) if page.len() == 1000 => after = Some(t.seq),
+            _ => break,
+        }
     }
     if let Some(seq) = store.ticket_history_mismatch().await? {
         return Ok(Some(Finding {

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::catalogue;
+use super::container::ContainerStatus;
 use super::licence::Activity;
 use super::rejection::{reject, Code, Rejection};
 use super::state::{body, Outcome, Role, State, Touched};
@@ -60,9 +61,42 @@ pub struct Line {
     pub receipt_covered: Option<bool>,
     /// Whether a licence of the receiver covered the line's handling method when disposed of.
     pub handling_covered: Option<bool>,
+    /// The containers the line names, if any.
+    pub containers: Option<Vec<LineContainer>>,
+}
+
+/// A container a manifest line names: what it held, and its weight at receipt when the receipt
+/// weighed it (0 when left out of a receipt line that lists containers).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineContainer {
+    pub id: String,
+    pub quantity_g: i64,
+    pub received_g: Option<i64>,
 }
 
 impl Line {
+    /// The ids of the line's containers.
+    pub fn container_ids(&self) -> Vec<String> {
+        self.containers
+            .iter()
+            .flatten()
+            .map(|c| c.id.clone())
+            .collect()
+    }
+
+    /// The line's containers counted 0 at receipt, in byte order.
+    pub fn containers_counted_zero(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self
+            .containers
+            .iter()
+            .flatten()
+            .filter(|c| c.received_g == Some(0))
+            .map(|c| c.id.clone())
+            .collect();
+        ids.sort();
+        ids
+    }
+
     /// The counted quantity of §8: what was received, at most what was shipped.
     pub fn counted_g(&self) -> Option<i64> {
         self.received_g.map(|r| r.min(self.quantity_g))
@@ -102,6 +136,7 @@ struct OpenLine {
     quantity_g: i64,
     form: Option<String>,
     packaging: Option<String>,
+    containers: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -128,6 +163,7 @@ struct WithReason {
 struct PickedUp {
     manifest: Uuid,
     vehicle: String,
+    containers: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -136,6 +172,7 @@ struct CountedLine {
     code: String,
     quantity_g: i64,
     method: Option<String>,
+    containers: Option<Vec<super::container::Weighed>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -280,17 +317,36 @@ impl State {
                 ),
             );
         }
+        // Line by line: named containers exactly, else container-less stock.
+        let mut named: Vec<Option<Vec<(u64, i64)>>> = Vec::with_capacity(b.lines.len());
         for l in &b.lines {
+            if let Some(ids) = &l.containers {
+                named.push(Some(self.check_named_containers(
+                    ids,
+                    &b.generator,
+                    &l.code,
+                    l.quantity_g,
+                    |_| true,
+                )?));
+                continue;
+            }
             let have = self.unreserved(&b.generator, &l.code);
             if have < l.quantity_g {
                 return reject(
                     Code::InsufficientStock,
                     format!(
-                        "{} has {have} g of {} declared and unreserved; the line ships {} g",
+                        "{} has {have} g of {} declared, unreserved and not in containers; the line ships {} g",
                         b.generator, l.code, l.quantity_g
                     ),
                 );
             }
+            named.push(None);
+        }
+        if shipped > super::facility::MAX_FIGURE {
+            return reject(
+                Code::QuantityTooLarge,
+                format!("the manifest's total quantity {shipped} g exceeds 2^53-1 g"),
+            );
         }
         // Every rule holds: number it, reserve its stock, count it against capacity.
         let region = &self.orgs[&b.generator].region;
@@ -298,27 +354,45 @@ impl State {
         let serial = self.serials.entry((year, city.clone())).or_insert(0);
         *serial += 1;
         let number = format!("{year}{city}{:06}", *serial);
-        let lines = b
-            .lines
-            .into_iter()
-            .map(|l| {
-                let lots = self.reserve(&b.generator, &l.code, l.quantity_g);
-                Line {
-                    code: l.code,
-                    quantity_g: l.quantity_g,
-                    form: l.form,
-                    packaging: l.packaging,
-                    received_g: None,
-                    disposed_g: None,
-                    method: None,
-                    lots,
-                    receipt_covered: None,
-                    handling_covered: None,
-                }
-            })
-            .collect::<Vec<_>>();
-        *self.intake_in_flight.entry(b.receiver.clone()).or_insert(0) += shipped;
+        let mut lines = Vec::with_capacity(b.lines.len());
+        let mut steps = Vec::new();
         let mut touched = vec![Touched::Manifest(b.manifest)];
+        for (l, take) in b.lines.into_iter().zip(named) {
+            let (lots, containers) = match (take, l.containers) {
+                (Some(take), Some(ids)) => {
+                    for (lot, q) in &take {
+                        self.lots.get_mut(lot).expect("checked").reserved_g += q;
+                    }
+                    self.set_containers(&ids, ContainerStatus::Reserved, Some(b.manifest));
+                    let list = ids
+                        .iter()
+                        .map(|id| LineContainer {
+                            id: id.clone(),
+                            quantity_g: self.containers[id].quantity_g,
+                            received_g: None,
+                        })
+                        .collect();
+                    steps.extend(ids.iter().map(|id| (id.clone(), None)));
+                    touched.extend(ids.into_iter().map(Touched::Container));
+                    (take, Some(list))
+                }
+                _ => (self.reserve(&b.generator, &l.code, l.quantity_g), None),
+            };
+            lines.push(Line {
+                code: l.code,
+                quantity_g: l.quantity_g,
+                form: l.form,
+                packaging: l.packaging,
+                received_g: None,
+                disposed_g: None,
+                method: None,
+                lots,
+                receipt_covered: None,
+                handling_covered: None,
+                containers,
+            });
+        }
+        *self.intake_in_flight.entry(b.receiver.clone()).or_insert(0) += shipped;
         touched.extend(
             lines
                 .iter()
@@ -346,6 +420,7 @@ impl State {
         );
         Ok(Outcome {
             touched,
+            containers: steps,
             ..Default::default()
         })
     }
@@ -357,7 +432,25 @@ impl State {
                 .iter()
                 .flat_map(|l| l.lots.iter().map(|(s, _)| Touched::Lot(*s))),
         );
+        t.extend(
+            Self::manifest_containers(m)
+                .into_iter()
+                .map(Touched::Container),
+        );
         t
+    }
+
+    /// Every container a manifest names, line by line.
+    fn manifest_containers(m: &Manifest) -> Vec<String> {
+        m.lines.iter().flat_map(|l| l.container_ids()).collect()
+    }
+
+    /// Trace steps without a quantity for every container a manifest names.
+    fn container_steps(m: &Manifest) -> Vec<(String, Option<i64>)> {
+        Self::manifest_containers(m)
+            .into_iter()
+            .map(|id| (id, None))
+            .collect()
     }
 
     pub(super) fn manifest_cancelled(&mut self, p: &Prepared) -> Result<Outcome, Rejection> {
@@ -369,14 +462,18 @@ impl State {
         for l in &m.lines {
             self.release(&l.lots);
         }
+        let ids = Self::manifest_containers(&m);
+        self.set_containers(&ids, ContainerStatus::InStock, None);
         *self.intake_in_flight.entry(m.receiver.clone()).or_insert(0) -= m.shipped_g();
         let touched = Self::lots_touched(&m);
+        let steps = Self::container_steps(&m);
         let m = self.manifests.entry(b.manifest).or_insert(m);
         m.status = ManifestStatus::Cancelled;
         m.closed_at = Some(p.header.at);
         m.last_at = p.header.at;
         Ok(Outcome {
             touched,
+            containers: steps,
             ..Default::default()
         })
     }
@@ -386,11 +483,39 @@ impl State {
         let b: PickedUp = body(p.body())?;
         let m = self.manifest_for(p, &b.manifest, |m| &m.carrier, "carrier")?;
         Self::require_status(m, "manifest.picked_up", ManifestStatus::Opened)?;
+        // The scan at loading: exactly the manifest's containers (转移办法 Art. 13).
+        let named: HashSet<String> = Self::manifest_containers(m).into_iter().collect();
+        let scanned: Option<HashSet<&String>> = b.containers.as_ref().map(|c| c.iter().collect());
+        let matches = match &scanned {
+            None => named.is_empty(),
+            Some(s) => s.len() == named.len() && s.iter().all(|id| named.contains(*id)),
+        };
+        if !matches {
+            let missing = named
+                .iter()
+                .filter(|id| !scanned.as_ref().is_some_and(|s| s.contains(id)))
+                .count();
+            let extra = scanned
+                .iter()
+                .flatten()
+                .filter(|id| !named.contains(**id))
+                .count();
+            return reject(
+                Code::ContainersMismatch,
+                format!(
+                    "the scan is not the manifest's {} containers: {missing} missing, {extra} not of the manifest",
+                    named.len()
+                ),
+            );
+        }
         let m = self.manifests.remove(&b.manifest).expect("checked");
         for l in &m.lines {
-            self.take_reserved(&l.lots);
+            self.take_reserved(&l.lots, p.header.at);
         }
+        let ids = Self::manifest_containers(&m);
+        self.set_containers(&ids, ContainerStatus::Shipped, Some(m.id));
         let touched = Self::lots_touched(&m);
+        let steps = Self::container_steps(&m);
         let m = self.manifests.entry(b.manifest).or_insert(m);
         m.status = ManifestStatus::PickedUp;
         m.vehicle = Some(b.vehicle);
@@ -398,6 +523,7 @@ impl State {
         m.last_at = p.header.at;
         Ok(Outcome {
             touched,
+            containers: steps,
             ..Default::default()
         })
     }
@@ -409,6 +535,31 @@ impl State {
         Self::require_status(m, "manifest.received", ManifestStatus::PickedUp)?;
         // The schema already refuses a receipt line with a method.
         let order = match_lines(m, &b.lines)?;
+        // Weighed containers: of that manifest line, summing to the line's quantity.
+        for (ml, &i) in m.lines.iter().zip(&order) {
+            let Some(list) = &b.lines[i].containers else {
+                continue;
+            };
+            let own = ml.container_ids();
+            for c in list {
+                if !own.contains(&c.id) {
+                    return reject(
+                        Code::ContainersMismatch,
+                        format!("{} is not a container of the {} line", c.id, ml.code),
+                    );
+                }
+            }
+            let sum: i64 = list.iter().map(|c| c.quantity_g).sum();
+            if sum != b.lines[i].quantity_g {
+                return reject(
+                    Code::ContainersMismatch,
+                    format!(
+                        "the {} line's containers weigh {sum} g; the line says {} g",
+                        ml.code, b.lines[i].quantity_g
+                    ),
+                );
+            }
+        }
         let received: i64 = b.lines.iter().map(|l| l.quantity_g).sum();
         let (receiver, shipped) = (m.receiver.clone(), m.shipped_g());
         let day = time::cst_date(p.header.at);
@@ -422,9 +573,22 @@ impl State {
             })
             .collect();
         let m = self.manifests.get_mut(&b.manifest).expect("checked");
+        let mut statuses: Vec<(String, ContainerStatus, Option<i64>)> = Vec::new();
         for ((line, i), covered) in m.lines.iter_mut().zip(order).zip(covered) {
             line.received_g = Some(b.lines[i].quantity_g);
             line.receipt_covered = Some(covered);
+            let weighed = b.lines[i].containers.as_ref();
+            for c in line.containers.iter_mut().flatten() {
+                // A container left out of a line that lists containers counts 0; a line that
+                // lists none did not weigh them one by one.
+                c.received_g =
+                    weighed.map(|w| w.iter().find(|x| x.id == c.id).map_or(0, |x| x.quantity_g));
+                let status = match c.received_g {
+                    Some(0) => ContainerStatus::Missing,
+                    _ => ContainerStatus::Received,
+                };
+                statuses.push((c.id.clone(), status, c.received_g));
+            }
         }
         m.status = ManifestStatus::Received;
         m.received_at = Some(p.header.at);
@@ -434,7 +598,21 @@ impl State {
             .intake_received
             .entry((receiver, time::cst_year(p.header.at)))
             .or_insert(0) += received;
-        Ok(Outcome::touching(Touched::Manifest(b.manifest)))
+        let mut touched = vec![Touched::Manifest(b.manifest)];
+        let mut steps = Vec::new();
+        for (id, status, weight) in statuses {
+            self.set_containers(std::slice::from_ref(&id), status, Some(b.manifest));
+            if let Some(c) = self.containers.get_mut(&id) {
+                c.received_g = weight;
+            }
+            steps.push((id.clone(), weight));
+            touched.push(Touched::Container(id));
+        }
+        Ok(Outcome {
+            touched,
+            containers: steps,
+            ..Default::default()
+        })
     }
 
     pub(super) fn manifest_rejected(&mut self, p: &Prepared) -> Result<Outcome, Rejection> {
@@ -442,18 +620,29 @@ impl State {
         let b: WithReason = body(p.body())?;
         let m = self.manifest_for(p, &b.manifest, |m| &m.receiver, "receiver")?;
         Self::require_status(m, "manifest.rejected", ManifestStatus::PickedUp)?;
+        let returned: Vec<(u64, i64)> = m.lines.iter().flat_map(|l| l.lots.clone()).collect();
+        if self.stock_after_return(&returned) > super::facility::MAX_FIGURE {
+            return reject(
+                Code::QuantityTooLarge,
+                "the waste returned would take a storage facility's stock above 2^53-1 g",
+            );
+        }
         let m = self.manifests.remove(&b.manifest).expect("checked");
         for l in &m.lines {
-            self.give_back(&l.lots);
+            self.give_back(&l.lots, p.header.at);
         }
+        let ids = Self::manifest_containers(&m);
+        self.set_containers(&ids, ContainerStatus::InStock, None);
         *self.intake_in_flight.entry(m.receiver.clone()).or_insert(0) -= m.shipped_g();
         let touched = Self::lots_touched(&m);
+        let steps = Self::container_steps(&m);
         let m = self.manifests.entry(b.manifest).or_insert(m);
         m.status = ManifestStatus::Rejected;
         m.closed_at = Some(p.header.at);
         m.last_at = p.header.at;
         Ok(Outcome {
             touched,
+            containers: steps,
             ..Default::default()
         })
     }
@@ -508,6 +697,12 @@ impl State {
         m.status = ManifestStatus::Disposed;
         m.closed_at = Some(p.header.at);
         m.last_at = p.header.at;
-        Ok(Outcome::touching(Touched::Manifest(b.manifest)))
+        // The disposal of the manifest that delivered them joins the containers' traces.
+        let steps = Self::container_steps(m);
+        Ok(Outcome {
+            touched: vec![Touched::Manifest(b.manifest)],
+            containers: steps,
+            ..Default::default()
+        })
     }
 }

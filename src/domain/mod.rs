@@ -2,6 +2,8 @@
 //! rules every event must satisfy.
 
 pub mod catalogue;
+pub mod container;
+pub mod facility;
 pub mod ids;
 pub mod licence;
 pub mod manifest;
@@ -10,3 +12,4 @@ pub mod rejection;
 pub mod state;
 pub mod stock;
 pub mod ticket;
+pub mod treatment;

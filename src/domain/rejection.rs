@@ -34,6 +34,16 @@ pub enum Code {
     LinesMismatch,
     OverReceived,
     TicketExists,
+    UnknownFacility,
+    FacilityExists,
+    BadCapacity,
+    MethodNotAllowed,
+    QuantityTooLarge,
+    BadContainerId,
+    ContainerExists,
+    ContainersMismatch,
+    UnknownContainer,
+    ContainerUnavailable,
 }
 
 impl Code {
@@ -68,6 +78,16 @@ impl Code {
             Code::LinesMismatch => "lines_mismatch",
             Code::OverReceived => "over_received",
             Code::TicketExists => "ticket_exists",
+            Code::UnknownFacility => "unknown_facility",
+            Code::FacilityExists => "facility_exists",
+            Code::BadCapacity => "bad_capacity",
+            Code::MethodNotAllowed => "method_not_allowed",
+            Code::QuantityTooLarge => "quantity_too_large",
+            Code::BadContainerId => "bad_container_id",
+            Code::ContainerExists => "container_exists",
+            Code::ContainersMismatch => "containers_mismatch",
+            Code::UnknownContainer => "unknown_container",
+            Code::ContainerUnavailable => "container_unavailable",
         }
     }
 
@@ -115,6 +135,16 @@ impl Code {
             Code::LinesMismatch => "The lines do not match the manifest's lines",
             Code::OverReceived => "More disposed of than received",
             Code::TicketExists => "The ticket exists",
+            Code::UnknownFacility => "No such active facility of the org",
+            Code::FacilityExists => "The facility is already registered",
+            Code::BadCapacity => "The capacity is not allowed for this facility",
+            Code::MethodNotAllowed => "The method is not allowed for this facility",
+            Code::QuantityTooLarge => "A figure would exceed 2^53-1",
+            Code::BadContainerId => "The container id's segments are not those of its lot",
+            Code::ContainerExists => "The container exists",
+            Code::ContainersMismatch => "The containers do not match",
+            Code::UnknownContainer => "No such container",
+            Code::ContainerUnavailable => "The container is not available here",
         }
     }
 }

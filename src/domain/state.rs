@@ -14,19 +14,23 @@ use uuid::Uuid;
 use chrono::NaiveDate;
 
 use super::catalogue::Edition;
+use super::container::Container;
+use super::facility::{Crossing, Facility};
 use super::licence::Licence;
 use super::manifest::Manifest;
-use super::oversight::{AutoTicket, RateBook, Schedule, Watched};
+use super::oversight::{AutoTicket, Kind, RateBook, Schedule, Watched};
 use super::rejection::{reject, Code, Rejection};
 use super::stock::Lot;
 use super::ticket::Ticket;
+use super::treatment::Treatment;
 use crate::protocol::event::{Hash, Prepared, LEDGER_ACTOR};
 use crate::protocol::time::{self, Timestamp};
 
 /// How far ahead of the ledger's clock an event's `at` may be (§3 step 5).
 pub const MAX_AHEAD_S: i64 = 300;
 
-/// The limits of §7, as written at genesis and by `ledger.limits_set`.
+/// The limits of §7, as written at genesis and by `ledger.limits_set`. The members version 2
+/// adds are optional, and absent from a version-1 ledger's limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Limits {
@@ -35,6 +39,76 @@ pub struct Limits {
     pub storage_s: i64,
     pub max_backdate_s: i64,
     pub shortfall_bp: i64,
+    /// The storage limit of lots of `waste.declared` (a local rule); absent: `storage_s`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generator_storage_s: Option<i64>,
+    /// Basis points a plan's `generate_g` may be exceeded by; absent: 2000.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan_excess_bp: Option<i64>,
+    /// From this CST date on, compliance is on; absent: off.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::protocol::time::opt_date"
+    )]
+    pub compliance_from: Option<NaiveDate>,
+}
+
+/// The default of `plan_excess_bp` (§7).
+pub const PLAN_EXCESS_BP: i64 = 2000;
+
+impl Limits {
+    /// The storage limit of a lot at its generator.
+    pub fn generator_storage(&self) -> i64 {
+        self.generator_storage_s.unwrap_or(self.storage_s)
+    }
+
+    pub fn plan_excess(&self) -> i64 {
+        self.plan_excess_bp.unwrap_or(PLAN_EXCESS_BP)
+    }
+
+    /// Whether compliance is on (§7).
+    pub fn compliance_on(&self) -> bool {
+        self.compliance_from.is_some()
+    }
+
+    /// The limits after a `ledger.limits_set`: an absent optional member keeps the value in
+    /// force, and `"compliance_from": null` switches compliance off.
+    pub fn patched(&self, p: &LimitsPatch) -> Limits {
+        Limits {
+            transit_s: p.transit_s,
+            disposal_s: p.disposal_s,
+            storage_s: p.storage_s,
+            max_backdate_s: p.max_backdate_s,
+            shortfall_bp: p.shortfall_bp,
+            generator_storage_s: p.generator_storage_s.or(self.generator_storage_s),
+            plan_excess_bp: p.plan_excess_bp.or(self.plan_excess_bp),
+            compliance_from: match p.compliance_from {
+                Some(c) => c,
+                None => self.compliance_from,
+            },
+        }
+    }
+}
+
+/// The limits of a `ledger.limits_set`, where an absent member and a null one differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsPatch {
+    pub transit_s: i64,
+    pub disposal_s: i64,
+    pub storage_s: i64,
+    pub max_backdate_s: i64,
+    pub shortfall_bp: i64,
+    #[serde(default)]
+    pub generator_storage_s: Option<i64>,
+    #[serde(default)]
+    pub plan_excess_bp: Option<i64>,
+    #[serde(
+        default,
+        deserialize_with = "crate::protocol::time::opt_opt_date::deserialize"
+    )]
+    pub compliance_from: Option<Option<NaiveDate>>,
 }
 
 impl Default for Limits {
@@ -47,6 +121,9 @@ impl Default for Limits {
             storage_s: 365 * DAY,
             max_backdate_s: 14 * DAY,
             shortfall_bp: 100,
+            generator_storage_s: None,
+            plan_excess_bp: None,
+            compliance_from: None,
         }
     }
 }
@@ -115,6 +192,12 @@ pub enum Touched {
     Lot(u64),
     Manifest(Uuid),
     Ticket(Uuid),
+    /// A facility, by (org, facility).
+    Facility(String, String),
+    /// An on-site treatment, by the seq of its `waste.treated`.
+    Treatment(u64),
+    /// A container, by its id.
+    Container(String),
 }
 
 /// What an accepted event did.
@@ -123,6 +206,10 @@ pub struct Outcome {
     pub touched: Vec<Touched>,
     /// Automatic tickets the event calls for at once, to be appended right after it.
     pub followups: Vec<AutoTicket>,
+    /// The containers the event made, reserved, released, scanned, received, returned or
+    /// treated, or whose manifest it closed, in order, with the quantity it gave each (declared,
+    /// weighed at receipt) or none: the steps of their traces.
+    pub containers: Vec<(String, Option<i64>)>,
 }
 
 impl Outcome {
@@ -130,6 +217,7 @@ impl Outcome {
         Outcome {
             touched: vec![t],
             followups: Vec::new(),
+            containers: Vec::new(),
         }
     }
 }
@@ -174,6 +262,19 @@ pub struct State {
     pub rate: RateBook,
     /// Deadlines the sweeper watches, for conditions without a ticket yet.
     pub(super) watched: Schedule<Watched>,
+    /// Facilities, by (org, facility).
+    pub facilities: HashMap<(String, String), Facility>,
+    /// On-site treatments, by the seq of their entry.
+    pub treatments: HashMap<u64, Treatment>,
+    /// Containers (一物一码), by id.
+    pub containers: HashMap<String, Container>,
+    /// Every `storage_over_capacity` condition that arose, by subject key.
+    pub crossings: HashMap<String, Crossing>,
+    /// While an entry is applied: the storage facilities whose stock or capacity it changed,
+    /// with the stock, capacity and `at` before it.
+    pub(super) crossing_candidates: HashMap<(String, String), (i64, i64, Timestamp)>,
+    /// While an entry is applied: the facilities whose stock it changed.
+    pub(super) touched_facilities: BTreeSet<(String, String)>,
 }
 
 /// The body of `ledger.genesis`.
@@ -198,7 +299,7 @@ struct GenesisRegulator {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct LimitsSet {
-    limits: Limits,
+    limits: LimitsPatch,
     #[allow(dead_code)]
     reason: String,
 }
@@ -267,6 +368,12 @@ impl State {
             tickets: HashMap::new(),
             rate: RateBook::default(),
             watched: Schedule::default(),
+            facilities: HashMap::new(),
+            treatments: HashMap::new(),
+            containers: HashMap::new(),
+            crossings: HashMap::new(),
+            crossing_candidates: HashMap::new(),
+            touched_facilities: BTreeSet::new(),
         }
     }
 
@@ -355,7 +462,15 @@ impl State {
             );
         }
         // Steps 6 and 7, then the state absorbs the event.
-        let mut outcome = self.apply_rules(p, now)?;
+        let mut outcome = match self.apply_rules(p, now) {
+            Ok(o) => o,
+            Err(r) => {
+                // A refused event changes nothing; its bookkeeping goes too.
+                self.crossing_candidates.clear();
+                self.touched_facilities.clear();
+                return Err(r);
+            }
+        };
         self.after_rules(p, &mut outcome, now);
         self.events.insert(h.id, (self.size, p.event_digest()));
         self.size += 1;
@@ -373,18 +488,33 @@ impl State {
             }
             _ => {}
         }
+        outcome.touched.extend(
+            std::mem::take(&mut self.touched_facilities)
+                .into_iter()
+                .map(|(o, f)| Touched::Facility(o, f)),
+        );
         for t in &outcome.touched {
             match t {
                 Touched::Manifest(id) => self.refresh_manifest(id),
                 Touched::Lot(seq) => self.refresh_lot(*seq),
+                Touched::Treatment(seq) => self.refresh_treatment(*seq),
                 _ => {}
             }
         }
+        // Tickets follow their cause in §7's row order, then by subject key.
         if let Some(m) = p.body()["manifest"]
             .as_str()
             .and_then(|m| Uuid::parse_str(m).ok())
         {
             outcome.followups = self.tickets_caused_by(&p.header.kind, &m, now);
+        }
+        let crossings = self.settle_crossings();
+        if p.header.actor != LEDGER_ACTOR {
+            outcome.followups.extend(
+                crossings
+                    .iter()
+                    .filter_map(|key| self.expected_ticket(Kind::StorageOverCapacity, key, now)),
+            );
         }
     }
 
@@ -426,7 +556,7 @@ impl State {
             "ledger.limits_set" => {
                 self.require_regulator(&h.actor)?;
                 let b: LimitsSet = body(p.body())?;
-                self.limits = Some(b.limits);
+                self.limits = Some(self.limits().patched(&b.limits));
                 Ok(Outcome::default())
             }
             "org.registered" => self.org_registered(p),
@@ -437,7 +567,11 @@ impl State {
             "license.suspended" | "license.reinstated" | "license.revoked" => {
                 self.licence_status(p)
             }
+            "facility.registered" => self.facility_registered(p),
+            "facility.amended" => self.facility_amended(p),
+            "facility.closed" => self.facility_closed(p),
             "waste.declared" => self.waste_declared(p),
+            "waste.treated" => self.waste_treated(p),
             "manifest.opened" => self.manifest_opened(p),
             "manifest.cancelled" => self.manifest_cancelled(p),
             "manifest.picked_up" => self.manifest_picked_up(p),

@@ -1,14 +1,21 @@
-//! Declared waste (申报登记) held at generators, as lots that manifests reserve oldest first.
+//! Declared waste (申报登记) held at generators, as lots that manifests reserve and on-site
+//! treatments take oldest first.
+//!
+//! A lot is named by the seq of the entry that made it. Version 2 keeps the shape open for lots
+//! made by storings at receivers (their `origin`) and for lots of containers; a lot of
+//! `waste.declared` without containers is its own only portion.
 
 use chrono::NaiveDate;
 use serde::Deserialize;
 
 use super::catalogue;
+use super::container::{Container, ContainerStatus, Weighed};
+use super::facility::{FacilityKind, MAX_FIGURE};
 use super::ids::WasteCode;
 use super::rejection::{reject, Code, Rejection};
 use super::state::{body, Outcome, Role, State, Touched};
 use crate::protocol::event::Prepared;
-use crate::protocol::time;
+use crate::protocol::time::{self, Timestamp};
 
 /// One `waste.declared`: a quantity of one code at one generator.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,6 +30,11 @@ pub struct Lot {
     pub remaining_g: i64,
     /// The part of `remaining_g` held by opened manifests.
     pub reserved_g: i64,
+    /// The storage facility of the holder it is kept in, if named.
+    pub facility: Option<String>,
+    /// The ids of its containers, in the order declared; `None` for a container-less lot
+    /// (the only lots manifest lines without containers and FIFO take from).
+    pub containers: Option<Vec<String>>,
 }
 
 impl Lot {
@@ -38,6 +50,8 @@ struct Declared {
     code: String,
     quantity_g: i64,
     date: String,
+    facility: Option<String>,
+    containers: Option<Vec<Weighed>>,
 }
 
 impl State {
@@ -46,6 +60,9 @@ impl State {
         let b: Declared = body(p.body())?;
         if b.generator != p.header.actor {
             return reject(Code::Forbidden, "a generator declares only its own waste");
+        }
+        if let Some(f) = &b.facility {
+            self.active_facility(&b.generator, f, &[FacilityKind::Storage])?;
         }
         let code = self.known_code(p, &b.code)?;
         let date = time::parse_date(&b.date)
@@ -56,11 +73,47 @@ impl State {
                 format!("date {} is after the day of the declaration", b.date),
             );
         }
+        if let Some(list) = &b.containers {
+            self.check_new_containers(list, &b.generator, &code, date, b.quantity_g)?;
+        }
+        if let Some(f) = b
+            .facility
+            .as_deref()
+            .and_then(|f| self.facility(&b.generator, f))
+        {
+            if f.stock_g + b.quantity_g > MAX_FIGURE {
+                return reject(
+                    Code::QuantityTooLarge,
+                    format!("the stock of facility {} would exceed 2^53-1 g", f.facility),
+                );
+            }
+        }
         let seq = self.size;
-        self.lot_queues
-            .entry((b.generator.clone(), code.as_str().to_owned()))
-            .or_default()
-            .insert((date, seq));
+        if let Some(f) = &b.facility {
+            self.facility_stock_changed(&b.generator, f, b.quantity_g, p.header.at);
+        }
+        if b.containers.is_none() {
+            self.lot_queues
+                .entry((b.generator.clone(), code.as_str().to_owned()))
+                .or_default()
+                .insert((date, seq));
+        }
+        let mut steps = Vec::new();
+        let mut touched = vec![Touched::Lot(seq)];
+        for c in b.containers.iter().flatten() {
+            self.containers.insert(
+                c.id.clone(),
+                Container {
+                    lot: seq,
+                    quantity_g: c.quantity_g,
+                    status: ContainerStatus::InStock,
+                    manifest: None,
+                    received_g: None,
+                },
+            );
+            steps.push((c.id.clone(), Some(c.quantity_g)));
+            touched.push(Touched::Container(c.id.clone()));
+        }
         self.lots.insert(
             seq,
             Lot {
@@ -71,9 +124,15 @@ impl State {
                 quantity_g: b.quantity_g,
                 remaining_g: b.quantity_g,
                 reserved_g: 0,
+                facility: b.facility,
+                containers: b.containers.map(|l| l.into_iter().map(|c| c.id).collect()),
             },
         );
-        Ok(Outcome::touching(Touched::Lot(seq)))
+        Ok(Outcome {
+            touched,
+            containers: steps,
+            ..Default::default()
+        })
     }
 
     /// A waste code known to the catalogue in force on the CST date of the event.
@@ -128,13 +187,94 @@ impl State {
         taken
     }
 
+    /// The lots of `code` the holder has with something left (a code the catalogue in force no
+    /// longer lists may still be held).
+    pub fn held_lots(&self, holder: &str, code: &str) -> usize {
+        self.lot_queues
+            .get(&(holder.to_owned(), code.to_owned()))
+            .map_or(0, |q| q.len())
+    }
+
+    /// The holder's unreserved quantity of `code` in lots dated on or before `date`.
+    pub fn unreserved_until(&self, holder: &str, code: &str, date: NaiveDate) -> i64 {
+        self.lot_queues
+            .get(&(holder.to_owned(), code.to_owned()))
+            .into_iter()
+            .flat_map(|q| q.range(..=(date, u64::MAX)))
+            .map(|(_, seq)| self.lots[seq].unreserved_g())
+            .sum()
+    }
+
+    /// Takes `quantity` of `code` at once from the holder's unreserved stock in lots dated on
+    /// or before `date`, oldest first (on-site treatment); the caller has checked that it
+    /// suffices.
+    pub(super) fn take_until(
+        &mut self,
+        holder: &str,
+        code: &str,
+        date: NaiveDate,
+        quantity: i64,
+        at: Timestamp,
+    ) -> Vec<(u64, i64)> {
+        let key = (holder.to_owned(), code.to_owned());
+        let seqs: Vec<u64> = self.lot_queues[&key]
+            .range(..=(date, u64::MAX))
+            .map(|(_, s)| *s)
+            .collect();
+        let mut left = quantity;
+        let mut taken = Vec::new();
+        for seq in seqs {
+            if left == 0 {
+                break;
+            }
+            let take = self.lots[&seq].unreserved_g().min(left);
+            if take > 0 {
+                self.change_remaining(seq, -take, at);
+                left -= take;
+                taken.push((seq, take));
+            }
+        }
+        debug_assert_eq!(left, 0, "take_until is called only when the stock suffices");
+        taken
+    }
+
+    /// Takes `quantity` out of one lot at once (named containers treated on site).
+    pub(super) fn take_from_lot(&mut self, seq: u64, quantity: i64, at: Timestamp) {
+        self.change_remaining(seq, -quantity, at);
+    }
+
+    /// A lot's remaining quantity changes: its facility's stock follows, and an emptied lot
+    /// leaves the queue (a refilled one rejoins it in its place).
+    fn change_remaining(&mut self, seq: u64, delta: i64, at: Timestamp) {
+        let lot = self.lots.get_mut(&seq).expect("known lots");
+        lot.remaining_g += delta;
+        let (holder, facility) = (lot.generator.clone(), lot.facility.clone());
+        if let Some(f) = facility {
+            self.facility_stock_changed(&holder, &f, delta, at);
+        }
+        let lot = &self.lots[&seq];
+        if lot.containers.is_some() {
+            return;
+        }
+        let key = (lot.generator.clone(), lot.code.clone());
+        let order = (lot.date, lot.seq);
+        if lot.remaining_g == 0 {
+            if let Some(q) = self.lot_queues.get_mut(&key) {
+                q.remove(&order);
+            }
+        } else {
+            self.lot_queues.entry(key).or_default().insert(order);
+        }
+    }
+
     /// Pickup: the reserved quantities leave their lots.
-    pub(super) fn take_reserved(&mut self, allocation: &[(u64, i64)]) {
+    pub(super) fn take_reserved(&mut self, allocation: &[(u64, i64)], at: Timestamp) {
         for (seq, q) in allocation {
-            let lot = self.lots.get_mut(seq).expect("allocated lots exist");
-            lot.reserved_g -= q;
-            lot.remaining_g -= q;
-            self.forget_if_empty(*seq);
+            self.lots
+                .get_mut(seq)
+                .expect("allocated lots exist")
+                .reserved_g -= q;
+            self.change_remaining(*seq, -q, at);
         }
     }
 
@@ -149,25 +289,28 @@ impl State {
     }
 
     /// Rejection: the shipped quantities return to the lots they came from.
-    pub(super) fn give_back(&mut self, allocation: &[(u64, i64)]) {
+    pub(super) fn give_back(&mut self, allocation: &[(u64, i64)], at: Timestamp) {
         for (seq, q) in allocation {
-            let lot = self.lots.get_mut(seq).expect("allocated lots exist");
-            lot.remaining_g += q;
-            let key = (lot.generator.clone(), lot.code.clone());
-            let order = (lot.date, lot.seq);
-            self.lot_queues.entry(key).or_default().insert(order);
+            self.change_remaining(*seq, *q, at);
         }
     }
 
-    /// Lots with nothing left leave the reservation queue (they stay in `lots`).
-    fn forget_if_empty(&mut self, seq: u64) {
-        let lot = &self.lots[&seq];
-        if lot.remaining_g == 0 {
-            let key = (lot.generator.clone(), lot.code.clone());
-            let order = (lot.date, lot.seq);
-            if let Some(q) = self.lot_queues.get_mut(&key) {
-                q.remove(&order);
+    /// What a rejection would take a storage facility's stock to, at most (§1: 2^53−1).
+    pub(super) fn stock_after_return(&self, allocation: &[(u64, i64)]) -> i64 {
+        let mut by_facility: std::collections::HashMap<(String, String), i64> =
+            std::collections::HashMap::new();
+        for (seq, q) in allocation {
+            let lot = &self.lots[seq];
+            if let Some(f) = &lot.facility {
+                *by_facility
+                    .entry((lot.generator.clone(), f.clone()))
+                    .or_insert(0) += q;
             }
         }
+        by_facility
+            .into_iter()
+            .map(|((o, f), q)| self.facility(&o, &f).map_or(0, |f| f.stock_g) + q)
+            .max()
+            .unwrap_or(0)
     }
 }

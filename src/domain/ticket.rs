@@ -10,7 +10,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::oversight::AUTOMATIC_KINDS;
+use super::oversight::{AUTOMATIC_KINDS, COMPLIANCE_KINDS};
 use super::rejection::{reject, Code, Rejection};
 use super::state::{body, Outcome, State, Touched};
 use crate::protocol::event::{Prepared, LEDGER_ACTOR};
@@ -74,9 +74,22 @@ pub struct Subject {
     pub manifest: Option<Uuid>,
     pub org: Option<String>,
     pub code: Option<String>,
-    /// The seq of a `waste.declared` entry.
+    /// The seq of the entry that made a lot.
     pub lot: Option<u64>,
     pub site: Option<Site>,
+    /// A facility of `org` (version 2).
+    #[serde(default)]
+    pub facility: Option<String>,
+    /// The seq of the causing entry (version 2).
+    #[serde(default)]
+    pub seq: Option<u64>,
+    #[serde(default)]
+    pub year: Option<i32>,
+    #[serde(default)]
+    pub period: Option<String>,
+    /// Container ids, in byte order (version 2).
+    #[serde(default)]
+    pub containers: Option<Vec<String>>,
 }
 
 /// A ticket of the problem list.
@@ -120,7 +133,7 @@ pub fn overdue(status: TicketStatus, due: Option<NaiveDate>, today: NaiveDate) -
 
 /// Whether the ledger, rather than a regulator, opens tickets of this kind (§7).
 pub fn is_automatic(kind: &str) -> bool {
-    AUTOMATIC_KINDS.contains(&kind)
+    AUTOMATIC_KINDS.contains(&kind) || COMPLIANCE_KINDS.contains(&kind)
 }
 
 #[derive(Debug, Deserialize)]
@@ -249,13 +262,18 @@ impl State {
             }
         } else {
             self.require_regulator(&h.actor)?;
-            if automatic {
+            // The version-2 kinds are the ledger's only while compliance is on (§6): a ledger
+            // recorded before them may hold manual tickets of those names.
+            if AUTOMATIC_KINDS.contains(&b.kind.as_str())
+                || (automatic && self.limits().compliance_on())
+            {
                 return reject(
                     Code::Forbidden,
                     format!("{} tickets are opened by the ledger itself", b.kind),
                 );
             }
         }
+        let automatic = h.actor == LEDGER_ACTOR;
         // Step 7: the objects the body names, then the row's rules.
         if let Some(m) = &b.subject.manifest {
             if !self.manifests.contains_key(m) {

@@ -99,6 +99,13 @@ pub struct Prepared {
 impl Prepared {
     /// Step 1 of §3 for one envelope. Signature verification is left to [`verify_all`].
     pub fn from_value(envelope: Value) -> Result<Prepared, String> {
+        schema::no_nul(&envelope["event"], "/event")?;
+        Prepared::from_value_recorded(envelope)
+    }
+
+    /// Step 1 for an envelope as recorded: a version-1 ledger may hold strings with U+0000,
+    /// which §1 refuses only at submission.
+    fn from_value_recorded(envelope: Value) -> Result<Prepared, String> {
         schema::validate_envelope(&envelope)?;
         let Value::Object(mut map) = envelope else {
             return Err("envelope is not an object".into());
@@ -129,7 +136,7 @@ impl Prepared {
 
     /// Step 1 for an entry already recorded, as its envelope would have been submitted.
     pub fn from_entry(e: &Entry) -> Result<Prepared, String> {
-        Prepared::from_value(serde_json::json!({
+        Prepared::from_value_recorded(serde_json::json!({
             "event": e.event(),
             "key": hex::encode(e.key),
             "sig": hex::encode(e.sig),

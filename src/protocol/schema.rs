@@ -49,7 +49,11 @@ event_types!(
     "license.suspended",
     "license.reinstated",
     "license.revoked",
+    "facility.registered",
+    "facility.amended",
+    "facility.closed",
     "waste.declared",
+    "waste.treated",
     "manifest.opened",
     "manifest.cancelled",
     "manifest.picked_up",
@@ -188,8 +192,79 @@ fn descend<T>(pointer: &mut String, token: &str, f: impl FnOnce(&mut String) -> 
     result
 }
 
+/// Most container ids one event may name (§3 step 1), so that every event fits the body limit.
+pub const MAX_CONTAINER_IDS: usize = 10_000;
+
+/// §1: no string of a submitted event, member names included, holds U+0000 (PostgreSQL cannot
+/// store it). Recorded entries are not held to it: a version-1 SQLite ledger may hold some.
+pub fn no_nul(value: &Value, pointer: &str) -> Result<(), String> {
+    let bad = |p: &str| {
+        Err(clip(format!(
+            "{}: U+0000 is not allowed in a string",
+            pointer_text(p)
+        )))
+    };
+    match value {
+        Value::String(s) if s.contains('\0') => bad(pointer),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .try_for_each(|(i, v)| no_nul(v, &format!("{pointer}/{i}"))),
+        Value::Object(fields) => fields.iter().try_for_each(|(k, v)| {
+            let here = format!("{pointer}/{}", k.replace('~', "~0").replace('/', "~1"));
+            if k.contains('\0') {
+                return bad(&here);
+            }
+            no_nul(v, &here)
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// The container ids an event names, wherever its body lists `containers`.
+fn container_ids(value: &Value) -> usize {
+    match value {
+        Value::Array(items) => items.iter().map(container_ids).sum(),
+        Value::Object(fields) => fields
+            .iter()
+            .map(|(k, v)| match (k.as_str(), v) {
+                ("containers", Value::Array(items)) => items.len(),
+                _ => container_ids(v),
+            })
+            .sum(),
+        _ => 0,
+    }
+}
+
 /// Shape rules of §6 that JSON Schema cannot express, run once the schema has passed.
 fn beyond_schema(event_type: &str, body: &Value, prefix: &str) -> Result<(), String> {
+    let named = container_ids(body);
+    if named > MAX_CONTAINER_IDS {
+        return Err(clip(format!(
+            "{}: the event names {named} container ids; at most {MAX_CONTAINER_IDS} are allowed",
+            pointer_text(prefix)
+        )));
+    }
+    if event_type == "manifest.received" {
+        // Weighed containers: distinct ids within a line.
+        for (i, line) in body["lines"].as_array().into_iter().flatten().enumerate() {
+            let mut seen = HashSet::new();
+            for (j, c) in line["containers"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .enumerate()
+            {
+                if let Some(id) = c["id"].as_str() {
+                    if !seen.insert(id) {
+                        return Err(clip(format!(
+                            "{prefix}/lines/{i}/containers/{j}/id: {id:?} repeats an earlier container"
+                        )));
+                    }
+                }
+            }
+        }
+    }
     if event_type == "manifest.opened" {
         let lines = body["lines"]
             .as_array()
@@ -300,10 +375,32 @@ mod tests {
                 json!({"license": "JSCZ0404OOD001-3", "reason": "伪造转移联单"}),
             ),
             (
+                "facility.registered",
+                json!({
+                    "org": GENERATOR, "facility": "TS001", "kind": "storage", "storage_type": "warehouse",
+                    "capacity_g": 20_000_000, "name": "危废贮存库", "address": "厂区东北角"
+                }),
+            ),
+            (
+                "facility.amended",
+                json!({"org": GENERATOR, "facility": "TS001", "capacity_g": 30_000_000}),
+            ),
+            (
+                "facility.closed",
+                json!({"org": GENERATOR, "facility": "TS001", "reason": "拆除"}),
+            ),
+            (
                 "waste.declared",
                 json!({
                     "generator": GENERATOR, "code": "900-249-08",
                     "quantity_g": 1_250_000, "date": "2025-06-30"
+                }),
+            ),
+            (
+                "waste.treated",
+                json!({
+                    "generator": GENERATOR, "facility": "RS01", "code": "900-249-08",
+                    "quantity_g": 250_000, "method": "R9", "date": "2025-06-30"
                 }),
             ),
             (
@@ -457,6 +554,36 @@ mod tests {
     #[test]
     fn every_type_refuses_bad_bodies() {
         let cases: Vec<(&str, Value, &str)> = vec![
+            (
+                "facility.registered",
+                with("facility.registered", |b| b["facility"] = json!("有 空格")),
+                "/facility",
+            ),
+            (
+                "facility.registered",
+                with("facility.registered", |b| b["methods"] = json!(["R9"])),
+                "(root)",
+            ),
+            (
+                "facility.amended",
+                with("facility.amended", |b| b["methods"] = json!([])),
+                "/methods",
+            ),
+            (
+                "facility.closed",
+                with("facility.closed", |b| b["extra"] = json!(1)),
+                "(root)",
+            ),
+            (
+                "waste.treated",
+                with("waste.treated", |b| b["quantity_g"] = json!(0)),
+                "/quantity_g",
+            ),
+            (
+                "waste.treated",
+                with("waste.treated", |b| b["containers"] = json!([])),
+                "/containers",
+            ),
             (
                 "ledger.genesis",
                 with("ledger.genesis", |b| {

@@ -330,3 +330,39 @@ mod tests {
             .contains("2025-13-01"));
     }
 }
+
+/// Serde for an optional date written `YYYY-MM-DD` (a limit's `compliance_from`).
+pub mod opt_date {
+    use chrono::NaiveDate;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Option<NaiveDate>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => s.serialize_str(&super::format_date(*d)),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<NaiveDate>, D::Error> {
+        Option::<String>::deserialize(d)?
+            .map(|t| super::parse_date(&t).map_err(serde::de::Error::custom))
+            .transpose()
+    }
+}
+
+/// Serde for a date that may be absent (outer `None`) or null (`Some(None)`).
+pub mod opt_opt_date {
+    use chrono::NaiveDate;
+    use serde::Deserializer;
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Option<NaiveDate>>, D::Error> {
+        super::opt_date::deserialize(d).map(Some)
+    }
+}
+
+/// The year of a CST date.
+pub fn year_of(d: NaiveDate) -> i32 {
+    chrono::Datelike::year(&d)
+}

@@ -5,6 +5,8 @@
 //! are only ever inserted (the databases refuse UPDATE and DELETE on them by trigger); everything
 //! else is a projection of the ledger rewritten in the same transaction as the append.
 
+mod containers;
+mod facilities;
 mod projections;
 mod tickets;
 
@@ -22,6 +24,8 @@ use crate::domain::state::{Limits, State, Touched};
 use crate::protocol::event::{parse_hex, Entry, EventHeader, Hash};
 use crate::protocol::merkle::NodeId;
 
+pub use containers::{ContainerStep, ContainerView, LotContainer};
+pub use facilities::{FacilityView, TreatmentView};
 pub use projections::{
     HistoryItem, KeyHolder, LicenceView, LineView, LotView, ManifestFilter, ManifestView,
     OrgFilter, OrgKeyView, OrgView, SeqWindow,
@@ -54,6 +58,8 @@ pub struct Batch {
     pub entries: Vec<NewEntry>,
     pub nodes: Vec<(NodeId, Hash)>,
     pub touched: BTreeSet<Touched>,
+    /// Steps of containers' traces, one per (container, entry).
+    pub container_steps: Vec<ContainerStep>,
 }
 
 /// A database URL whose password never reaches a log.
@@ -330,20 +336,27 @@ impl Store {
         hash.as_deref().map(hash_of).transpose()
     }
 
-    /// The limits in force at the head: those of the last `ledger.limits_set`, or of the genesis.
+    /// The limits in force at the head: the genesis' and then each `ledger.limits_set` in
+    /// order, an absent optional member keeping the value in force. Limit entries are few, and
+    /// `entries_type` finds them without a scan.
     pub async fn limits_in_force(&self) -> anyhow::Result<Option<Limits>> {
-        let event: Option<String> = with_pool!(self, pool => {
+        let events: Vec<String> = with_pool!(self, pool => {
             sqlx::query_scalar(
-                "select event from entries where type in ('ledger.genesis', 'ledger.limits_set') order by seq desc limit 1",
+                "select event from entries where type in ('ledger.genesis', 'ledger.limits_set') order by seq",
             )
-            .fetch_optional(pool)
+            .fetch_all(pool)
             .await?
         });
-        let Some(event) = event else { return Ok(None) };
-        let event: serde_json::Value = serde_json::from_str(&event)?;
-        Ok(Some(serde_json::from_value(
-            event["body"]["limits"].clone(),
-        )?))
+        let mut limits: Option<Limits> = None;
+        for event in events {
+            let event: serde_json::Value = serde_json::from_str(&event)?;
+            let body = event["body"]["limits"].clone();
+            limits = Some(match limits {
+                None => serde_json::from_value(body)?,
+                Some(l) => l.patched(&serde_json::from_value(body)?),
+            });
+        }
+        Ok(limits)
     }
 
     /// The stored tree nodes among `ids`.

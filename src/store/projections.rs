@@ -114,6 +114,14 @@ pub struct LotView {
     pub quantity_g: i64,
     pub remaining_g: i64,
     pub reserved_g: i64,
+    /// The storage facility it is kept in, if named.
+    pub facility: Option<String>,
+    /// `{"manifest","number"}` for a lot stored at a receiver; null for a lot of
+    /// `waste.declared` (the only kind this version makes).
+    #[schema(value_type = Option<Object>)]
+    pub origin: Option<serde_json::Value>,
+    /// The lot's containers; null for a container-less lot.
+    pub containers: Option<Vec<super::LotContainer>>,
 }
 
 impl LotView {
@@ -125,7 +133,29 @@ impl LotView {
             quantity_g: l.quantity_g,
             remaining_g: l.remaining_g,
             reserved_g: l.reserved_g,
+            facility: l.facility.clone(),
+            origin: None,
+            containers: None,
         }
+    }
+
+    /// The row a lot should have, its containers included, from the state.
+    pub fn of_state(state: &State, l: &Lot) -> LotView {
+        let mut v = LotView::of(l);
+        v.containers = l.containers.as_ref().map(|ids| {
+            ids.iter()
+                .filter_map(|id| {
+                    let c = state.containers.get(id)?;
+                    // A container shipped on and stored elsewhere is no longer this lot's.
+                    (c.lot == l.seq).then(|| super::LotContainer {
+                        id: id.clone(),
+                        quantity_g: c.quantity_g,
+                        status: c.status.as_str().to_owned(),
+                    })
+                })
+                .collect()
+        });
+        v
     }
 }
 
@@ -136,6 +166,17 @@ pub struct LineView {
     pub received_g: Option<i64>,
     pub disposed_g: Option<i64>,
     pub method: Option<String>,
+    /// The containers the line names, null when none (absent from rows of version 1).
+    #[serde(default)]
+    pub containers: Option<Vec<LineContainerView>>,
+}
+
+/// A container of a manifest line: what it held, and its weight at receipt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct LineContainerView {
+    pub id: String,
+    pub quantity_g: i64,
+    pub received_g: Option<i64>,
 }
 
 /// One event in a manifest's history; `seq` and `hash` name its entry.
@@ -234,6 +275,15 @@ impl ManifestView {
                     received_g: l.received_g,
                     disposed_g: l.disposed_g,
                     method: l.method.clone(),
+                    containers: l.containers.as_ref().map(|cs| {
+                        cs.iter()
+                            .map(|c| LineContainerView {
+                                id: c.id.clone(),
+                                quantity_g: c.quantity_g,
+                                received_g: c.received_g,
+                            })
+                            .collect()
+                    }),
                 })
                 .collect(),
             opened_seq: m.opened_seq,
@@ -328,9 +378,12 @@ pub(super) async fn write(tx: &mut WriteTx, batch: &Batch, state: &State) -> any
         match t {
             Touched::Org(o) => orgs.extend(OrgView::from_state(state, o)),
             Touched::Licence(n) => licences.extend(state.licences.get(n).map(LicenceView::of)),
-            Touched::Lot(seq) => lots.extend(state.lots.get(seq).map(LotView::of)),
+            Touched::Lot(seq) => {
+                lots.extend(state.lots.get(seq).map(|l| LotView::of_state(state, l)))
+            }
             Touched::Manifest(id) => manifests.extend(state.manifests.get(id)),
             Touched::Ticket(id) => tickets.push(*id),
+            Touched::Facility(..) | Touched::Treatment(_) | Touched::Container(_) => {}
         }
     }
     let history: Vec<(Uuid, HistoryItem)> = batch
@@ -397,7 +450,7 @@ pub(super) async fn write(tx: &mut WriteTx, batch: &Batch, state: &State) -> any
             q.build().execute(&mut **tx).await?;
         }
         for chunk in lots.chunks(1000) {
-            let mut q = QueryBuilder::new("insert into lots (seq, generator, code, date, quantity_g, remaining_g, reserved_g) ");
+            let mut q = QueryBuilder::new("insert into lots (seq, generator, code, date, quantity_g, remaining_g, reserved_g, facility) ");
             q.push_values(chunk, |mut b, l| {
                 let generator = state.lots.get(&l.seq).map(|x| x.generator.clone()).unwrap_or_default();
                 b.push_bind(i64_of(l.seq))
@@ -406,7 +459,8 @@ pub(super) async fn write(tx: &mut WriteTx, batch: &Batch, state: &State) -> any
                     .push_bind(l.date.clone())
                     .push_bind(l.quantity_g)
                     .push_bind(l.remaining_g)
-                    .push_bind(l.reserved_g);
+                    .push_bind(l.reserved_g)
+                    .push_bind(l.facility.clone());
             });
             q.push(" on conflict (seq) do update set remaining_g = excluded.remaining_g, reserved_g = excluded.reserved_g");
             q.build().execute(&mut **tx).await?;
@@ -437,6 +491,8 @@ pub(super) async fn write(tx: &mut WriteTx, batch: &Batch, state: &State) -> any
         }
     });
     super::tickets::write(tx, batch, state, &tickets).await?;
+    super::facilities::write(tx, batch, state).await?;
+    super::containers::write(tx, batch, state).await?;
     Ok(())
 }
 
@@ -837,8 +893,26 @@ impl Store {
         })
     }
 
-    /// A generator's lots in declaration order after `after`; with `all`, also the empty ones.
+    /// A generator's lots in declaration order after `after`; with `all`, also the empty ones;
+    /// each with its containers, if it has any.
     pub async fn lots(
+        &self,
+        generator: &str,
+        all: bool,
+        after: Option<u64>,
+        limit: u64,
+    ) -> anyhow::Result<Vec<LotView>> {
+        let mut lots = self.lot_rows(generator, all, after, limit).await?;
+        let seqs: Vec<u64> = lots.iter().map(|l| l.seq).collect();
+        for (lot, c) in self.lot_containers(&seqs).await? {
+            if let Some(l) = lots.iter_mut().find(|l| l.seq == lot) {
+                l.containers.get_or_insert_with(Vec::new).push(c);
+            }
+        }
+        Ok(lots)
+    }
+
+    async fn lot_rows(
         &self,
         generator: &str,
         all: bool,
@@ -847,7 +921,7 @@ impl Store {
     ) -> anyhow::Result<Vec<LotView>> {
         with_pool!(self, pool => {
             let sql = format!(
-                "select seq, code, date, quantity_g, remaining_g, reserved_g from lots where generator = $1 and seq > $2 {} order by seq limit $3",
+                "select seq, code, date, quantity_g, remaining_g, reserved_g, facility from lots where generator = $1 and seq > $2 {} order by seq limit $3",
                 if all { "" } else { "and remaining_g > 0" }
             );
             let rows = sqlx::query(&sql)
@@ -865,6 +939,9 @@ impl Store {
                         quantity_g: r.try_get("quantity_g")?,
                         remaining_g: r.try_get("remaining_g")?,
                         reserved_g: r.try_get("reserved_g")?,
+                        facility: r.try_get("facility")?,
+                        origin: None,
+                        containers: None,
                     })
                 })
                 .collect()

@@ -1,0 +1,191 @@
+//! Query tables of containers (一物一码): each container's lot, quantity and status, and its
+//! trace, written in the append's transaction and read by `GET /v1/containers/{id}` and the
+//! stock view.
+
+use serde::Serialize;
+use sqlx::{QueryBuilder, Row};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::{i64_of, with_pool, with_tx, Batch, Store, WriteTx};
+use crate::domain::container::packer;
+use crate::domain::state::{State, Touched};
+use crate::protocol::time;
+
+/// One step of a container's trace: an entry that touched it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct ContainerStep {
+    #[serde(skip)]
+    pub container: String,
+    pub seq: u64,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub at: String,
+    pub manifest: Option<Uuid>,
+    /// The quantity the entry gave it (declared, weighed at receipt), or null.
+    pub quantity_g: Option<i64>,
+}
+
+/// `GET /v1/containers/{id}` (spec §9).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct ContainerView {
+    pub container: String,
+    pub org: String,
+    pub code: String,
+    pub lot: u64,
+    pub date: String,
+    pub quantity_g: i64,
+    pub status: String,
+    pub trace: Vec<ContainerStep>,
+}
+
+/// A container as a lot of the stock view lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema)]
+pub struct LotContainer {
+    pub id: String,
+    pub quantity_g: i64,
+    pub status: String,
+}
+
+/// Writes the containers a batch touched, and the batch's trace steps.
+pub(super) async fn write(tx: &mut WriteTx, batch: &Batch, state: &State) -> anyhow::Result<()> {
+    let mut rows = Vec::new();
+    for t in &batch.touched {
+        let Touched::Container(id) = t else { continue };
+        let Some(c) = state.containers.get(id) else {
+            continue;
+        };
+        let lot = &state.lots[&c.lot];
+        let pos = lot
+            .containers
+            .iter()
+            .flatten()
+            .position(|x| x == id)
+            .unwrap_or(0);
+        rows.push((id, c, lot, pos));
+    }
+    with_tx!(tx, tx => {
+        for chunk in rows.chunks(1000) {
+            let mut q = QueryBuilder::new("insert into containers (id, org, code, date, lot, pos, quantity_g, status, manifest, received_g) ");
+            q.push_values(chunk, |mut b, (id, c, lot, pos)| {
+                b.push_bind((*id).clone())
+                    .push_bind(packer(id).to_owned())
+                    .push_bind(lot.code.clone())
+                    .push_bind(time::format_date(lot.date))
+                    .push_bind(i64_of(c.lot))
+                    .push_bind(*pos as i64)
+                    .push_bind(c.quantity_g)
+                    .push_bind(c.status.as_str())
+                    .push_bind(c.manifest.map(|m| m.to_string()))
+                    .push_bind(c.received_g);
+            });
+            q.push(" on conflict (id) do update set lot = excluded.lot, pos = excluded.pos, quantity_g = excluded.quantity_g, status = excluded.status, manifest = excluded.manifest, received_g = excluded.received_g");
+            q.build().execute(&mut **tx).await?;
+        }
+        for chunk in batch.container_steps.chunks(1000) {
+            let mut q = QueryBuilder::new("insert into container_trace (container, seq, type, at, manifest, quantity_g) ");
+            q.push_values(chunk, |mut b, s| {
+                b.push_bind(s.container.clone())
+                    .push_bind(i64_of(s.seq))
+                    .push_bind(s.kind.clone())
+                    .push_bind(s.at.clone())
+                    .push_bind(s.manifest.map(|m| m.to_string()))
+                    .push_bind(s.quantity_g);
+            });
+            q.build().execute(&mut **tx).await?;
+        }
+    });
+    Ok(())
+}
+
+impl Store {
+    /// One container with its trace.
+    pub async fn container(&self, id: &str) -> anyhow::Result<Option<ContainerView>> {
+        with_pool!(self, pool => {
+            let Some(row) = sqlx::query("select id, org, code, date, lot, quantity_g, status from containers where id = $1")
+                .bind(id)
+                .fetch_optional(pool)
+                .await?
+            else {
+                return Ok(None);
+            };
+            let steps = sqlx::query("select seq, type, at, manifest, quantity_g from container_trace where container = $1 order by seq")
+                .bind(id)
+                .fetch_all(pool)
+                .await?;
+            let trace = steps
+                .iter()
+                .map(|r| -> anyhow::Result<ContainerStep> {
+                    let manifest: Option<String> = r.try_get("manifest")?;
+                    Ok(ContainerStep {
+                        container: id.to_owned(),
+                        seq: r.try_get::<i64, _>("seq")? as u64,
+                        kind: r.try_get("type")?,
+                        at: r.try_get("at")?,
+                        manifest: manifest.map(|m| Uuid::parse_str(&m)).transpose()?,
+                        quantity_g: r.try_get("quantity_g")?,
+                    })
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            Ok(Some(ContainerView {
+                container: row.try_get("id")?,
+                org: row.try_get("org")?,
+                code: row.try_get("code")?,
+                lot: row.try_get::<i64, _>("lot")? as u64,
+                date: row.try_get("date")?,
+                quantity_g: row.try_get("quantity_g")?,
+                status: row.try_get("status")?,
+                trace,
+            }))
+        })
+    }
+
+    /// Whether `org` is a party (generator, carrier, receiver) of a manifest in the container's
+    /// trace.
+    pub async fn container_party(&self, id: &str, org: &str) -> anyhow::Result<bool> {
+        with_pool!(self, pool => {
+            let n: i64 = sqlx::query_scalar("select count(*) from container_trace t join manifests m on m.id = t.manifest where t.container = $1 and (m.generator = $2 or m.carrier = $2 or m.receiver = $2)")
+                .bind(id)
+                .bind(org)
+                .fetch_one(pool)
+                .await?;
+            Ok(n > 0)
+        })
+    }
+
+    /// The containers of the lots `lots` (seqs), each lot's in its order.
+    pub async fn lot_containers(&self, lots: &[u64]) -> anyhow::Result<Vec<(u64, LotContainer)>> {
+        if lots.is_empty() {
+            return Ok(Vec::new());
+        }
+        with_pool!(self, pool => {
+            let mut q = QueryBuilder::new("select lot, id, quantity_g, status from containers where lot in (");
+            let mut sep = q.separated(", ");
+            for l in lots {
+                sep.push_bind(i64_of(*l));
+            }
+            q.push(") order by lot, pos");
+            let rows = q.build().fetch_all(pool).await?;
+            rows.iter()
+                .map(|r| -> anyhow::Result<(u64, LotContainer)> {
+                    Ok((
+                        r.try_get::<i64, _>("lot")? as u64,
+                        LotContainer {
+                            id: r.try_get("id")?,
+                            quantity_g: r.try_get("quantity_g")?,
+                            status: r.try_get("status")?,
+                        },
+                    ))
+                })
+                .collect()
+        })
+    }
+
+    /// The row count of `containers` (for `verify --db`).
+    pub async fn container_count(&self) -> anyhow::Result<u64> {
+        let n: i64 = with_pool!(self, pool => {
+            sqlx::query_scalar("select count(*) from containers").fetch_one(pool).await?
+        });
+        Ok(n as u64)
+    }
+}
