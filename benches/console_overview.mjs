@@ -65,6 +65,7 @@ const dbArg = need('db');
 const DB = dbArg.includes('://') ? dbArg : `sqlite://${path.resolve(dbArg)}`;
 const LEDGER_KEY = path.resolve(need('ledger-key'));
 const REGULATOR_KEY = path.resolve(need('regulator-key'));
+const BIN = path.resolve(opt.bin);
 const RUNS = Number(opt.runs);
 if (!Number.isInteger(RUNS) || RUNS < 1) throw new Error('--runs must be a positive whole number');
 
@@ -96,10 +97,13 @@ async function serve() {
   if (opt['web-dir']) args.push('--web-dir', path.resolve(opt['web-dir']));
   const started = performance.now();
   // Its own working directory: serve never writes beside the database or the keys.
-  const child = spawn(opt.bin, args, { cwd: dir, stdio: ['ignore', log, log], env: { ...process.env, RUST_LOG: 'warn' } });
+  const child = spawn(BIN, args, { cwd: dir, stdio: ['ignore', log, log], env: { ...process.env, RUST_LOG: 'warn' } });
   let exited = null;
   child.on('exit', (code, signal) => {
     exited = signal || code;
+  });
+  child.on('error', (e) => {
+    exited = e.message;
   });
   const url = `http://127.0.0.1:${port}`;
   const deadline = started + Number(opt['start-timeout']) * 1000;
@@ -262,7 +266,7 @@ try {
   const otherPaths = [...new Set(runs.flatMap((r) => r.paths))].filter((p) => p !== '/v1/stats/disposal');
   let version = '';
   try {
-    version = execFileSync(opt.bin, ['--version'], { encoding: 'utf8' }).trim();
+    version = execFileSync(BIN, ['--version'], { encoding: 'utf8' }).trim();
   } catch {
     /* older binaries have no --version */
   }
