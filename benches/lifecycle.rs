@@ -5,7 +5,7 @@
 //! rate, `hwledger verify`), and the restart time.
 //!
 //! `cargo bench --bench lifecycle [-- --entries 1000000 | --manifests 1000000]
-//! [--backend sqlite|postgres|both] [--skip-restart] [--markdown FILE]`
+//! [--backend sqlite|postgres|both] [--skip-restart] [--markdown FILE] [--keep-db PATH]`
 //!
 //! The service is started in-process with `Service::start` and served over real HTTP on
 //! 127.0.0.1 (SQLite in a temp file; PostgreSQL in a fresh database `hwl_bench_<random>` made
@@ -51,6 +51,13 @@
 //! short (0.3 %), waste declared and never shipped (0.4 % of plans), and one receiver's licence
 //! suspended for a twentieth of the span, so receipts and disposals in that window are
 //! unlicensed. No sweep runs during the mix.
+//!
+//! With `--keep-db PATH` (SQLite only) the filled ledger outlives the run: its database file is
+//! moved to PATH when the run ends, and the ledger key and the genesis regulator's key are
+//! written beside it as `PATH.ledger.pem` and `PATH.regulator.pem` (PKCS#8 PEM, mode 0600), so
+//! that `hwledger serve --db sqlite://PATH --origin bench.hwledger.local --ledger-key
+//! PATH.ledger.pem` serves it (the limits are in the ledger; serve compares only the limit flags
+//! it is given) and the regulator can sign in with `PATH.regulator.pem`.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
@@ -427,6 +434,11 @@ struct Args {
     /// Also append the figures as a Markdown section to this file.
     #[arg(long)]
     markdown: Option<PathBuf>,
+    /// Keep the SQLite database at PATH (which must not exist) when the run ends, with the
+    /// ledger key and the genesis regulator's key beside it as PATH.ledger.pem and
+    /// PATH.regulator.pem, so that `hwledger serve` can serve the filled ledger.
+    #[arg(long, value_name = "PATH")]
+    keep_db: Option<PathBuf>,
     /// Passed by `cargo bench`; ignored.
     #[arg(long, hide = true)]
     bench: bool,
@@ -480,6 +492,24 @@ fn main() -> anyhow::Result<()> {
             && args.carriers > 0,
         "--receivers must be 1..=20, --generators and --carriers positive"
     );
+    if let Some(path) = &args.keep_db {
+        // Checked before the hour of work, not after it.
+        ensure!(
+            args.backend == BackendChoice::Sqlite,
+            "--keep-db keeps a SQLite file: use it with --backend sqlite"
+        );
+        for p in Kept::paths(path) {
+            ensure!(
+                !p.exists(),
+                "{} already exists; --keep-db does not overwrite",
+                p.display()
+            );
+        }
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+    }
     let machine = Machine::probe();
     println!("hwledger manifest lifecycle benchmark");
     println!("{}", machine.describe());
@@ -589,7 +619,15 @@ fn main() -> anyhow::Result<()> {
                 continue;
             }
         };
-        let outcome = run_backend(backend, &db, &args, &work);
+        let keys_dir = tempfile::tempdir()?;
+        let outcome = run_backend(backend, &db, keys_dir.path(), &args, &work);
+        if let Some(path) = &args.keep_db {
+            // Kept even when a check failed: the ledger itself was accepted entry by entry.
+            match Kept::keep(&db, keys_dir.path(), &work.world.regulator, path) {
+                Ok(kept) => println!("{}", kept.describe()),
+                Err(e) => println!("!!!!! could not keep the database: {e:#}"),
+            }
+        }
         db.drop_db();
         println!();
         results.push(outcome.with_context(|| format!("{} run failed", backend.name()))?);
@@ -2765,6 +2803,107 @@ fn fresh_process(url: &str, ledger_key: &Path, dir: &Path) -> anyhow::Result<(Du
     outcome
 }
 
+/// A filled ledger kept for serving after the run (`--keep-db`).
+struct Kept {
+    db: PathBuf,
+    ledger_key: PathBuf,
+    regulator_key: PathBuf,
+    bytes: u64,
+}
+
+impl Kept {
+    /// The database, its write-ahead log and the two key files, in that order.
+    fn paths(path: &Path) -> [PathBuf; 4] {
+        let beside = |suffix: &str| {
+            let mut p = path.as_os_str().to_owned();
+            p.push(suffix);
+            PathBuf::from(p)
+        };
+        [
+            path.to_owned(),
+            beside("-wal"),
+            beside(".ledger.pem"),
+            beside(".regulator.pem"),
+        ]
+    }
+
+    /// Moves the run's SQLite database to `path` and writes the keys beside it. Every
+    /// connection to the database must be closed.
+    fn keep(
+        db: &BenchDb,
+        keys_dir: &Path,
+        regulator: &SigningKey,
+        path: &Path,
+    ) -> anyhow::Result<Kept> {
+        let from = match (&db.kind, db.url.strip_prefix("sqlite://")) {
+            (DbKind::Sqlite { .. }, Some(file)) => PathBuf::from(file),
+            _ => bail!("only a SQLite database can be kept"),
+        };
+        let [to, to_wal, ledger_pem, regulator_pem] = Kept::paths(path);
+        let ledger = hwledger::protocol::keys::load(&keys_dir.join("ledger.pem"))?;
+        move_file(&from, &to)?;
+        // Pages a connection left in the log belong to the database.
+        let [_, wal, ..] = Kept::paths(&from);
+        if wal.exists() {
+            move_file(&wal, &to_wal)?;
+        }
+        write_key(&ledger_pem, &ledger)?;
+        write_key(&regulator_pem, regulator)?;
+        let bytes = std::fs::metadata(&to)?.len();
+        let absolute = |p: PathBuf| std::path::absolute(&p).unwrap_or(p);
+        Ok(Kept {
+            db: absolute(to),
+            ledger_key: absolute(ledger_pem),
+            regulator_key: absolute(regulator_pem),
+            bytes,
+        })
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "kept the ledger in {} ({:.0} MB), its key in {} and the genesis regulator's ({REGULATOR_ORG}) in {}; serve it with\n  hwledger serve --db sqlite://{} --origin {ORIGIN} --ledger-key {}",
+            self.db.display(),
+            self.bytes as f64 / 1e6,
+            self.ledger_key.display(),
+            self.regulator_key.display(),
+            self.db.display(),
+            self.ledger_key.display()
+        )
+    }
+}
+
+/// Renames `from` to `to`, or copies it where a rename cannot cross file systems.
+fn move_file(from: &Path, to: &Path) -> anyhow::Result<()> {
+    if std::fs::rename(from, to).is_ok() {
+        return Ok(());
+    }
+    std::fs::copy(from, to)
+        .with_context(|| format!("cannot copy {} to {}", from.display(), to.display()))?;
+    std::fs::remove_file(from)?;
+    Ok(())
+}
+
+/// Writes `key` as a PKCS#8 v1 PEM file readable by its owner only, as `hwledger keygen` does.
+fn write_key(path: &Path, key: &SigningKey) -> anyhow::Result<()> {
+    use ed25519_dalek::pkcs8::EncodePrivateKey;
+    use std::os::unix::fs::OpenOptionsExt;
+    let pem = ed25519_dalek::pkcs8::KeypairBytes {
+        secret_key: key.to_bytes(),
+        public_key: None,
+    }
+    .to_pkcs8_pem(Default::default())
+    .map_err(|e| anyhow::anyhow!("cannot encode a key: {e}"))?;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    file.write_all(pem.as_bytes())?;
+    file.sync_all()?;
+    Ok(())
+}
+
 fn service_config(
     url: &str,
     ledger_key: &SigningKey,
@@ -2799,9 +2938,12 @@ struct Workload {
     limits: LimitFlags,
 }
 
+/// The ledger key is written to `keys_dir/ledger.pem`, so that a separate `hwledger serve` can
+/// open the ledger.
 fn run_backend(
     backend: Backend,
     db: &BenchDb,
+    keys_dir: &Path,
     args: &Args,
     work: &Workload,
 ) -> anyhow::Result<BackendResult> {
@@ -2814,9 +2956,7 @@ fn run_backend(
         ..
     } = work;
     let url = db.url.as_str();
-    // The ledger key lives in a file, so that a separate `hwledger serve` can open the ledger.
-    let keys_dir = tempfile::tempdir()?;
-    let ledger_key_file = keys_dir.path().join("ledger.pem");
+    let ledger_key_file = keys_dir.join("ledger.pem");
     let ledger_key = hwledger::protocol::keys::create(&ledger_key_file)?;
     let config = service_config(url, &ledger_key, world, work.limits);
     let (rss_before, _) = rss();
@@ -2919,8 +3059,7 @@ fn run_backend(
             restart_size == final_size,
             "after the restart the ledger holds {restart_size} entries, expected {final_size}"
         );
-        let process =
-            fresh_process(url, &ledger_key_file, keys_dir.path()).map_err(|e| format!("{e:#}"));
+        let process = fresh_process(url, &ledger_key_file, keys_dir).map_err(|e| format!("{e:#}"));
         (restart, restart_size, rss_after_restart, process)
     };
     drop(rt);
