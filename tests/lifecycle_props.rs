@@ -17,6 +17,7 @@ use proptest::prelude::*;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
+use hwledger::domain::container::ContainerStatus;
 use hwledger::domain::ids::OrgId;
 use hwledger::domain::licence::Licence;
 use hwledger::domain::manifest::{Manifest, ManifestStatus};
@@ -320,6 +321,7 @@ struct Snapshot {
     facilities: BTreeMap<(String, String), hwledger::domain::facility::Facility>,
     treatments: BTreeMap<u64, hwledger::domain::treatment::Treatment>,
     crossings: Vec<String>,
+    containers: BTreeMap<String, hwledger::domain::container::Container>,
 }
 
 fn snapshot(w: &World) -> Snapshot {
@@ -360,6 +362,11 @@ fn snapshot(w: &World) -> Snapshot {
             c.sort();
             c
         },
+        containers: s
+            .containers
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
     }
 }
 
@@ -432,6 +439,76 @@ fn check_invariants(w: &World) -> Result<(), TestCaseError> {
                     PickedUp | Received | Disposed => *taken.entry(*seq).or_default() += q,
                     Cancelled | Rejected => {}
                 }
+            }
+        }
+    }
+    // Containers: a lot of containers holds what its containers in stock or reserved hold, and
+    // has reserved what its reserved ones hold; a container's status follows its manifest; a
+    // line without containers never takes from a lot of containers.
+    for lot in s.lots.values() {
+        let Some(ids) = &lot.containers else { continue };
+        let (mut held, mut reserved) = (0, 0);
+        for id in ids {
+            let c = &s.containers[id];
+            prop_assert_eq!(c.lot, lot.seq);
+            prop_assert_eq!(
+                hwledger::domain::container::packer(id),
+                lot.generator.as_str()
+            );
+            match c.status {
+                ContainerStatus::InStock => held += c.quantity_g,
+                ContainerStatus::Reserved => {
+                    held += c.quantity_g;
+                    reserved += c.quantity_g
+                }
+                _ => {}
+            }
+        }
+        prop_assert_eq!(
+            lot.remaining_g,
+            held,
+            "remaining of lot {} of containers",
+            lot.seq
+        );
+        prop_assert_eq!(
+            lot.reserved_g,
+            reserved,
+            "reserved of lot {} of containers",
+            lot.seq
+        );
+    }
+    for m in s.manifests.values() {
+        for line in &m.lines {
+            if line.containers.is_none() {
+                for (seq, _) in &line.lots {
+                    prop_assert!(
+                        s.lots[seq].containers.is_none(),
+                        "a container-less line took from lot {}",
+                        seq
+                    );
+                }
+            }
+            for id in line.container_ids() {
+                let c = &s.containers[&id];
+                let want = match m.status {
+                    Opened => Some(ContainerStatus::Reserved),
+                    PickedUp => Some(ContainerStatus::Shipped),
+                    Received | Disposed => None,
+                    Cancelled | Rejected => continue,
+                };
+                match want {
+                    Some(st) => prop_assert_eq!(c.status, st, "container {} of {}", &id, m.id),
+                    None => prop_assert!(
+                        matches!(
+                            c.status,
+                            ContainerStatus::Received | ContainerStatus::Missing
+                        ),
+                        "container {} of received {}",
+                        &id,
+                        m.id
+                    ),
+                }
+                prop_assert_eq!(c.manifest, Some(m.id));
             }
         }
     }
@@ -514,13 +591,13 @@ fn check_invariants(w: &World) -> Result<(), TestCaseError> {
         shipped + treated_g,
         "sum over lots of quantity − remaining"
     );
-    // unreserved() agrees with the lots.
+    // unreserved() agrees with the container-less lots.
     for g in &w.all {
         for c in CODES {
             let from_lots: i64 = s
                 .lots
                 .values()
-                .filter(|l| l.generator == g.org && l.code == c)
+                .filter(|l| l.generator == g.org && l.code == c && l.containers.is_none())
                 .map(|l| l.remaining_g - l.reserved_g)
                 .sum();
             prop_assert_eq!(
@@ -579,7 +656,8 @@ fn check_invariants(w: &World) -> Result<(), TestCaseError> {
 /// A new manifest's lines take their lots oldest first by (date, seq): every lot of the same
 /// generator and code before the last one it drew from has nothing unreserved left.
 fn check_oldest_first(w: &World, m: &Manifest) -> Result<(), TestCaseError> {
-    for line in &m.lines {
+    // Only lines without containers take oldest first, and only from container-less lots.
+    for line in m.lines.iter().filter(|l| l.containers.is_none()) {
         let order = |seq: &u64| {
             let l = &w.state.lots[seq];
             (l.date, l.seq)
@@ -593,7 +671,11 @@ fn check_oldest_first(w: &World, m: &Manifest) -> Result<(), TestCaseError> {
         );
         let last = *drawn.last().expect("a line draws from some lot");
         for lot in w.state.lots.values() {
-            if lot.generator == m.generator && lot.code == line.code && (lot.date, lot.seq) < last {
+            if lot.generator == m.generator
+                && lot.code == line.code
+                && lot.containers.is_none()
+                && (lot.date, lot.seq) < last
+            {
                 prop_assert_eq!(
                     lot.remaining_g - lot.reserved_g,
                     0,
@@ -749,8 +831,19 @@ impl World {
         Some(match kind {
             "waste.declared" => {
                 let facility = body["facility"].as_str();
+                let reused = body["containers"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|c| {
+                        self.state
+                            .containers
+                            .contains_key(c["id"].as_str().unwrap())
+                    });
                 if !role("generator") || body["generator"] != actor {
                     Some(Code::Forbidden)
+                } else if reused {
+                    Some(Code::ContainerExists)
                 } else if facility.is_some_and(|f| f != "S1") {
                     Some(Code::UnknownFacility)
                 } else if !known_2025(body["code"].as_str().unwrap()) {
@@ -785,7 +878,9 @@ impl World {
                     self.state
                         .lots
                         .values()
-                        .filter(|l| l.generator == actor && l.code == code)
+                        .filter(|l| {
+                            l.generator == actor && l.code == code && l.containers.is_none()
+                        })
                         .map(|l| l.remaining_g - l.reserved_g)
                         .sum()
                 };
@@ -808,12 +903,43 @@ impl World {
                     Some(Code::UnlicensedReceiver)
                 } else if self.model_intake(receiver, time::cst_year(at)) + shipped > capacity {
                     Some(Code::CapacityExceeded)
-                } else if ls.iter().any(|l| {
-                    unreserved(l["code"].as_str().unwrap()) < l["quantity_g"].as_i64().unwrap()
-                }) {
-                    Some(Code::InsufficientStock)
                 } else {
-                    None
+                    // Line by line: named containers exactly, else container-less stock.
+                    let mut verdict = None;
+                    for l in ls {
+                        let code = l["code"].as_str().unwrap();
+                        let q = l["quantity_g"].as_i64().unwrap();
+                        let Some(ids) = l["containers"].as_array() else {
+                            if unreserved(code) < q {
+                                verdict = Some(Code::InsufficientStock);
+                                break;
+                            }
+                            continue;
+                        };
+                        let mut sum = 0;
+                        for id in ids {
+                            let Some(c) = self.state.containers.get(id.as_str().unwrap()) else {
+                                verdict = Some(Code::UnknownContainer);
+                                break;
+                            };
+                            let lot = &self.state.lots[&c.lot];
+                            if c.status != ContainerStatus::InStock
+                                || lot.generator != actor
+                                || lot.code != code
+                            {
+                                verdict = Some(Code::ContainerUnavailable);
+                                break;
+                            }
+                            sum += c.quantity_g;
+                        }
+                        if verdict.is_none() && sum != q {
+                            verdict = Some(Code::ContainersMismatch);
+                        }
+                        if verdict.is_some() {
+                            break;
+                        }
+                    }
+                    verdict
                 }
             }
             "waste.treated" => {
@@ -876,7 +1002,19 @@ impl World {
             },
             "manifest.picked_up" => match moved("carrier", |m| &m.carrier, Opened) {
                 Err(e) => return e,
-                Ok(_) => None,
+                Ok(m) => {
+                    let mut named: Vec<String> =
+                        m.lines.iter().flat_map(|l| l.container_ids()).collect();
+                    let mut scanned: Vec<String> = body["containers"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .map(|c| c.as_str().unwrap().to_owned())
+                        .collect();
+                    named.sort();
+                    scanned.sort();
+                    (named != scanned).then_some(Code::ContainersMismatch)
+                }
             },
             "manifest.rejected" => match moved("receiver", |m| &m.receiver, PickedUp) {
                 Err(e) => return e,
@@ -961,6 +1099,20 @@ enum Op {
         age_days: i64,
         ahead: bool,
         facility: Option<usize>,
+        who: Who,
+    },
+    DeclareDrums {
+        gen: usize,
+        code: usize,
+        drums: Vec<i64>,
+        reuse: bool,
+        who: Who,
+    },
+    OpenDrums {
+        gen: usize,
+        carrier: usize,
+        receiver: usize,
+        n: usize,
         who: Who,
     },
     Treat {
@@ -1049,6 +1201,10 @@ fn op() -> impl Strategy<Value = Op> {
         3 => (0usize..4, 0usize..5, 1i64..3000, 0i64..40, proptest::bool::weighted(0.05),
               proptest::option::weighted(0.5, prop_oneof![8 => Just(0usize), 1 => Just(1usize), 1 => Just(3usize)]), who())
             .prop_map(|(gen, code, qty, age_days, ahead, facility, who)| Op::Declare { gen, code, qty, age_days, ahead, facility, who }),
+        2 => (0usize..4, 0usize..4, proptest::collection::vec(1i64..1500, 1..4), proptest::bool::weighted(0.1), who())
+            .prop_map(|(gen, code, drums, reuse, who)| Op::DeclareDrums { gen, code, drums, reuse, who }),
+        2 => (0usize..4, 0usize..7, 0usize..7, 1usize..4, who())
+            .prop_map(|(gen, carrier, receiver, n, who)| Op::OpenDrums { gen, carrier, receiver, n, who }),
         2 => (0usize..4, prop_oneof![4 => 1usize..3, 1 => Just(0usize), 1 => Just(3usize)], line_code(), 1i64..2500,
               prop_oneof![6 => Just(OWN_METHOD), 1 => 0usize..5], 0i64..40, proptest::bool::weighted(0.05), who())
             .prop_map(|(gen, facility, code, qty, method, age_days, ahead, who)| Op::Treat { gen, facility, code, qty, method, age_days, ahead, who }),
@@ -1212,6 +1368,87 @@ impl World {
                     self.submit_code(&actor, &key, "waste.declared", body, at),
                 )
             }
+            Op::DeclareDrums {
+                gen,
+                code,
+                drums,
+                reuse,
+                who,
+            } => {
+                let g = self.gens[gen % self.gens.len()].clone();
+                let day = time::cst_date(at);
+                let code = CODES[*code];
+                let stem = format!(
+                    "{}{}{}",
+                    g.org,
+                    code.replace('-', ""),
+                    time::format_date(day).replace('-', "")
+                );
+                let taken = self
+                    .state
+                    .containers
+                    .keys()
+                    .filter(|id| id.starts_with(&stem))
+                    .count();
+                let first = if *reuse && taken > 0 { 1 } else { taken + 1 };
+                let list: Vec<Value> = drums
+                    .iter()
+                    .enumerate()
+                    .map(|(i, q)| json!({"id": format!("{stem}{:03}", first + i), "quantity_g": q}))
+                    .collect();
+                let body = json!({"generator": g.org, "code": code, "quantity_g": drums.iter().sum::<i64>(),
+                                  "date": time::format_date(day), "containers": list});
+                let (actor, key) = self.signer(&g, *who);
+                (
+                    "waste.declared",
+                    None,
+                    self.submit_code(&actor, &key, "waste.declared", body, at),
+                )
+            }
+            Op::OpenDrums {
+                gen,
+                carrier,
+                receiver,
+                n,
+                who,
+            } => {
+                let g = self.gens[gen % self.gens.len()].clone();
+                let c = pick(self, &self.carriers, *carrier);
+                let r = pick(self, &self.receivers, *receiver);
+                // The generator's containers in stock, of the code of the first, up to n.
+                let mut mine: Vec<(&String, &hwledger::domain::container::Container)> = self
+                    .state
+                    .containers
+                    .iter()
+                    .filter(|(id, c)| {
+                        id.starts_with(&g.org) && c.status == ContainerStatus::InStock
+                    })
+                    .collect();
+                mine.sort_by(|a, b| a.0.cmp(b.0));
+                let line = match mine.first() {
+                    Some((_, first)) => {
+                        let code = self.state.lots[&first.lot].code.clone();
+                        let chosen: Vec<_> = mine
+                            .iter()
+                            .filter(|(_, x)| self.state.lots[&x.lot].code == code)
+                            .take(*n)
+                            .collect();
+                        json!({"code": code, "quantity_g": chosen.iter().map(|(_, x)| x.quantity_g).sum::<i64>(),
+                               "containers": chosen.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>()})
+                    }
+                    None => json!({"code": CODES[0], "quantity_g": 100,
+                                   "containers": [format!("{}{}20260301999", g.org, CODES[0].replace('-', ""))]}),
+                };
+                let id = Uuid::new_v4();
+                self.ids.push(id);
+                let body = json!({"manifest": id, "generator": g.org, "carrier": c.org, "receiver": r.org, "lines": [line]});
+                let (actor, key) = self.signer(&g, *who);
+                (
+                    "manifest.opened",
+                    Some(id),
+                    self.submit_code(&actor, &key, "manifest.opened", body, at),
+                )
+            }
             Op::Treat {
                 gen,
                 facility,
@@ -1282,7 +1519,16 @@ impl World {
                 let c = self.state.manifests.get(&id).map(|m| m.carrier.clone());
                 let right = party_named(self, c, &self.carriers[0].clone());
                 let (actor, key) = self.signer(&right, *who);
-                let body = json!({"manifest": id, "vehicle": VEHICLE});
+                let mut body = json!({"manifest": id, "vehicle": VEHICLE});
+                let named: Vec<String> = self
+                    .state
+                    .manifests
+                    .get(&id)
+                    .map(|m| m.lines.iter().flat_map(|l| l.container_ids()).collect())
+                    .unwrap_or_default();
+                if !named.is_empty() {
+                    body["containers"] = json!(named);
+                }
                 (
                     "manifest.picked_up",
                     Some(id),
@@ -1517,6 +1763,7 @@ fn random_walks_reach_every_status() {
     let mut judged = 0;
     let mut outcomes: BTreeMap<(&str, Option<&str>), usize> = BTreeMap::new();
     let mut crossings = 0;
+    let mut moved_containers = 0;
     for _ in 0..WALKS {
         let steps = proptest::collection::vec(step(), 60)
             .new_tree(&mut runner)
@@ -1541,8 +1788,19 @@ fn random_walks_reach_every_status() {
         }
         seen.extend(w.state.manifests.values().map(|m| m.status));
         crossings += w.state.crossings.len();
+        moved_containers += w
+            .state
+            .containers
+            .values()
+            .filter(|c| c.status != ContainerStatus::InStock)
+            .count();
     }
     assert!(crossings > 0, "no walk took a store over its capacity");
+    assert!(
+        moved_containers > 0,
+        "no walk named a container on a manifest"
+    );
+    eprintln!("containers moved in the walks: {moved_containers}");
     for s in [
         ManifestStatus::Opened,
         ManifestStatus::PickedUp,
@@ -1576,6 +1834,8 @@ fn random_walks_reach_every_status() {
         ("waste.treated", Some("method_not_allowed")),
         ("waste.treated", Some("insufficient_stock")),
         ("waste.treated", Some("capacity_exceeded")),
+        ("waste.declared", Some("container_exists")),
+        ("manifest.opened", Some("unknown_container")),
     ] {
         assert!(
             outcomes.contains_key(&(kind, code)),

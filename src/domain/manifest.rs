@@ -540,7 +540,7 @@ impl State {
             let Some(list) = &b.lines[i].containers else {
                 continue;
             };
-            let own = ml.container_ids();
+            let own: HashSet<String> = ml.container_ids().into_iter().collect();
             for c in list {
                 if !own.contains(&c.id) {
                     return reject(
@@ -577,12 +577,16 @@ impl State {
         for ((line, i), covered) in m.lines.iter_mut().zip(order).zip(covered) {
             line.received_g = Some(b.lines[i].quantity_g);
             line.receipt_covered = Some(covered);
-            let weighed = b.lines[i].containers.as_ref();
+            let weighed: Option<std::collections::HashMap<&str, i64>> = b.lines[i]
+                .containers
+                .as_ref()
+                .map(|w| w.iter().map(|x| (x.id.as_str(), x.quantity_g)).collect());
             for c in line.containers.iter_mut().flatten() {
                 // A container left out of a line that lists containers counts 0; a line that
                 // lists none did not weigh them one by one.
-                c.received_g =
-                    weighed.map(|w| w.iter().find(|x| x.id == c.id).map_or(0, |x| x.quantity_g));
+                c.received_g = weighed
+                    .as_ref()
+                    .map(|w| w.get(c.id.as_str()).copied().unwrap_or(0));
                 let status = match c.received_g {
                     Some(0) => ContainerStatus::Missing,
                     _ => ContainerStatus::Received,
