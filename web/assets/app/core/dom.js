@@ -83,6 +83,14 @@ export function fieldError(control, message) {
   if (message) control.focus();
 }
 
+/** Clears every field error in `form`, before its fields are checked again. */
+export function clearFieldErrors(form) {
+  form.querySelectorAll('.field.has-error').forEach((f) => {
+    f.classList.remove('has-error');
+    f.querySelector('.field-error').textContent = '';
+  });
+}
+
 /** A message box: kind is 'ok', 'error' or 'info'. */
 export function notice(kind, ...children) {
   return h(`div.notice.notice-${kind}`, { role: kind === 'error' ? 'alert' : 'status' }, ...children);

@@ -2,7 +2,7 @@
 // free to reserve; receivers offered are only those the ledger says hold licences covering every
 // line's code today, so the service's unlicensed_receiver refusal is the exception, not the rule.
 
-import { h, mount, field, fieldError, notice, select, link } from '../../core/dom.js';
+import { h, mount, field, fieldError, notice, select, link, clearFieldErrors } from '../../core/dom.js';
 import { ProblemError } from '../../core/api.js';
 import { act, heading, loading, errorNotice } from '../../core/ui.js';
 import { toGrams, fromGrams, formatQuantity, QuantityError, UNITS } from '../../core/units.js';
@@ -188,10 +188,7 @@ function form(ctx, { free, carriers, cat }, today) {
 
   formEl.addEventListener('submit', async (ev) => {
     ev.preventDefault();
-    formEl.querySelectorAll('.field.has-error').forEach((f) => {
-      f.classList.remove('has-error');
-      f.querySelector('.field-error').textContent = '';
-    });
+    clearFieldErrors(formEl);
     const body = check();
     if (!body) {
       mount(out);

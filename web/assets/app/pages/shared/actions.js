@@ -6,7 +6,7 @@
 // `onDone(entry)` runs after the ledger recorded the event. Every form checks its fields first
 // and says which one is wrong, then signs in the browser and shows the service's answer.
 
-import { h, mount, field, fieldError, notice, select, table, stackOnPhone } from '../../core/dom.js';
+import { h, mount, field, fieldError, notice, select, table, stackOnPhone, clearFieldErrors } from '../../core/dom.js';
 import { Api } from '../../core/api.js';
 import { act } from '../../core/ui.js';
 import { toGrams, fromGrams, formatQuantity, QuantityError, UNITS } from '../../core/units.js';
@@ -124,10 +124,7 @@ function readQuantity(input, unit, opts) {
 function wire(form, button, out, type, check, success, onDone, ctx) {
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
-    form.querySelectorAll('.field.has-error').forEach((f) => {
-      f.classList.remove('has-error');
-      f.querySelector('.field-error').textContent = '';
-    });
+    clearFieldErrors(form);
     const body = check();
     if (!body) {
       mount(out);
