@@ -11,6 +11,7 @@ use crate::domain::state::{State, Verdict};
 use crate::protocol::event::{self, Entry, Hash, Prepared, ZERO_HASH};
 use crate::protocol::merkle::{self, Frontier};
 use crate::protocol::time::{self, Timestamp};
+use crate::store::ContainerStep;
 
 /// The first problem found, at an entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +34,8 @@ pub struct Auditor {
     last_recorded: Option<Timestamp>,
     /// Roots of the prefixes a caller asked to remember (for older checkpoints).
     watch: Vec<(u64, Option<Hash>)>,
+    /// The container trace rows the entries call for, when asked to keep them.
+    steps: Option<Vec<ContainerStep>>,
 }
 
 impl Auditor {
@@ -43,7 +46,19 @@ impl Auditor {
             prev: ZERO_HASH,
             last_recorded: None,
             watch: Vec::new(),
+            steps: None,
         }
+    }
+
+    /// Asks to keep the container trace rows (`container_trace`) each accepted entry calls
+    /// for, to compare with a database's; [`Auditor::take_container_steps`] hands them over.
+    pub fn keep_container_steps(&mut self) {
+        self.steps.get_or_insert_with(Vec::new);
+    }
+
+    /// The container trace rows kept since the last call, in entry order.
+    pub fn take_container_steps(&mut self) -> Vec<ContainerStep> {
+        self.steps.as_mut().map(std::mem::take).unwrap_or_default()
     }
 
     /// Asks to remember the root of the prefix of `size` entries when the replay passes it.
@@ -134,7 +149,19 @@ impl Auditor {
             }
             let p = p.map_err(|e| fail(format!("not a valid event: {e}")))?;
             match self.state.submit(&p, recorded) {
-                Ok(Verdict::Accepted(_)) => {}
+                Ok(Verdict::Accepted(outcome)) => {
+                    if let Some(steps) = &mut self.steps {
+                        let manifest = crate::sequencer::manifest_of(&p);
+                        steps.extend(outcome.containers.into_iter().map(|(id, q)| ContainerStep {
+                            container: id,
+                            seq: entry.seq,
+                            kind: p.header.kind.clone(),
+                            at: p.header.at_text.clone(),
+                            manifest,
+                            quantity_g: q,
+                        }));
+                    }
+                }
                 Ok(Verdict::Replay(seq)) => {
                     return Err(fail(format!("repeats the event recorded at seq {seq}")))
                 }

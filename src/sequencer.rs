@@ -473,7 +473,8 @@ impl Sequencer {
 }
 
 /// The manifest a manifest event is about.
-fn manifest_of(p: &Prepared) -> Option<uuid::Uuid> {
+/// The manifest a `manifest.*` event names, for its history and container trace rows.
+pub(crate) fn manifest_of(p: &Prepared) -> Option<uuid::Uuid> {
     if !p.header.kind.starts_with("manifest.") {
         return None;
     }

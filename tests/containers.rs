@@ -326,6 +326,37 @@ storage_test!(
 
         let (ok, out) = verify_db(&l).await;
         assert!(ok, "{out}");
+
+        // A trace row altered or removed behind the service's back is caught at its entry.
+        let received = container(&l, &c4).await["trace"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["type"] == "manifest.received")
+            .unwrap()["seq"]
+            .as_u64()
+            .unwrap();
+        let finding =
+            format!("entry {received}: the container_trace table differs from the ledger here");
+        let row = format!("container = '{c4}' and seq = {received}");
+        for (alter, undo) in [
+            (
+                format!("update container_trace set quantity_g = 200000 where {row}"),
+                format!("update container_trace set quantity_g = 199500 where {row}"),
+            ),
+            (
+                format!("update container_trace set type = 'manifest.picked_up' where {row}"),
+                format!("update container_trace set type = 'manifest.received' where {row}"),
+            ),
+        ] {
+            tamper(&l, b, &alter).await;
+            let (ok, out) = verify_db(&l).await;
+            assert!(!ok && out.contains(&finding), "{alter}: {out}");
+            tamper(&l, b, &undo).await;
+        }
+        tamper(&l, b, &format!("delete from container_trace where {row}")).await;
+        let (ok, out) = verify_db(&l).await;
+        assert!(!ok && out.contains(&finding), "deleted: {out}");
     }
 );
 

@@ -987,21 +987,6 @@ storage_test!(the_csv_export, |b| async move {
     assert_eq!(bytes.len(), 3 + rows[0].len());
 });
 
-/// Runs one statement on the test's database, behind the service's back.
-async fn tamper(l: &TestLedger, b: Backend, sql: &str) {
-    use sqlx::Connection;
-    match b {
-        Backend::Sqlite => {
-            let mut c = sqlx::SqliteConnection::connect(&l.db.url).await.unwrap();
-            sqlx::query(sql).execute(&mut c).await.unwrap();
-        }
-        Backend::Postgres => {
-            let mut c = sqlx::PgConnection::connect(&l.db.url).await.unwrap();
-            sqlx::query(sql).execute(&mut c).await.unwrap();
-        }
-    }
-}
-
 storage_test!(verify_catches_altered_ticket_tables, |b| async move {
     let mut l = TestLedger::start(b).await;
     let id = open_dumping(&l, "倾倒").await;

@@ -236,6 +236,9 @@ async fn verify(args: VerifyArgs) -> anyhow::Result<Option<Finding>> {
     if let Some(m) = older_size {
         auditor.remember_root_at(m);
     }
+    if matches!(source, Source::Db(_)) {
+        auditor.keep_container_steps();
+    }
     let bar = match total {
         Some(n) => ProgressBar::new(n),
         None => ProgressBar::no_length(),
@@ -255,6 +258,11 @@ async fn verify(args: VerifyArgs) -> anyhow::Result<Option<Finding>> {
         }
         if let Source::Db(store) = &source {
             if let Some(f) = compare_history(store, &chunk).await? {
+                bar.abandon();
+                return Ok(Some(f));
+            }
+            let steps = auditor.take_container_steps();
+            if let Some(f) = compare_trace(store, &chunk, steps).await? {
                 bar.abandon();
                 return Ok(Some(f));
             }
@@ -543,6 +551,36 @@ async fn compare_history(
         return Ok(Some(Finding {
             seq,
             reason: "the manifest_history table differs from the ledger here".into(),
+        }));
+    }
+    Ok(None)
+}
+
+/// Compares the container trace rows of a run of entries with those the entries call for.
+async fn compare_trace(
+    store: &Store,
+    chunk: &[(Entry, Option<Hash>)],
+    mut expected: Vec<crate::store::ContainerStep>,
+) -> anyhow::Result<Option<Finding>> {
+    let (Some(first), Some(last)) = (chunk.first(), chunk.last()) else {
+        return Ok(None);
+    };
+    let stored = store
+        .container_trace_between(first.0.seq, last.0.seq + 1)
+        .await?;
+    expected.sort_by(|a, b| (a.seq, &a.container).cmp(&(b.seq, &b.container)));
+    if stored != expected {
+        let seq = stored
+            .iter()
+            .zip(&expected)
+            .find(|(a, b)| a != b)
+            .map(|(a, b)| a.seq.min(b.seq))
+            .or_else(|| stored.get(expected.len()).map(|s| s.seq))
+            .or_else(|| expected.get(stored.len()).map(|s| s.seq))
+            .unwrap_or(first.0.seq);
+        return Ok(Some(Finding {
+            seq,
+            reason: "the container_trace table differs from the ledger here".into(),
         }));
     }
     Ok(None)

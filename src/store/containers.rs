@@ -98,6 +98,23 @@ pub(super) async fn write(tx: &mut WriteTx, batch: &Batch, state: &State) -> any
     Ok(())
 }
 
+fn step_from_row<R: Row>(r: &R) -> anyhow::Result<ContainerStep>
+where
+    for<'a> &'a str: sqlx::ColumnIndex<R>,
+    i64: for<'a> sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    String: for<'a> sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+{
+    let manifest: Option<String> = r.try_get("manifest")?;
+    Ok(ContainerStep {
+        container: r.try_get("container")?,
+        seq: r.try_get::<i64, _>("seq")? as u64,
+        kind: r.try_get("type")?,
+        at: r.try_get("at")?,
+        manifest: manifest.map(|m| Uuid::parse_str(&m)).transpose()?,
+        quantity_g: r.try_get("quantity_g")?,
+    })
+}
+
 impl Store {
     /// One container with its trace.
     pub async fn container(&self, id: &str) -> anyhow::Result<Option<ContainerView>> {
@@ -109,24 +126,11 @@ impl Store {
             else {
                 return Ok(None);
             };
-            let steps = sqlx::query("select seq, type, at, manifest, quantity_g from container_trace where container = $1 order by seq")
+            let steps = sqlx::query("select container, seq, type, at, manifest, quantity_g from container_trace where container = $1 order by seq")
                 .bind(id)
                 .fetch_all(pool)
                 .await?;
-            let trace = steps
-                .iter()
-                .map(|r| -> anyhow::Result<ContainerStep> {
-                    let manifest: Option<String> = r.try_get("manifest")?;
-                    Ok(ContainerStep {
-                        container: id.to_owned(),
-                        seq: r.try_get::<i64, _>("seq")? as u64,
-                        kind: r.try_get("type")?,
-                        at: r.try_get("at")?,
-                        manifest: manifest.map(|m| Uuid::parse_str(&m)).transpose()?,
-                        quantity_g: r.try_get("quantity_g")?,
-                    })
-                })
-                .collect::<anyhow::Result<Vec<_>>>()?;
+            let trace = steps.iter().map(step_from_row).collect::<anyhow::Result<Vec<_>>>()?;
             Ok(Some(ContainerView {
                 container: row.try_get("id")?,
                 org: row.try_get("org")?,
@@ -182,6 +186,22 @@ impl Store {
     }
 
     /// The row count of `containers` (for `verify --db`).
+    /// The container trace rows of the entries with `from` ≤ seq < `to`, by (seq, container).
+    pub async fn container_trace_between(
+        &self,
+        from: u64,
+        to: u64,
+    ) -> anyhow::Result<Vec<ContainerStep>> {
+        with_pool!(self, pool => {
+            let rows = sqlx::query("select container, seq, type, at, manifest, quantity_g from container_trace where seq >= $1 and seq < $2 order by seq, container")
+                .bind(i64_of(from))
+                .bind(i64_of(to))
+                .fetch_all(pool)
+                .await?;
+            rows.iter().map(step_from_row).collect()
+        })
+    }
+
     pub async fn container_count(&self) -> anyhow::Result<u64> {
         let n: i64 = with_pool!(self, pool => {
             sqlx::query_scalar("select count(*) from containers").fetch_one(pool).await?

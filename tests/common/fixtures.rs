@@ -437,3 +437,18 @@ impl Scene {
         open_body(id, &self.gen, &self.carrier, &self.receiver, ls)
     }
 }
+
+/// Runs one statement on the test's database, behind the service's back.
+pub async fn tamper(l: &TestLedger, b: Backend, sql: &str) {
+    use sqlx::Connection;
+    match b {
+        Backend::Sqlite => {
+            let mut c = sqlx::SqliteConnection::connect(&l.db.url).await.unwrap();
+            sqlx::query(sql).execute(&mut c).await.unwrap();
+        }
+        Backend::Postgres => {
+            let mut c = sqlx::PgConnection::connect(&l.db.url).await.unwrap();
+            sqlx::query(sql).execute(&mut c).await.unwrap();
+        }
+    }
+}
