@@ -892,7 +892,15 @@ impl World {
                     || !self.state.orgs.contains_key(receiver)
                 {
                     Some(Code::UnknownOrg)
-                } else if !codes.iter().all(|c| known_2025(c)) {
+                } else if codes.iter().any(|c| {
+                    // A code the edition in force dropped still moves the lots that hold it.
+                    !known_2025(c)
+                        && !self
+                            .state
+                            .lots
+                            .values()
+                            .any(|l| l.generator == actor && l.code == *c && l.remaining_g > 0)
+                }) {
                     Some(Code::UnknownWasteCode)
                 } else if !self.has_role(carrier, "carrier") {
                     Some(Code::NotACarrier)
@@ -955,8 +963,9 @@ impl World {
                         .values()
                         .filter(move |l| l.generator == actor && l.code == code)
                 };
+                // Without named containers a treatment takes container-less stock only.
                 let unreserved: i64 = lots()
-                    .filter(|l| l.date <= date)
+                    .filter(|l| l.date <= date && l.containers.is_none())
                     .map(|l| l.remaining_g - l.reserved_g)
                     .sum();
                 let capacity = match facility {
@@ -1981,6 +1990,93 @@ fn the_catalogue_edition_changes_at_cst_midnight() {
             "2024-12-31T16:00:00Z"
         ),
         None
+    );
+}
+
+#[test]
+fn lots_of_a_dropped_code_still_ship_and_treat() {
+    // 336-100-21 is in the 2021 edition only: declared on 31 December 2024, it still ships in
+    // 2025 from the lot that holds it; a generator holding none of it is refused.
+    let (mut w, g, c, r) = calendar_world(
+        "2024-12-30T00:00:00Z",
+        "2024-01-01",
+        "2026-12-31",
+        1_000_000,
+    );
+    assert_eq!(
+        w.declare_at(
+            &g,
+            "336-100-21",
+            1_000,
+            "2024-12-31",
+            "2024-12-31T10:00:00Z"
+        ),
+        None
+    );
+    let g2 = w.register(11, &["generator"], "320404");
+    assert_eq!(
+        w.open_at(&g2, &c, &r, "336-100-21", 10, "2025-01-02T00:00:00Z")
+            .1,
+        Some(Code::UnknownWasteCode)
+    );
+    assert_eq!(
+        w.open_at(&g, &c, &r, "336-100-21", 600, "2025-01-02T00:00:00Z")
+            .1,
+        None
+    );
+    // Once its last lot is reserved it is still held; once shipped and gone, it is not.
+    assert_eq!(
+        w.open_at(&g, &c, &r, "336-100-21", 400, "2025-01-02T00:01:00Z")
+            .1,
+        None
+    );
+    assert_eq!(
+        w.open_at(&g, &c, &r, "336-100-21", 1, "2025-01-02T00:02:00Z")
+            .1,
+        Some(Code::InsufficientStock)
+    );
+}
+
+#[test]
+fn backdating_is_bounded_while_compliance_is_on() {
+    let (mut w, g, _, _) = calendar_world(
+        "2026-03-01T00:00:00Z",
+        "2025-01-01",
+        "2026-12-31",
+        1_000_000,
+    );
+    // Compliance off (the limits of version 1): any earlier date.
+    assert_eq!(
+        w.declare_at(&g, "900-249-08", 10, "2026-02-01", "2026-03-20T00:00:00Z"),
+        None
+    );
+    let reg = w.regulator.clone();
+    let limits = json!({"limits": {"transit_s": 432_000, "disposal_s": 31_536_000,
+                                   "storage_s": 31_536_000, "max_backdate_s": 1_209_600,
+                                   "shortfall_bp": 100, "compliance_from": "2026-01-01"},
+                        "reason": "启用合规检查"});
+    assert_eq!(
+        w.at(
+            &reg,
+            "ledger.limits_set",
+            limits,
+            "2026-03-20T00:00:00Z",
+            "2026-03-20T00:00:00Z"
+        ),
+        None
+    );
+    // 00:00 UTC on 20 March − 14 days is 08:00 CST on 6 March: the 6th is the earliest date.
+    assert_eq!(
+        w.declare_at(&g, "900-249-08", 10, "2026-03-05", "2026-03-20T00:00:00Z"),
+        Some(Code::BadDate)
+    );
+    assert_eq!(
+        w.declare_at(&g, "900-249-08", 10, "2026-03-06", "2026-03-20T00:00:00Z"),
+        None
+    );
+    assert_eq!(
+        w.declare_at(&g, "900-249-08", 10, "2026-03-21", "2026-03-20T00:00:00Z"),
+        Some(Code::BadDate)
     );
 }
 

@@ -541,3 +541,138 @@ storage_test!(forged_automatic_tickets_are_refused, |b| async move {
     let v = stats(&l, "").await;
     assert_figures(&v, 0, 0, 1_990, 3_000);
 });
+
+storage_test!(
+    deadlines_keep_the_limits_in_force_at_their_start,
+    |b| async move {
+        // §7: a deadline is start + the limit in force just after its start entry; a later
+        // `ledger.limits_set` moves only the deadlines that start after it.
+        let limits = LimitFlags {
+            transit_s: Some(DAY),
+            disposal_s: Some(DAY),
+            storage_s: Some(2 * DAY),
+            ..Default::default()
+        };
+        let l = TestLedger::start_with(b, limits).await;
+        let g = l.register(1, &["generator"], "320404").await;
+        let c = l.register(3, &["carrier"], "320404").await;
+        let v = l.register(4, &["receiver"], "320411").await;
+        l.ok(
+            &l.regulator,
+            "license.issued",
+            licence_body(
+                "苏危废经营002",
+                &v,
+                1_000_000_000,
+                &cst_day(-365),
+                &cst_day(365),
+                json!([scope(&["HW08", "HW49"], &["store", "utilize", "dispose"])]),
+            ),
+        )
+        .await;
+        let now = Utc::now();
+        let at = |d: f64| ts(now + Duration::seconds((d * DAY as f64) as i64));
+        let run = |id: &str, q: i64| open_body(id, &g, &c, &v, &[(OIL, q)]);
+
+        // Under the short limits: lot A (storage 2 days), M1 picked up (transit 1 day), M3
+        // received (disposal 1 day).
+        let lot_a = ok_at(
+            &l,
+            &g,
+            "waste.declared",
+            declare_body(&g, OIL, 10_000, &date(cst(now - Duration::days(5)))),
+            &at(-5.0),
+        )
+        .await["seq"]
+            .as_u64()
+            .unwrap();
+        let (m1, m2, m3) = (new_id(), new_id(), new_id());
+        ok_at(&l, &g, "manifest.opened", run(&m1, 1_000), &at(-4.9)).await;
+        let m1_pickup = at(-4.8);
+        ok_at(&l, &c, "manifest.picked_up", pick_up_body(&m1), &m1_pickup).await;
+        ok_at(&l, &g, "manifest.opened", run(&m3, 1_000), &at(-4.7)).await;
+        ok_at(&l, &c, "manifest.picked_up", pick_up_body(&m3), &at(-4.6)).await;
+        let m3_receipt = at(-4.5);
+        ok_at(
+            &l,
+            &v,
+            "manifest.received",
+            receive_body(&m3, &[(OIL, 1_000)]),
+            &m3_receipt,
+        )
+        .await;
+
+        // The bureau relaxes every limit to 10 days (storage 30).
+        l.ok(
+            &l.regulator,
+            "ledger.limits_set",
+            json!({"limits": {"transit_s": 10 * DAY, "disposal_s": 10 * DAY, "storage_s": 30 * DAY,
+                          "max_backdate_s": 14 * DAY, "shortfall_bp": 100},
+               "reason": "放宽期限"}),
+        )
+        .await;
+
+        // Under the new limits: lot B, and M2 picked up.
+        ok_at(
+            &l,
+            &g,
+            "waste.declared",
+            declare_body(&g, PACKAGING, 5_000, &date(cst(now - Duration::days(4)))),
+            &at(-4.0),
+        )
+        .await;
+        ok_at(&l, &g, "manifest.opened", run(&m2, 1_000), &at(-4.0)).await;
+        ok_at(&l, &c, "manifest.picked_up", pick_up_body(&m2), &at(-3.9)).await;
+
+        // Both arrive two days later: only M1 was late, by the limit of its pickup.
+        for m in [&m1, &m2] {
+            ok_at(
+                &l,
+                &v,
+                "manifest.received",
+                receive_body(m, &[(OIL, 1_000)]),
+                &at(-2.0),
+            )
+            .await;
+        }
+        let parse = |t: &str| hwledger::protocol::time::parse_timestamp(t).unwrap();
+        let tickets = automatic_tickets(&l).await;
+        assert_eq!(tickets.len(), 1, "{tickets:?}");
+        assert_eq!(
+            (tickets[0].0.as_str(), &tickets[0].1, tickets[0].3.as_str()),
+            (
+                "transit_overdue",
+                &json!({"manifest": m1}),
+                ts(parse(&m1_pickup) + Duration::days(1)).as_str()
+            )
+        );
+
+        // The sweep: M3's disposal and lot A's storage passed under the limits of their start;
+        // lot B and M1, M2 (received under 10 days of disposal) are within theirs.
+        let sequencer = l.service.as_ref().unwrap().state.sequencer.clone();
+        assert_eq!(sequencer.sweep().await.unwrap(), 2);
+        let tickets = automatic_tickets(&l).await;
+        let mut swept: Vec<(&str, &Value, &str)> = tickets[1..]
+            .iter()
+            .map(|t| (t.0.as_str(), &t.1, t.3.as_str()))
+            .collect();
+        swept.sort_by_key(|t| t.0);
+        let lot_a_deadline = hwledger::protocol::time::cst_day_start(cst(now - Duration::days(5)))
+            + Duration::days(2);
+        assert_eq!(
+            swept,
+            [
+                (
+                    "disposal_overdue",
+                    &json!({"manifest": m3}),
+                    ts(parse(&m3_receipt) + Duration::days(1)).as_str()
+                ),
+                (
+                    "storage_overdue",
+                    &json!({"org": g.org, "code": OIL, "lot": lot_a}),
+                    ts(lot_a_deadline).as_str()
+                ),
+            ]
+        );
+    }
+);

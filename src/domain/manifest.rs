@@ -118,6 +118,11 @@ pub struct Manifest {
     pub opened_at: Timestamp,
     pub picked_up_at: Option<Timestamp>,
     pub received_at: Option<Timestamp>,
+    /// Pickup + the transit limit in force just after the pickup (§7): a later
+    /// `ledger.limits_set` does not move it.
+    pub transit_due: Option<Timestamp>,
+    /// Receipt + the disposal limit in force just after the receipt.
+    pub disposal_due: Option<Timestamp>,
     pub closed_at: Option<Timestamp>,
     /// The `at` of its latest event: later events may not be dated before it.
     pub last_at: Timestamp,
@@ -280,7 +285,7 @@ impl State {
         let codes = b
             .lines
             .iter()
-            .map(|l| self.known_code(p, &l.code))
+            .map(|l| self.code_to_move(p, &b.generator, &l.code))
             .collect::<Result<Vec<_>, _>>()?;
         if !carrier.has(Role::Carrier) {
             return reject(
@@ -414,6 +419,8 @@ impl State {
                 opened_at: p.header.at,
                 picked_up_at: None,
                 received_at: None,
+                transit_due: None,
+                disposal_due: None,
                 closed_at: None,
                 last_at: p.header.at,
             },
@@ -479,6 +486,7 @@ impl State {
     }
 
     pub(super) fn manifest_picked_up(&mut self, p: &Prepared) -> Result<Outcome, Rejection> {
+        let transit_s = self.limits().transit_s;
         self.require_role(&p.header.actor, Role::Carrier)?;
         let b: PickedUp = body(p.body())?;
         let m = self.manifest_for(p, &b.manifest, |m| &m.carrier, "carrier")?;
@@ -520,6 +528,7 @@ impl State {
         m.status = ManifestStatus::PickedUp;
         m.vehicle = Some(b.vehicle);
         m.picked_up_at = Some(p.header.at);
+        m.transit_due = Some(p.header.at + chrono::Duration::seconds(transit_s));
         m.last_at = p.header.at;
         Ok(Outcome {
             touched,
@@ -529,6 +538,7 @@ impl State {
     }
 
     pub(super) fn manifest_received(&mut self, p: &Prepared) -> Result<Outcome, Rejection> {
+        let disposal_s = self.limits().disposal_s;
         self.require_role(&p.header.actor, Role::Receiver)?;
         let b: Counted = body(p.body())?;
         let m = self.manifest_for(p, &b.manifest, |m| &m.receiver, "receiver")?;
@@ -596,6 +606,7 @@ impl State {
         }
         m.status = ManifestStatus::Received;
         m.received_at = Some(p.header.at);
+        m.disposal_due = Some(p.header.at + chrono::Duration::seconds(disposal_s));
         m.last_at = p.header.at;
         *self.intake_in_flight.entry(receiver.clone()).or_insert(0) -= shipped;
         *self

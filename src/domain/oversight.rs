@@ -508,7 +508,7 @@ pub fn line_contributions(m: &Manifest, idx: usize, limits: &Limits) -> Vec<Cont
         ManifestStatus::PickedUp => vec![base(
             q,
             Class::Pending,
-            Some((picked + seconds(limits.transit_s), Kind::TransitOverdue)),
+            m.transit_due.map(|due| (due, Kind::TransitOverdue)),
         )],
         ManifestStatus::Received | ManifestStatus::Disposed => {
             let c = line.counted_g().unwrap_or(0);
@@ -527,13 +527,10 @@ pub fn line_contributions(m: &Manifest, idx: usize, limits: &Limits) -> Vec<Cont
                         base(c, Class::Proper, None)
                     }
                 } else {
-                    let received = m
-                        .received_at
-                        .expect("received manifests have a receipt time");
                     base(
                         c,
                         Class::Pending,
-                        Some((received + seconds(limits.disposal_s), Kind::DisposalOverdue)),
+                        m.disposal_due.map(|due| (due, Kind::DisposalOverdue)),
                     )
                 });
             }
@@ -553,10 +550,11 @@ pub fn shortfall_beyond_tolerance(line: &super::manifest::Line, limits: &Limits)
         || !line.containers_counted_zero().is_empty()
 }
 
-/// The moment a lot's storage deadline passes: a lot of `waste.declared` is held to
-/// `generator_storage_s` (absent: `storage_s`, §7).
-pub fn storage_deadline(lot: &Lot, limits: &Limits) -> Timestamp {
-    time::cst_day_start(lot.date) + seconds(limits.generator_storage())
+/// The moment a lot's storage deadline passes: 00:00 CST of its date + the storage limit in
+/// force just after it was made (for a lot of `waste.declared`, `generator_storage_s`, absent:
+/// `storage_s`, §7).
+pub fn storage_deadline(lot: &Lot) -> Timestamp {
+    time::cst_day_start(lot.date) + seconds(lot.storage_s)
 }
 
 /// A treatment's contribution: proper, treated on site, dated by its `date`.
@@ -571,7 +569,7 @@ pub fn treatment_contributions(t: &Treatment) -> Vec<Contribution> {
 }
 
 /// A lot's contribution: what remains at its generator.
-pub fn lot_contributions(lot: &Lot, limits: &Limits) -> Vec<Contribution> {
+pub fn lot_contributions(lot: &Lot) -> Vec<Contribution> {
     if lot.remaining_g <= 0 {
         return Vec::new();
     }
@@ -580,7 +578,7 @@ pub fn lot_contributions(lot: &Lot, limits: &Limits) -> Vec<Contribution> {
         category: category_of(&lot.code),
         quantity_g: lot.remaining_g,
         class: Class::Stored,
-        deadline: Some((storage_deadline(lot, limits), Kind::StorageOverdue)),
+        deadline: Some((storage_deadline(lot), Kind::StorageOverdue)),
     }]
 }
 
@@ -601,10 +599,10 @@ impl State {
             })
             .collect();
         let transit = (m.status == ManifestStatus::PickedUp)
-            .then(|| m.picked_up_at.map(|t| t + seconds(limits.transit_s)))
+            .then_some(m.transit_due)
             .flatten();
         let disposal = (m.status == ManifestStatus::Received)
-            .then(|| m.received_at.map(|t| t + seconds(limits.disposal_s)))
+            .then_some(m.disposal_due)
             .flatten();
         for (item, cs) in items {
             self.rate.set(item, &generator, cs);
@@ -621,13 +619,12 @@ impl State {
 
     /// Brings the rate and the sweeper's schedule up to date with a lot.
     pub(super) fn refresh_lot(&mut self, seq: u64) {
-        let limits = self.limits();
         let Some(lot) = self.lots.get(&seq) else {
             return;
         };
         let generator = lot.generator.clone();
-        let cs = lot_contributions(lot, &limits);
-        let deadline = (lot.remaining_g > 0).then(|| storage_deadline(lot, &limits));
+        let cs = lot_contributions(lot);
+        let deadline = (lot.remaining_g > 0).then(|| storage_deadline(lot));
         let key = format!("{}:{}:{}", lot.generator, lot.code, lot.seq);
         self.rate.set(RateItem::Lot(seq), &generator, cs);
         let deadline = deadline.filter(|_| {
@@ -795,7 +792,7 @@ impl State {
             }
             Kind::TransitOverdue => {
                 let m = manifest()?;
-                let deadline = m.picked_up_at? + seconds(limits.transit_s);
+                let deadline = m.transit_due?;
                 let ended = match m.status {
                     ManifestStatus::PickedUp => now,
                     ManifestStatus::Received | ManifestStatus::Disposed => m.received_at?,
@@ -813,7 +810,7 @@ impl State {
             }
             Kind::DisposalOverdue => {
                 let m = manifest()?;
-                let deadline = m.received_at? + seconds(limits.disposal_s);
+                let deadline = m.disposal_due?;
                 let ended = match m.status {
                     ManifestStatus::Received => now,
                     ManifestStatus::Disposed => m.closed_at?,
@@ -847,7 +844,7 @@ impl State {
                 if format!("{}:{}:{}", lot.generator, lot.code, lot.seq) != key {
                     return None;
                 }
-                let deadline = storage_deadline(lot, &limits);
+                let deadline = storage_deadline(lot);
                 (lot.remaining_g > 0 && now > deadline).then(|| {
                     ticket(
                         json!({"org": lot.generator, "code": lot.code, "lot": lot.seq}),

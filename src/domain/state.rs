@@ -249,6 +249,8 @@ pub struct State {
     pub lots: HashMap<u64, Lot>,
     /// (generator, code) → its lots with something left, in reservation order (date, seq).
     pub(super) lot_queues: HashMap<(String, String), BTreeSet<(NaiveDate, u64)>>,
+    /// (holder, code) → how many of its lots made of containers have something left.
+    pub(super) container_lots_held: HashMap<(String, String), u32>,
     pub manifests: HashMap<Uuid, Manifest>,
     /// (CST year, city) → the last manifest serial given.
     pub(super) serials: HashMap<(i32, String), u32>,
@@ -361,6 +363,7 @@ impl State {
             licences_by_holder: HashMap::new(),
             lots: HashMap::new(),
             lot_queues: HashMap::new(),
+            container_lots_held: HashMap::new(),
             manifests: HashMap::new(),
             serials: HashMap::new(),
             intake_received: HashMap::new(),

@@ -35,6 +35,9 @@ pub struct Lot {
     /// The ids of its containers, in the order declared; `None` for a container-less lot
     /// (the only lots manifest lines without containers and FIFO take from).
     pub containers: Option<Vec<String>>,
+    /// The storage limit in force just after the lot was made (§7): its deadline is 00:00 CST
+    /// of `date` + this, and a later `ledger.limits_set` does not move it.
+    pub storage_s: i64,
 }
 
 impl Lot {
@@ -56,6 +59,7 @@ struct Declared {
 
 impl State {
     pub(super) fn waste_declared(&mut self, p: &Prepared) -> Result<Outcome, Rejection> {
+        let storage_s = self.limits().generator_storage();
         self.require_role(&p.header.actor, Role::Generator)?;
         let b: Declared = body(p.body())?;
         if b.generator != p.header.actor {
@@ -67,12 +71,7 @@ impl State {
         let code = self.known_code(p, &b.code)?;
         let date = time::parse_date(&b.date)
             .map_err(|e| Rejection::new(Code::InvalidEvent, format!("date: {e}")))?;
-        if date > time::cst_date(p.header.at) {
-            return reject(
-                Code::BadDate,
-                format!("date {} is after the day of the declaration", b.date),
-            );
-        }
+        self.check_event_date(p, date)?;
         if let Some(list) = &b.containers {
             self.check_new_containers(list, &b.generator, &code, date, b.quantity_g)?;
         }
@@ -97,6 +96,11 @@ impl State {
                 .entry((b.generator.clone(), code.as_str().to_owned()))
                 .or_default()
                 .insert((date, seq));
+        } else {
+            *self
+                .container_lots_held
+                .entry((b.generator.clone(), code.as_str().to_owned()))
+                .or_insert(0) += 1;
         }
         let mut steps = Vec::new();
         let mut touched = vec![Touched::Lot(seq)];
@@ -126,6 +130,7 @@ impl State {
                 reserved_g: 0,
                 facility: b.facility,
                 containers: b.containers.map(|l| l.into_iter().map(|c| c.id).collect()),
+                storage_s,
             },
         );
         Ok(Outcome {
@@ -147,6 +152,48 @@ impl State {
                     format!("{code} is not in the {} catalogue", edition.name()),
                 )
             })
+    }
+
+    /// The code of a line or treatment that moves the holder's existing stock: known to the
+    /// catalogue in force, or one the holder still holds a lot of (§2: a code a later edition
+    /// dropped still moves the lots made under the edition that listed it).
+    pub(super) fn code_to_move(
+        &self,
+        p: &Prepared,
+        holder: &str,
+        code: &str,
+    ) -> Result<WasteCode, Rejection> {
+        match self.known_code(p, code) {
+            Ok(c) => Ok(c),
+            Err(e) if self.held_lots(holder, code) == 0 => Err(e),
+            Err(e) => WasteCode::parse(code).map_err(|_| e),
+        }
+    }
+
+    /// A date of a declaration or treatment (§6): not after the CST date of `at` and, while
+    /// compliance is on (§7), not before the CST date of `at` − `max_backdate`.
+    pub(super) fn check_event_date(&self, p: &Prepared, date: NaiveDate) -> Result<(), Rejection> {
+        let at = p.header.at;
+        if date > time::cst_date(at) {
+            return reject(
+                Code::BadDate,
+                format!(
+                    "date {date} is after the CST day of the event ({})",
+                    time::cst_date(at)
+                ),
+            );
+        }
+        let limits = self.limits();
+        if limits.compliance_on() {
+            let earliest = time::cst_date(at - chrono::Duration::seconds(limits.max_backdate_s));
+            if date < earliest {
+                return reject(
+                    Code::BadDate,
+                    format!("date {date} is before {earliest}, the earliest max_backdate allows"),
+                );
+            }
+        }
+        Ok(())
     }
 
     /// The generator's quantity of `code` not yet reserved.
@@ -190,9 +237,12 @@ impl State {
     /// The lots of `code` the holder has with something left (a code the catalogue in force no
     /// longer lists may still be held).
     pub fn held_lots(&self, holder: &str, code: &str) -> usize {
-        self.lot_queues
-            .get(&(holder.to_owned(), code.to_owned()))
-            .map_or(0, |q| q.len())
+        let key = (holder.to_owned(), code.to_owned());
+        self.lot_queues.get(&key).map_or(0, |q| q.len())
+            + self
+                .container_lots_held
+                .get(&key)
+                .map_or(0, |n| *n as usize)
     }
 
     /// The holder's unreserved quantity of `code` in lots dated on or before `date`.
@@ -247,16 +297,29 @@ impl State {
     /// leaves the queue (a refilled one rejoins it in its place).
     fn change_remaining(&mut self, seq: u64, delta: i64, at: Timestamp) {
         let lot = self.lots.get_mut(&seq).expect("known lots");
+        let before = lot.remaining_g;
         lot.remaining_g += delta;
         let (holder, facility) = (lot.generator.clone(), lot.facility.clone());
         if let Some(f) = facility {
             self.facility_stock_changed(&holder, &f, delta, at);
         }
         let lot = &self.lots[&seq];
+        let key = (lot.generator.clone(), lot.code.clone());
         if lot.containers.is_some() {
+            match (before > 0, lot.remaining_g > 0) {
+                (true, false) => {
+                    if let Some(n) = self.container_lots_held.get_mut(&key) {
+                        *n -= 1;
+                        if *n == 0 {
+                            self.container_lots_held.remove(&key);
+                        }
+                    }
+                }
+                (false, true) => *self.container_lots_held.entry(key).or_insert(0) += 1,
+                _ => {}
+            }
             return;
         }
-        let key = (lot.generator.clone(), lot.code.clone());
         let order = (lot.date, lot.seq);
         if lot.remaining_g == 0 {
             if let Some(q) = self.lot_queues.get_mut(&key) {

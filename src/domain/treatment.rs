@@ -51,18 +51,10 @@ impl State {
             &b.facility,
             &[FacilityKind::Utilize, FacilityKind::Dispose],
         )?;
-        // A code the edition in force no longer lists still moves the lots that hold it.
-        if self.known_code(p, &b.code).is_err() && self.held_lots(&b.generator, &b.code) == 0 {
-            self.known_code(p, &b.code)?;
-        }
+        self.code_to_move(p, &b.generator, &b.code)?;
         let date = time::parse_date(&b.date)
             .map_err(|e| Rejection::new(Code::InvalidEvent, format!("date: {e}")))?;
-        if date > time::cst_date(p.header.at) {
-            return reject(
-                Code::BadDate,
-                format!("date {} is after the day of the treatment", b.date),
-            );
-        }
+        self.check_event_date(p, date)?;
         if catalogue::method(&b.method).is_none() {
             return reject(
                 Code::UnknownMethod,

@@ -1106,6 +1106,16 @@ impl Planner {
             } else {
                 self.earliest + secs(2 * HOUR)
             };
+            // While compliance is on, a declaration's date reaches back at most max_backdate.
+            if self.limits.compliance_on()
+                && date < time::cst_date(at - secs(self.limits.max_backdate_s))
+            {
+                self.left_out(
+                    &format!("贮存超期（{code}）"),
+                    "贮存时限长于可补录时限".to_owned(),
+                );
+                continue;
+            }
             let org = self.gen(gi);
             self.push(
                 &org,
