@@ -585,7 +585,17 @@ storage_test!(declaration_rules, |b| async move {
         "bad_date",
     )
     .await;
-    declare(&l, &gen, OIL, 10, &cst_day(-30)).await;
+    // While compliance is on, at most max_backdate (14 days) before it.
+    declare(&l, &gen, OIL, 10, &cst_day(-14)).await;
+    refused(
+        &l,
+        &gen,
+        "waste.declared",
+        declare_body(&gen, OIL, 10, &cst_day(-15)),
+        422,
+        "bad_date",
+    )
+    .await;
     let t17 = last_utc_hour(17, 60);
     let t15 = t17 - Duration::hours(2);
     let next_utc_day = date(t17.date_naive() + Duration::days(1));
