@@ -31,9 +31,9 @@ fn treat(gen: &Actor, facility: &str, code: &str, q: i64, method: &str, date: &s
 }
 
 async fn facility(l: &TestLedger, org: &Actor, id: &str) -> Value {
-    // Public: no token.
+    // Public, to any org with a read token: read here by the org itself.
     let (s, v) = l
-        .get_with(&format!("/v1/facilities/{}/{id}", org.org), None)
+        .get_as(org, &format!("/v1/facilities/{}/{id}", org.org))
         .await;
     assert_eq!(s, StatusCode::OK, "{v}");
     v
@@ -295,9 +295,18 @@ storage_test!(
         )
         .await;
 
-        // The registry is public: listed without a token, by (org, facility).
+        // The registry is public to every org with a read token (here the carrier), listed by
+        // (org, facility); without a token nothing is read.
+        for path in [
+            format!("/v1/facilities?org={}", gen.org),
+            format!("/v1/facilities/{}/TS1", gen.org),
+        ] {
+            let (st, v) = l.get_with(&path, None).await;
+            assert_eq!(st, StatusCode::UNAUTHORIZED, "{v}");
+            assert_eq!(v["code"], "token_missing");
+        }
         let (st, list) = l
-            .get_with(&format!("/v1/facilities?org={}", gen.org), None)
+            .get_as(&s.carrier, &format!("/v1/facilities?org={}", gen.org))
             .await;
         assert_eq!(st, StatusCode::OK, "{list}");
         let ids: Vec<&str> = list["facilities"]
@@ -315,11 +324,9 @@ storage_test!(
                "status": "active", "stock_g": 0, "treated_g": null})
         );
         assert_eq!(facility(&l, gen, "DS1").await["status"], "closed");
-        let (st, _) = l
-            .get_with(&format!("/v1/facilities/{}/NOPE", gen.org), None)
-            .await;
+        let (st, _) = l.get(&format!("/v1/facilities/{}/NOPE", gen.org)).await;
         assert_eq!(st, StatusCode::NOT_FOUND);
-        let (st, _) = l.get_with("/v1/facilities?orgg=x", None).await;
+        let (st, _) = l.get("/v1/facilities?orgg=x").await;
         assert_eq!(st, StatusCode::BAD_REQUEST);
 
         // waste.declared into a facility: an active storage facility of the generator.
