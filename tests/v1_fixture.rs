@@ -2,314 +2,34 @@
 //! lots, tickets and rate (ledgers are forever).
 //!
 //! `tests/fixtures/v1/` holds a ledger made by the version-1 code (commit "Record a version-1
-//! ledger as a fixture"): its export (`ledger.jsonl`), its SQLite database file (`ledger.db`) and
-//! the views that code served (`expected.json`). The tests here replay the export offline, serve
-//! a copy of the recorded database, and load the export into PostgreSQL, and compare what they
-//! read with the recorded views. The views are read at a fixed prefix and time and every watched
-//! deadline of the fixture had already passed and been ticketed when it was recorded, so nothing
-//! drifts with the clock.
+//! ledger as a fixture"); `common::replay` says what a fixture holds and how it is compared.
 //!
 //! `record` (ignored) is how the fixture was made. Never rerun it to make a failing comparison
 //! pass: the point of the fixture is that it was recorded by the old code.
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use axum::http::StatusCode;
 use chrono::{Duration, Utc};
 use common::fixtures::*;
 use common::harness::*;
-use serde_json::{json, Value};
-
-use hwledger::audit::Auditor;
-use hwledger::domain::state::State;
-use hwledger::protocol::event::{EntryView, Prepared};
-use hwledger::protocol::merkle::{self, Frontier};
-use hwledger::service::{GenesisRegulator, LimitFlags, Service, ServiceConfig};
-use hwledger::store::{Batch, DbUrl, Head, NewEntry, Store};
+use common::replay;
+use serde_json::json;
 
 fn dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/v1")
-}
-
-/// The ledger key and regulator of the fixture (the harness's deterministic keys).
-fn fixture_config(db_url: &str) -> ServiceConfig {
-    ServiceConfig {
-        db: DbUrl::new(db_url.to_owned()),
-        origin: ORIGIN.into(),
-        ledger_key: key(1_000_000),
-        regulator: GenesisRegulator {
-            org: REGULATOR_ORG.into(),
-            name: "钟楼生态环境局".into(),
-            region: "320404".into(),
-            key: key(1_000_001).verifying_key(),
-        },
-        limits: LimitFlags::default(),
-        sweep_interval: std::time::Duration::from_secs(3600),
-    }
-}
-
-/// The reads whose answers the fixture records, given the ledger size and the reference time.
-fn reads(size: u64, as_of: &str, generators: &[String]) -> Vec<String> {
-    let mut out = vec![
-        "/v1/manifests?limit=1000".to_owned(),
-        "/v1/tickets?limit=1000".to_owned(),
-        "/v1/licenses".to_owned(),
-    ];
-    for g in generators {
-        out.push(format!("/v1/stock?generator={g}&all=true&limit=1000"));
-        out.push(format!("/v1/orgs/{g}"));
-    }
-    let stats = format!("/v1/stats/disposal?size={size}&as_of={as_of}");
-    out.push(stats.clone());
-    for filter in [
-        format!("&org={}", generators[0]),
-        "&region=3201".into(),
-        "&category=HW08".into(),
-        "&category=HW49".into(),
-    ] {
-        out.push(format!("{stats}{filter}"));
-    }
-    out
-}
-
-/// Reads every recorded view from a service.
-async fn read_views(l: &TestLedger, paths: &[String]) -> Value {
-    let mut views = serde_json::Map::new();
-    for p in paths {
-        let (s, v) = l.get(p).await;
-        assert_eq!(s, StatusCode::OK, "GET {p}: {v}");
-        views.insert(p.clone(), v);
-    }
-    // Each manifest with its history.
-    let ids: Vec<String> = views["/v1/manifests?limit=1000"]["manifests"]
-        .as_array()
-        .expect("manifests")
-        .iter()
-        .map(|m| m["manifest"].as_str().expect("an id").to_owned())
-        .collect();
-    for id in ids {
-        let p = format!("/v1/manifests/{id}");
-        let (s, v) = l.get(&p).await;
-        assert_eq!(s, StatusCode::OK, "GET {p}: {v}");
-        views.insert(p, v);
-    }
-    Value::Object(views)
-}
-
-/// `actual` shows everything `expected` shows: the same members with the same values (members a
-/// later version adds are allowed), arrays of the same length element by element.
-fn assert_shows(expected: &Value, actual: &Value, path: &str) {
-    match (expected, actual) {
-        (Value::Object(e), Value::Object(a)) => {
-            for (k, ev) in e {
-                let av = a
-                    .get(k)
-                    .unwrap_or_else(|| panic!("{path}: member {k} is missing"));
-                assert_shows(ev, av, &format!("{path}.{k}"));
-            }
-        }
-        (Value::Array(e), Value::Array(a)) => {
-            assert_eq!(
-                e.len(),
-                a.len(),
-                "{path}: {} items, expected {}",
-                a.len(),
-                e.len()
-            );
-            for (i, (ev, av)) in e.iter().zip(a).enumerate() {
-                assert_shows(ev, av, &format!("{path}[{i}]"));
-            }
-        }
-        _ => assert_eq!(expected, actual, "{path}"),
-    }
-}
-
-fn expected() -> Value {
-    let text = std::fs::read_to_string(dir().join("expected.json")).expect("expected.json");
-    serde_json::from_str(&text).expect("expected.json is JSON")
-}
-
-fn export_entries() -> Vec<(hwledger::protocol::event::Entry, String)> {
-    let text = std::fs::read_to_string(dir().join("ledger.jsonl")).expect("ledger.jsonl");
-    text.lines()
-        .filter(|l| !l.starts_with("{\"checkpoint\""))
-        .map(|l| {
-            let v: EntryView = serde_json::from_str(l).expect("an entry line");
-            v.into_entry().expect("an entry")
-        })
-        .collect()
-}
-
-fn generators(exp: &Value) -> Vec<String> {
-    exp["generators"]
-        .as_array()
-        .expect("generators")
-        .iter()
-        .map(|g| g.as_str().expect("an org").to_owned())
-        .collect()
-}
-
-/// Compares the views a service serves with the recorded ones.
-async fn compare_service(l: &TestLedger) {
-    let exp = expected();
-    let size = exp["size"].as_u64().expect("size");
-    assert_eq!(
-        l.size().await,
-        size,
-        "the service holds the recorded entries only"
-    );
-    let paths = reads(
-        size,
-        exp["as_of"].as_str().expect("as_of"),
-        &generators(&exp),
-    );
-    let views = read_views(l, &paths).await;
-    assert_shows(&exp["views"], &views, "views");
-    assert_eq!(
-        l.size().await,
-        size,
-        "the service appended nothing (every deadline was ticketed when recorded)"
-    );
-}
-
-/// A TestLedger over a started service on `db`.
-async fn serve(db: TestDb) -> TestLedger {
-    let cfg = fixture_config(&db.url);
-    let service = Service::start(cfg)
-        .await
-        .expect("the service starts on the fixture");
-    let router = service.router();
-    TestLedger {
-        db,
-        service: Some(service),
-        router,
-        ledger_key: key(1_000_000),
-        regulator: Actor {
-            org: REGULATOR_ORG.into(),
-            key: key(1_000_001),
-        },
-        limits: LimitFlags::default(),
-    }
-}
-
-/// Writes recorded entries into an empty database as the writer would have: entries, tree
-/// nodes, the projections they touched and the head, in one transaction.
-async fn load_export(url: &str) {
-    let store = Store::connect(&DbUrl::new(url.to_owned()))
-        .await
-        .expect("connect");
-    let mut state = State::new(key(1_000_000).verifying_key().to_bytes());
-    let mut frontier = Frontier::new();
-    let mut batch = Batch::default();
-    let mut head = Head {
-        size: 0,
-        head: [0; 32],
-        root: merkle::empty_root(),
-        recorded_at: String::new(),
-    };
-    for (entry, _) in export_entries() {
-        let outcome = state.apply_recorded(&entry).expect("the entry replays");
-        batch.touched.extend(outcome.touched);
-        let p = Prepared::from_entry(&entry).expect("a prepared entry");
-        let hash = entry.hash();
-        batch.nodes.extend(frontier.push(merkle::leaf_hash(&hash)));
-        let manifest = p
-            .header
-            .kind
-            .starts_with("manifest.")
-            .then(|| p.body()["manifest"].as_str().and_then(|m| m.parse().ok()))
-            .flatten();
-        head = Head {
-            size: entry.seq + 1,
-            head: hash,
-            root: [0; 32],
-            recorded_at: entry.recorded_at.clone(),
-        };
-        batch.entries.push(NewEntry {
-            entry,
-            hash,
-            header: p.header,
-            manifest,
-        });
-    }
-    head.root = frontier.root();
-    let mut tx = store.begin_write().await.expect("a write transaction");
-    tx.lock_head().await.expect("the head");
-    tx.write(&batch, &state, &head).await.expect("write");
-    tx.commit().await.expect("commit");
-    store.close().await;
+    replay::fixture_dir("v1")
 }
 
 #[test]
 fn export_replays_to_the_recorded_rate() {
-    let exp = expected();
-    let mut auditor = Auditor::new(key(1_000_000).verifying_key().to_bytes());
-    let entries: Vec<_> = export_entries()
-        .into_iter()
-        .map(|(e, h)| {
-            let stated = hwledger::protocol::event::parse_hex::<32>(&h);
-            (e, stated)
-        })
-        .collect();
-    auditor
-        .check(&entries)
-        .expect("every recorded entry replays");
-    assert_eq!(auditor.size(), exp["size"].as_u64().unwrap());
-    assert_eq!(hex::encode(auditor.root()), exp["root"].as_str().unwrap());
-    let state = auditor.state();
-    assert_eq!(
-        state.manifests.len(),
-        exp["manifest_count"].as_u64().unwrap() as usize
-    );
-    assert_eq!(
-        state.lots.len(),
-        exp["lot_count"].as_u64().unwrap() as usize
-    );
-    assert_eq!(
-        state.tickets.len(),
-        exp["ticket_count"].as_u64().unwrap() as usize
-    );
-    let t = hwledger::protocol::time::parse_timestamp(exp["as_of"].as_str().unwrap()).unwrap();
-    let figures = state.disposal_figures(t, &Default::default());
-    let stats = &exp["views"][format!(
-        "/v1/stats/disposal?size={}&as_of={}",
-        exp["size"],
-        exp["as_of"].as_str().unwrap()
-    )];
-    let got = serde_json::to_value(&figures).unwrap();
-    for k in [
-        "proper_g",
-        "improper_g",
-        "pending_g",
-        "stored_g",
-        "rate",
-        "improper_by_kind",
-    ] {
-        assert_eq!(got[k], stats[k], "{k}");
-    }
+    replay::check_export(&dir());
 }
 
 storage_test!(
     recorded_ledger_serves_the_recorded_views,
-    |backend| async move {
-        let db = TestDb::new(backend).await;
-        match backend {
-            // The database file itself, as version 1 left it (later migrations run on it).
-            Backend::Sqlite => {
-                let path = db.url.trim_start_matches("sqlite://").to_owned();
-                std::fs::copy(dir().join("ledger.db"), &path).expect("copy the recorded database");
-            }
-            // PostgreSQL: the export, written as the writer writes.
-            Backend::Postgres => load_export(&db.url).await,
-        }
-        let mut l = serve(db).await;
-        compare_service(&l).await;
-        let (ok, out) = verify_db(&l).await;
-        assert!(ok, "verify --db: {out}");
-        l.stop().await;
-    }
+    |backend| async move { replay::check_served(&dir(), backend).await }
 );
 
 // ----- how the fixture was recorded ---------------------------------------------------------
@@ -747,64 +467,6 @@ async fn record() {
     .await;
 
     // Record: the export, the database file, the views.
-    let out = dir();
-    std::fs::create_dir_all(&out).unwrap();
-    let size = l.size().await;
-    let store = l.service.as_ref().unwrap().state.store.clone();
-    let mut lines = String::new();
-    for e in store.entries(0, size).await.unwrap() {
-        lines.push_str(&serde_json::to_string(&e.view()).unwrap());
-        lines.push('\n');
-    }
-    let (_, checkpoint) = l.get("/v1/checkpoint").await;
-    lines.push_str(&serde_json::to_string(&json!({"checkpoint": checkpoint})).unwrap());
-    lines.push('\n');
-    std::fs::write(out.join("ledger.jsonl"), lines).unwrap();
-    let (_, ledger) = l.get("/v1/ledger").await;
-    let last = store.entries(size - 1, 1).await.unwrap().pop().unwrap();
-    let as_of = last.recorded_at.clone();
     let gens = vec![gen_a.org.clone(), gen_b.org.clone(), r2.org.clone()];
-    let views = read_views(&l, &reads(size, &as_of, &gens)).await;
-    let (counts_m, counts_t) = (
-        views["/v1/manifests?limit=1000"]["manifests"]
-            .as_array()
-            .unwrap()
-            .len(),
-        views["/v1/tickets?limit=1000"]["tickets"]
-            .as_array()
-            .unwrap()
-            .len(),
-    );
-    let lots: usize = gens
-        .iter()
-        .map(|g| {
-            views[format!("/v1/stock?generator={g}&all=true&limit=1000")]["lots"]
-                .as_array()
-                .unwrap()
-                .len()
-        })
-        .sum();
-    let expected = json!({
-        "size": size, "root": ledger["root"], "as_of": as_of, "generators": gens,
-        "manifest_count": counts_m, "lot_count": lots, "ticket_count": counts_t,
-        "views": views,
-    });
-    std::fs::write(
-        out.join("expected.json"),
-        serde_json::to_string_pretty(&expected).unwrap() + "\n",
-    )
-    .unwrap();
-    let db_file = out.join("ledger.db");
-    let _ = std::fs::remove_file(&db_file);
-    l.stop().await;
-    // One self-contained file (no WAL beside it).
-    let src = l.db.url.trim_start_matches("sqlite://").to_owned();
-    let mut conn =
-        <sqlx::SqliteConnection as sqlx::Connection>::connect(&format!("sqlite://{src}"))
-            .await
-            .unwrap();
-    sqlx::query(&format!("vacuum into '{}'", db_file.display()))
-        .execute(&mut conn)
-        .await
-        .unwrap();
+    replay::write_fixture(&mut l, &dir(), &gens, &[]).await;
 }

@@ -4,4 +4,5 @@
 pub mod cli;
 pub mod fixtures;
 pub mod harness;
+pub mod replay;
 pub mod vectors;
