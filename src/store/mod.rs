@@ -220,9 +220,12 @@ impl Store {
                 .synchronous(SqliteSynchronous::Full)
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(30));
+            // The writer keeps 256 MiB of pages in memory (SQLite's default is 2 MiB): the
+            // indexes an append touches (container traces, manifest history) are spread over a
+            // large file, and each page missing from the cache is a read before the write.
             let write = SqlitePoolOptions::new()
                 .max_connections(1)
-                .connect_with(options.clone())
+                .connect_with(options.clone().pragma("cache_size", "-262144"))
                 .await
                 .with_context(|| format!("cannot open {url}"))?;
             // SQLite's migrator takes no lock: when two processes open a new database at once,
@@ -240,7 +243,7 @@ impl Store {
             }
             let read = SqlitePoolOptions::new()
                 .max_connections(4)
-                .connect_with(options.read_only(true))
+                .connect_with(options.read_only(true).pragma("cache_size", "-32768"))
                 .await
                 .with_context(|| format!("cannot open {url}"))?;
             Ok(Store::Sqlite { write, read })
