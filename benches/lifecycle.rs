@@ -71,6 +71,7 @@ use std::sync::{Barrier, Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context};
+use chrono::NaiveDate;
 use clap::Parser;
 use ed25519_dalek::{Signer, SigningKey};
 use rand::distributions::{Distribution, WeightedIndex};
@@ -98,6 +99,10 @@ mod oversight;
 const REGULATOR_ORG: &str = "11320404MB0000001Y";
 const REGULATOR_REGION: &str = "320404";
 const ORIGIN: &str = "bench.hwledger.local";
+/// With `--containers`: every generator's storage facility (贮存库) and its own incinerator.
+const STORE: &str = "S1";
+const KILN: &str = "T1";
+const KILN_METHOD: &str = "D10";
 /// Targets of the issue, in milliseconds of p99 latency.
 const TARGET_GET_MS: f64 = 10.0;
 const TARGET_LIST_MS: f64 = 50.0;
@@ -439,6 +444,18 @@ struct Args {
     /// PATH.regulator.pem, so that `hwledger serve` can serve the filled ledger.
     #[arg(long, value_name = "PATH")]
     keep_db: Option<PathBuf>,
+    /// Containers (一物一码) per manifest line on average: every line ships its own lot,
+    /// declared in 1 to 2×N−1 labelled containers into the generator's storage facility, named
+    /// at opening, scanned at pickup and weighed one by one at receipt (a short receipt leaves
+    /// one drum out). Lots are then dated over the year before the run, so that the serials of
+    /// the container codes (at most 999 per unit, code and day) suffice. 0: no containers.
+    #[arg(long, default_value_t = 0)]
+    containers: u16,
+    /// With `--containers`: manifests per thousand whose generator also declares a
+    /// container-less lot and treats it in its own disposal facility (`waste.treated`). Lots
+    /// of cancelled and rejected manifests are treated there too, by naming their containers.
+    #[arg(long, default_value_t = 0)]
+    onsite_per_mille: u32,
     /// Passed by `cargo bench`; ignored.
     #[arg(long, hide = true)]
     bench: bool,
@@ -448,10 +465,11 @@ impl Args {
     /// The limits the bench writes at genesis.
     fn limits(&self) -> LimitFlags {
         LimitFlags {
+            // With containers lots are dated over the year before the run.
+            max_backdate_s: (self.containers > 0).then_some(400 * 86_400),
             transit_s: Some(self.transit_hours * 3600),
             disposal_s: Some(self.disposal_hours * 3600),
             storage_s: Some(self.storage_hours * 3600),
-            max_backdate_s: None,
             shortfall_bp: None,
             ..Default::default()
         }
@@ -531,13 +549,24 @@ fn main() -> anyhow::Result<()> {
         .limits()
         .genesis_limits(time::cst_date(chrono::Utc::now()));
     let irregular = Irregular::new(
-        end.estimated_events(),
+        end.estimated_events_with(args.containers > 0),
         limits.transit_s,
         limits.disposal_s,
         world.receivers.len(),
     );
     let mut rng = StdRng::seed_from_u64(args.seed);
-    let mix = Mix::generate(&world, end, 2 * args.batch, irregular, &mut rng);
+    ensure!(
+        args.containers <= 500 && (args.onsite_per_mille == 0 || args.containers > 0),
+        "--containers must be 0..=500, and --onsite-per-mille needs --containers"
+    );
+    let options = MixOptions {
+        containers: args.containers,
+        onsite_per_mille: args.onsite_per_mille,
+        // Lots are dated from a year before until three days before the run (before any
+        // `at` of the mix).
+        first_day: time::cst_date(run_start) - chrono::Duration::days(3 + 365),
+    };
+    let mix = Mix::generate(&world, end, 2 * args.batch, irregular, options, &mut rng);
     let model = Model::of(&mix);
     let clock = Clock::new(run_start, mix.events.len());
     println!(
@@ -904,6 +933,22 @@ impl World {
                 },
             }));
         }
+        if args.containers > 0 {
+            // Capacities no mix reaches (10^15 g, the most §6 allows): they never limit it.
+            for g in &self.generators {
+                for body in [
+                    json!({"org": g.party.org, "facility": STORE, "kind": "storage", "storage_type": "warehouse",
+                           "capacity_g": 1_000_000_000_000_000_i64, "name": "危废贮存库"}),
+                    json!({"org": g.party.org, "facility": KILN, "kind": "dispose", "methods": [KILN_METHOD],
+                           "capacity_g": 1_000_000_000_000_000_i64, "name": "自建焚烧炉"}),
+                ] {
+                    out.push(json!({
+                        "v": 1, "id": Uuid::new_v4().to_string(), "type": "facility.registered",
+                        "actor": REGULATOR_ORG, "at": at, "body": body,
+                    }));
+                }
+            }
+        }
         out.chunks(args.batch)
             .map(|c| {
                 c.iter()
@@ -971,6 +1016,11 @@ struct PlanLine {
     waste: usize,
     quantity_g: i64,
     received_g: i64,
+    /// With containers: the mix index of the `waste.declared` of the line's own lot, all of
+    /// whose containers it ships.
+    lot: Option<usize>,
+    /// The container (by its place in the lot) the receipt leaves out (counted 0).
+    missing: Option<u16>,
 }
 
 struct Plan {
@@ -983,12 +1033,34 @@ struct Plan {
     lines: Vec<PlanLine>,
 }
 
+/// A lot dated on a day of the year before the run (`--containers`), with its containers.
+#[derive(Debug, Clone, Copy)]
+struct LotSpec {
+    /// Days after `Mix::first_day`.
+    day: u16,
+    /// The serial of its first container; the others follow.
+    first: u16,
+    /// 0 for a container-less lot.
+    containers: u16,
+}
+
 #[derive(Debug, Clone, Copy)]
 enum Ev {
     Declared {
         generator: usize,
         waste: usize,
         quantity_g: i64,
+        /// None: dated the CST date of its `at`, without containers or facility.
+        lot: Option<LotSpec>,
+    },
+    /// On-site treatment in the generator's disposal facility: the named lot's containers,
+    /// or (None) `quantity_g` of its container-less stock dated on or before `day`.
+    Treated {
+        generator: usize,
+        waste: usize,
+        quantity_g: i64,
+        day: u16,
+        lot: Option<usize>,
     },
     Manifest {
         plan: usize,
@@ -1027,6 +1099,60 @@ impl Irregular {
 struct Mix {
     plans: Vec<Plan>,
     events: Vec<Ev>,
+    /// Day 0 of the lots dated over the year (`LotSpec::day`).
+    first_day: NaiveDate,
+}
+
+impl Mix {
+    fn date_of(&self, day: u16) -> NaiveDate {
+        self.first_day + chrono::Duration::days(i64::from(day))
+    }
+}
+
+/// What the simulation has due at an event index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Due {
+    Step(usize, Step),
+    /// The lots of a cancelled or rejected plan's lines, treated on site by their containers.
+    TreatLots(usize),
+    /// Container-less stock treated on site: (generator, waste, grams).
+    TreatLoose(usize, usize, i64),
+}
+
+/// The day of the year before the run a lot or treatment at mix index `i` of about `n` is
+/// dated.
+fn day_of(i: usize, n: usize) -> u16 {
+    (365 * i / n.max(1)).min(365) as u16
+}
+
+/// The containers of a lot of `quantity_g` in `k` containers: equal, the rest in the last.
+fn split(quantity_g: i64, k: u16) -> Vec<i64> {
+    let k = i64::from(k.max(1));
+    let base = quantity_g / k;
+    let mut out = vec![base; k as usize];
+    *out.last_mut().expect("k ≥ 1") += quantity_g - base * k;
+    out
+}
+
+/// A container's 数字识别码: the packing unit, the code's digits, the date, the serial.
+fn container_id(org: &str, waste: usize, date: NaiveDate, serial: u16) -> String {
+    format!(
+        "{org}{}{}{serial:03}",
+        WASTES[waste].code.replace('-', ""),
+        date.format("%Y%m%d")
+    )
+}
+
+/// The weights a receipt gives the containers of a line: as declared, the line's small loss
+/// taken from the last, and the missing one at 0.
+fn weights(l: &PlanLine, k: u16) -> Vec<i64> {
+    let mut w = split(l.quantity_g, k);
+    if let Some(m) = l.missing {
+        w[m as usize] = 0;
+    } else {
+        *w.last_mut().expect("k ≥ 1") -= l.quantity_g - l.received_g;
+    }
+    w
 }
 
 /// The simulation: a queue of future steps by the event index they are due at, and per
@@ -1039,8 +1165,16 @@ struct Sim<'a> {
     gap: usize,
     plans: Vec<Plan>,
     events: Vec<Ev>,
-    due: BinaryHeap<Reverse<(usize, u64, usize, Step)>>,
+    due: BinaryHeap<Reverse<(usize, u64, Due)>>,
     tie: u64,
+    /// Containers per line on average (0: none), on-site treatments per thousand plans.
+    containers: u16,
+    onsite_per_mille: u32,
+    /// The estimated length of the mix, for the days of lots.
+    estimated: usize,
+    /// (generator, waste, day) → serials used; (generator, waste) → the day overflow goes to.
+    serials: HashMap<(usize, usize, u16), u16>,
+    spill: HashMap<(usize, usize), u16>,
     pools: HashMap<(usize, usize), VecDeque<(usize, i64)>>,
     irregular: Irregular,
     /// Manifests opened so far.
@@ -1049,9 +1183,71 @@ struct Sim<'a> {
 
 impl Sim<'_> {
     fn schedule(&mut self, after: usize, spread: usize, plan: usize, step: Step) {
+        self.schedule_due(after, spread, Due::Step(plan, step));
+    }
+
+    fn schedule_due(&mut self, after: usize, spread: usize, due: Due) {
         let at = after + self.gap + self.rng.gen_range(0..spread);
         self.tie += 1;
-        self.due.push(Reverse((at, self.tie, plan, step)));
+        self.due.push(Reverse((at, self.tie, due)));
+    }
+
+    /// Serials for `k` containers of (g, waste), dated `day` or, when its 999 are used, the
+    /// latest earlier day with room.
+    fn serials_for(&mut self, g: usize, waste: usize, day: u16, k: u16) -> (u16, u16) {
+        let fits = |used: &mut HashMap<(usize, usize, u16), u16>, d: u16| {
+            let n = used.entry((g, waste, d)).or_insert(0);
+            (*n + k <= 999).then(|| {
+                let first = *n + 1;
+                *n += k;
+                first
+            })
+        };
+        if let Some(first) = fits(&mut self.serials, day) {
+            return (day, first);
+        }
+        let mut d = self.spill.get(&(g, waste)).copied().unwrap_or(day).min(day);
+        loop {
+            if let Some(first) = fits(&mut self.serials, d) {
+                self.spill.insert((g, waste), d);
+                return (d, first);
+            }
+            d = d
+                .checked_sub(1)
+                .expect("a year of serials for one unit and code: use fewer --containers");
+        }
+    }
+
+    fn emit_due(&mut self, due: Due) {
+        match due {
+            Due::Step(plan, step) => self.emit(plan, step),
+            Due::TreatLots(plan) => {
+                let day = day_of(self.events.len(), self.estimated);
+                let p = &self.plans[plan];
+                let treated: Vec<Ev> = p
+                    .lines
+                    .iter()
+                    .map(|l| Ev::Treated {
+                        generator: p.generator,
+                        waste: l.waste,
+                        quantity_g: l.quantity_g,
+                        day,
+                        lot: l.lot,
+                    })
+                    .collect();
+                self.events.extend(treated);
+            }
+            Due::TreatLoose(generator, waste, quantity_g) => {
+                let day = day_of(self.events.len(), self.estimated);
+                self.events.push(Ev::Treated {
+                    generator,
+                    waste,
+                    quantity_g,
+                    day,
+                    lot: None,
+                });
+            }
+        }
     }
 
     fn emit(&mut self, plan: usize, step: Step) {
@@ -1096,6 +1292,10 @@ impl Sim<'_> {
                 ),
                 _ => self.schedule(i, 60_000, plan, Step::Dispose),
             },
+            Step::Cancel | Step::Reject if self.containers > 0 => {
+                // The containers go back to the generator's store; it treats them on site.
+                self.schedule_due(i, 20_000, Due::TreatLots(plan));
+            }
             Step::Cancel | Step::Reject => {
                 // The waste goes back to the generator's stock, usable two batches later.
                 let p = &self.plans[plan];
@@ -1177,8 +1377,28 @@ impl Sim<'_> {
                     generator: g,
                     waste,
                     quantity_g: self.rng.gen_range(lo..=hi) * 1000,
+                    lot: None,
                 });
             }
+        }
+        // Now and then a generator treats a lot in its own facility.
+        if self.containers > 0 && self.rng.gen_range(0..1000) < self.onsite_per_mille {
+            let waste = *gen.wastes.choose(self.rng).expect("generators have wastes");
+            let (lo, hi) = WASTES[waste].kg;
+            let quantity_g = self.rng.gen_range(lo..=hi) * 1000;
+            let i = self.events.len();
+            let day = day_of(i, self.estimated);
+            self.events.push(Ev::Declared {
+                generator: g,
+                waste,
+                quantity_g,
+                lot: Some(LotSpec {
+                    day,
+                    first: 0,
+                    containers: 0,
+                }),
+            });
+            self.schedule_due(i, 20_000, Due::TreatLoose(g, waste, quantity_g));
         }
         let mut lines = Vec::with_capacity(wastes.len());
         let mut due = self.events.len();
@@ -1187,13 +1407,42 @@ impl Sim<'_> {
             let q = self.rng.gen_range(lo..=hi) * 1000;
             // Most receipts weigh what was shipped; some a little less, within the 1 % tolerance;
             // a few far less.
-            let received_g = if fate == Fate::Short && k == 0 {
+            let mut received_g = if fate == Fate::Short && k == 0 {
                 q - q * self.rng.gen_range(2..=10) / 100
             } else if self.rng.gen_bool(0.2) {
                 q - self.rng.gen_range(0..=q / 250)
             } else {
                 q
             };
+            if self.containers > 0 {
+                // The line's own lot, in 1 to 2N−1 containers; a short receipt leaves one out.
+                let n = self.rng.gen_range(1..=2 * self.containers - 1);
+                let i = self.events.len();
+                let (day, first) = self.serials_for(g, waste, day_of(i, self.estimated), n);
+                self.events.push(Ev::Declared {
+                    generator: g,
+                    waste,
+                    quantity_g: q,
+                    lot: Some(LotSpec {
+                        day,
+                        first,
+                        containers: n,
+                    }),
+                });
+                due = due.max(i + self.gap);
+                let missing = (fate == Fate::Short && k == 0).then(|| self.rng.gen_range(0..n));
+                if let Some(m) = missing {
+                    received_g = q - split(q, n)[m as usize];
+                }
+                lines.push(PlanLine {
+                    waste,
+                    quantity_g: q,
+                    received_g,
+                    lot: Some(i),
+                    missing,
+                });
+                continue;
+            }
             let have: i64 = self
                 .pools
                 .get(&(g, waste))
@@ -1206,6 +1455,7 @@ impl Sim<'_> {
                     generator: g,
                     waste,
                     quantity_g: declared,
+                    lot: None,
                 });
                 self.pools
                     .entry((g, waste))
@@ -1228,6 +1478,8 @@ impl Sim<'_> {
                 waste,
                 quantity_g: q,
                 received_g,
+                lot: None,
+                missing: None,
             });
         }
         let plan = self.plans.len();
@@ -1244,7 +1496,8 @@ impl Sim<'_> {
             self.emit(plan, Step::Open);
         } else {
             self.tie += 1;
-            self.due.push(Reverse((due, self.tie, plan, Step::Open)));
+            self.due
+                .push(Reverse((due, self.tie, Due::Step(plan, Step::Open))));
         }
     }
 }
@@ -1261,14 +1514,33 @@ enum MixEnd {
 /// Events per manifest in the mix, declarations included (from earlier runs: 4.07), to size
 /// a mix given in manifests before it is simulated.
 const EVENTS_PER_MANIFEST: f64 = 4.07;
+/// With containers every line has its own declaration (1.6 lines a manifest).
+const EVENTS_PER_MANIFEST_CONTAINERS: f64 = 5.6;
 
 impl MixEnd {
     fn estimated_events(self) -> usize {
+        self.estimated_events_with(false)
+    }
+    fn estimated_events_with(self, containers: bool) -> usize {
+        let per = if containers {
+            EVENTS_PER_MANIFEST_CONTAINERS
+        } else {
+            EVENTS_PER_MANIFEST
+        };
         match self {
             MixEnd::Events(n) => n,
-            MixEnd::Manifests(m) => (m as f64 * EVENTS_PER_MANIFEST) as usize,
+            MixEnd::Manifests(m) => (m as f64 * per) as usize,
         }
     }
+}
+
+/// What the mix holds besides manifests: containers per line on average (0: none), on-site
+/// treatments per thousand plans, and day 0 of the lots dated over the year.
+#[derive(Debug, Clone, Copy)]
+struct MixOptions {
+    containers: u16,
+    onsite_per_mille: u32,
+    first_day: NaiveDate,
 }
 
 impl Mix {
@@ -1277,6 +1549,7 @@ impl Mix {
         end: MixEnd,
         gap: usize,
         irregular: Irregular,
+        options: MixOptions,
         rng: &mut StdRng,
     ) -> Mix {
         let generators = WeightedIndex::new(world.generators.iter().map(|g| g.weight))
@@ -1292,6 +1565,11 @@ impl Mix {
             pools: HashMap::new(),
             irregular,
             opened: 0,
+            containers: options.containers,
+            onsite_per_mille: options.onsite_per_mille,
+            estimated: end.estimated_events_with(options.containers > 0),
+            serials: HashMap::new(),
+            spill: HashMap::new(),
         };
         // Licence events still to come: (index, receiver, suspend).
         let mut licence: VecDeque<(usize, usize, bool)> = irregular
@@ -1317,9 +1595,9 @@ impl Mix {
                 }
             }
             match sim.due.peek() {
-                Some(&Reverse((due, _, plan, step))) if due <= len => {
+                Some(&Reverse((at, _, due))) if at <= len => {
                     sim.due.pop();
-                    sim.emit(plan, step);
+                    sim.emit_due(due);
                 }
                 _ => sim.plan(&generators),
             }
@@ -1329,6 +1607,7 @@ impl Mix {
         Mix {
             plans: sim.plans,
             events: sim.events,
+            first_day: options.first_day,
         }
     }
 }
@@ -1353,6 +1632,7 @@ impl Model {
         for ev in &mix.events {
             match *ev {
                 Ev::Declared { .. } => *counts.entry("waste.declared").or_default() += 1,
+                Ev::Treated { .. } => *counts.entry("waste.treated").or_default() += 1,
                 Ev::Licence { suspend, .. } => {
                     *counts
                         .entry(if suspend {
@@ -1374,6 +1654,7 @@ impl Model {
         }
         let order = [
             "waste.declared",
+            "waste.treated",
             "manifest.opened",
             "manifest.picked_up",
             "manifest.received",
@@ -1463,13 +1744,41 @@ fn mix_event<'w>(world: &'w World, mix: &Mix, ev: Ev, at: &str, date: &str) -> (
             generator,
             waste,
             quantity_g,
+            lot,
         } => {
             let g = &world.generators[generator].party;
-            (
-                "waste.declared",
-                g,
-                json!({"generator": g.org, "code": WASTES[waste].code, "quantity_g": quantity_g, "date": date}),
-            )
+            let mut body = json!({"generator": g.org, "code": WASTES[waste].code, "quantity_g": quantity_g, "date": date});
+            if let Some(lot) = lot {
+                let date = mix.date_of(lot.day);
+                body["date"] = json!(time::format_date(date));
+                body["facility"] = json!(STORE);
+                if lot.containers > 0 {
+                    body["containers"] = split(quantity_g, lot.containers)
+                        .into_iter()
+                        .enumerate()
+                        .map(|(k, q)| {
+                            json!({"id": container_id(&g.org, waste, date, lot.first + k as u16), "quantity_g": q})
+                        })
+                        .collect();
+                }
+            }
+            ("waste.declared", g, body)
+        }
+        Ev::Treated {
+            generator,
+            waste,
+            quantity_g,
+            day,
+            lot,
+        } => {
+            let g = &world.generators[generator].party;
+            let mut body = json!({"generator": g.org, "facility": KILN, "code": WASTES[waste].code,
+                                  "quantity_g": quantity_g, "method": KILN_METHOD,
+                                  "date": time::format_date(mix.date_of(day))});
+            if let Some(lot) = lot {
+                body["containers"] = json!(lot_container_ids(world, mix, lot));
+            }
+            ("waste.treated", g, body)
         }
         Ev::Manifest { plan, step } => {
             let p = &mix.plans[plan];
@@ -1485,11 +1794,15 @@ fn mix_event<'w>(world: &'w World, mix: &Mix, ev: Ev, at: &str, date: &str) -> (
                         .enumerate()
                         .map(|(k, l)| {
                             let w = &WASTES[l.waste];
-                            if (plan + k) % 10 < 7 {
+                            let mut line = if (plan + k) % 10 < 7 {
                                 json!({"code": w.code, "quantity_g": l.quantity_g, "form": w.form, "packaging": w.packaging})
                             } else {
                                 json!({"code": w.code, "quantity_g": l.quantity_g})
+                            };
+                            if let Some(lot) = l.lot {
+                                line["containers"] = json!(lot_container_ids(world, mix, lot));
                             }
+                            line
                         })
                         .collect();
                     let mut body = json!({
@@ -1506,11 +1819,19 @@ fn mix_event<'w>(world: &'w World, mix: &Mix, ev: Ev, at: &str, date: &str) -> (
                     g,
                     json!({"manifest": id, "reason": "承运车辆故障，改日转移"}),
                 ),
-                Step::PickUp => (
-                    step.kind(),
-                    &c.party,
-                    json!({"manifest": id, "vehicle": c.plates[p.vehicle]}),
-                ),
+                Step::PickUp => {
+                    let mut body = json!({"manifest": id, "vehicle": c.plates[p.vehicle]});
+                    let scanned: Vec<String> = p
+                        .lines
+                        .iter()
+                        .filter_map(|l| l.lot)
+                        .flat_map(|lot| lot_container_ids(world, mix, lot))
+                        .collect();
+                    if !scanned.is_empty() {
+                        body["containers"] = json!(scanned);
+                    }
+                    (step.kind(), &c.party, body)
+                }
                 Step::Reject => (
                     step.kind(),
                     &r.party,
@@ -1520,7 +1841,20 @@ fn mix_event<'w>(world: &'w World, mix: &Mix, ev: Ev, at: &str, date: &str) -> (
                     let lines: Vec<Value> = p
                         .lines
                         .iter()
-                        .map(|l| json!({"code": WASTES[l.waste].code, "quantity_g": l.received_g}))
+                        .map(|l| {
+                            let mut line =
+                                json!({"code": WASTES[l.waste].code, "quantity_g": l.received_g});
+                            if let Some(lot) = l.lot {
+                                let ids = lot_container_ids(world, mix, lot);
+                                let k = ids.len() as u16;
+                                line["containers"] = ids
+                                    .into_iter()
+                                    .zip(weights(l, k))
+                                    .map(|(id, q)| json!({"id": id, "quantity_g": q}))
+                                    .collect();
+                            }
+                            line
+                        })
                         .collect();
                     (
                         step.kind(),
@@ -1566,6 +1900,24 @@ fn mix_event<'w>(world: &'w World, mix: &Mix, ev: Ev, at: &str, date: &str) -> (
         json!({"v": 1, "id": Uuid::new_v4().to_string(), "type": kind, "actor": party.org, "at": at, "body": body}),
         party,
     )
+}
+
+/// The ids of the containers of the lot declared at mix index `lot`.
+fn lot_container_ids(world: &World, mix: &Mix, lot: usize) -> Vec<String> {
+    let Ev::Declared {
+        generator,
+        waste,
+        lot: Some(spec),
+        ..
+    } = mix.events[lot]
+    else {
+        panic!("mix event {lot} is not a lot in containers");
+    };
+    let org = &world.generators[generator].party.org;
+    let date = mix.date_of(spec.day);
+    (0..spec.containers)
+        .map(|k| container_id(org, waste, date, spec.first + k))
+        .collect()
 }
 
 /// Appends the envelope of `event` signed by `party` to `out`, its event in canonical form.

@@ -34,7 +34,10 @@ type Ts = time::Timestamp;
 /// Grams by class, as the figures of §8 have them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(super) struct Sums {
+    /// Proper grams, those treated on site included.
     proper: i64,
+    /// Of which treated on site (`treated_onsite_g`).
+    treated: i64,
     pending: i64,
     stored: i64,
     improper: [i64; 6],
@@ -43,6 +46,8 @@ pub(super) struct Sums {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Class {
     Proper,
+    /// Treated on site: proper, and also counted apart.
+    Treated,
     Pending,
     Stored,
     Improper(usize),
@@ -52,6 +57,10 @@ impl Sums {
     fn add(&mut self, class: Class, q: i64) {
         match class {
             Class::Proper => self.proper += q,
+            Class::Treated => {
+                self.proper += q;
+                self.treated += q;
+            }
             Class::Pending => self.pending += q,
             Class::Stored => self.stored += q,
             Class::Improper(k) => self.improper[k] += q,
@@ -59,6 +68,7 @@ impl Sums {
     }
     fn plus(mut self, o: &Sums) -> Sums {
         self.proper += o.proper;
+        self.treated += o.treated;
         self.pending += o.pending;
         self.stored += o.stored;
         for (a, b) in self.improper.iter_mut().zip(o.improper) {
@@ -75,8 +85,9 @@ impl Sums {
     }
     pub(super) fn describe(&self) -> String {
         format!(
-            "proper {} g, improper {} g ({}), pending {} g, stored {} g, rate {}",
+            "proper {} g (treated on site {} g), improper {} g ({}), pending {} g, stored {} g, rate {}",
             self.proper,
+            self.treated,
             self.improper_g(),
             KINDS
                 .iter()
@@ -136,6 +147,8 @@ struct LotState {
     date: NaiveDate,
     remaining: i64,
     reserved: i64,
+    /// Made of containers: taken only by naming them, never from the FIFO queue.
+    containers: bool,
 }
 
 #[derive(Default)]
@@ -169,6 +182,7 @@ impl Expected {
             .collect();
         let mut suspended: HashSet<usize> = HashSet::new();
         let mut caused = [0usize; 6];
+        let mut treatments: Vec<Contribution> = Vec::new();
 
         for &i in &order {
             let at = clock.at(i);
@@ -177,8 +191,10 @@ impl Expected {
                     generator,
                     waste,
                     quantity_g,
+                    lot,
                 } => {
-                    let date = time::cst_date(at);
+                    let date = lot.map_or(time::cst_date(at), |l| mix.date_of(l.day));
+                    let containers = lot.is_some_and(|l| l.containers > 0);
                     lots.insert(
                         i,
                         LotState {
@@ -187,12 +203,69 @@ impl Expected {
                             date,
                             remaining: quantity_g,
                             reserved: 0,
+                            containers,
                         },
                     );
-                    queues
-                        .entry((generator, waste))
-                        .or_default()
-                        .insert((date, seqs[i], i));
+                    if !containers {
+                        queues
+                            .entry((generator, waste))
+                            .or_default()
+                            .insert((date, seqs[i], i));
+                    }
+                }
+                Ev::Treated {
+                    generator,
+                    waste,
+                    quantity_g,
+                    day,
+                    lot,
+                } => {
+                    let date = mix.date_of(day);
+                    let taken: Vec<(usize, i64)> = match lot {
+                        // Its containers, all back in stock.
+                        Some(lot) => vec![(lot, quantity_g)],
+                        // Container-less stock dated on or before the treatment, oldest first.
+                        None => {
+                            let mut left = quantity_g;
+                            let mut taken = Vec::new();
+                            for &(d, _, lot) in queues.entry((generator, waste)).or_default().iter()
+                            {
+                                if left == 0 || d > date {
+                                    break;
+                                }
+                                let s = &lots[&lot];
+                                let take = (s.remaining - s.reserved).min(left);
+                                if take > 0 {
+                                    left -= take;
+                                    taken.push((lot, take));
+                                }
+                            }
+                            assert_eq!(left, 0, "the simulation treated without stock");
+                            taken
+                        }
+                    };
+                    for (lot, q) in taken {
+                        let s = lots.get_mut(&lot).expect("treated lots exist");
+                        assert!(
+                            s.remaining - s.reserved >= q,
+                            "treated more than the lot has"
+                        );
+                        s.remaining -= q;
+                        if s.remaining == 0 && !s.containers {
+                            queues
+                                .get_mut(&(s.generator, s.waste))
+                                .expect("a queue")
+                                .remove(&(s.date, seqs[lot], lot));
+                        }
+                    }
+                    treatments.push(Contribution {
+                        generator,
+                        date,
+                        category: category_of(waste),
+                        quantity_g,
+                        class: Class::Treated,
+                        deadline: None,
+                    });
                 }
                 Ev::Licence { receiver, suspend } => {
                     if suspend {
@@ -208,6 +281,14 @@ impl Expected {
                     match step {
                         Step::Open => {
                             for l in &p.lines {
+                                if let Some(lot) = l.lot {
+                                    // Every container of the line's own lot.
+                                    let s = lots.get_mut(&lot).expect("declared before");
+                                    assert_eq!(s.remaining - s.reserved, l.quantity_g);
+                                    s.reserved += l.quantity_g;
+                                    m.allocation.push(vec![(lot, l.quantity_g)]);
+                                    continue;
+                                }
                                 let queue = queues.entry((p.generator, l.waste)).or_default();
                                 let mut left = l.quantity_g;
                                 let mut taken = Vec::new();
@@ -238,7 +319,7 @@ impl Expected {
                                 let s = lots.get_mut(&lot).expect("allocated");
                                 s.reserved -= q;
                                 s.remaining -= q;
-                                if s.remaining == 0 {
+                                if s.remaining == 0 && !s.containers {
                                     queues
                                         .get_mut(&(s.generator, s.waste))
                                         .expect("a queue")
@@ -250,10 +331,12 @@ impl Expected {
                             for &(lot, q) in m.allocation.iter().flatten() {
                                 let s = lots.get_mut(&lot).expect("allocated");
                                 s.remaining += q;
-                                queues
-                                    .entry((s.generator, s.waste))
-                                    .or_default()
-                                    .insert((s.date, seqs[lot], lot));
+                                if !s.containers {
+                                    queues
+                                        .entry((s.generator, s.waste))
+                                        .or_default()
+                                        .insert((s.date, seqs[lot], lot));
+                                }
                             }
                             let picked = m.picked.expect("picked up before rejected");
                             if at > picked + secs(limits.transit_s) {
@@ -264,9 +347,11 @@ impl Expected {
                             m.received = Some(at);
                             m.receipt_covered = !suspended.contains(&p.receiver);
                             let bp = i128::from(limits.shortfall_bp);
+                            // Beyond tolerance, or a container counted 0.
                             let short = p.lines.iter().any(|l| {
                                 let s = l.quantity_g - l.received_g.min(l.quantity_g);
-                                s > 0 && i128::from(s) * 10_000 > i128::from(l.quantity_g) * bp
+                                (s > 0 && i128::from(s) * 10_000 > i128::from(l.quantity_g) * bp)
+                                    || l.missing.is_some()
                             });
                             if short {
                                 caused[SHORTFALL] += 1;
@@ -294,7 +379,7 @@ impl Expected {
             }
         }
 
-        let mut contributions = Vec::new();
+        let mut contributions = treatments;
         let mut watched = Vec::new();
         let bp = i128::from(limits.shortfall_bp);
         for (p, m) in mix.plans.iter().zip(&manifests) {
@@ -328,7 +413,9 @@ impl Expected {
                 }
                 let counted = l.received_g.min(q);
                 let short = q - counted;
-                if short > 0 && i128::from(short) * 10_000 > i128::from(q) * bp {
+                if short > 0
+                    && (i128::from(short) * 10_000 > i128::from(q) * bp || l.missing.is_some())
+                {
                     contributions.push(c(short, Class::Improper(SHORTFALL), None));
                 }
                 if counted > 0 {
@@ -551,6 +638,7 @@ struct StatsAnswer {
     improper_g: i64,
     pending_g: i64,
     stored_g: i64,
+    treated_onsite_g: i64,
     rate: Option<f64>,
     improper_by_kind: HashMap<String, i64>,
 }
@@ -573,15 +661,17 @@ impl StatsAnswer {
         };
         ensure!(
             self.proper_g == expect.proper
+                && self.treated_onsite_g == expect.treated
                 && self.improper_g == expect.improper_g()
                 && self.pending_g == expect.pending
                 && self.stored_g == expect.stored
                 && by_kind == expect.improper
                 && self.improper_by_kind.len() == KINDS.len()
                 && same_rate,
-            "as of {}: proper {} g, improper {} g {:?}, pending {} g, stored {} g, rate {:?}; the simulation expects {}",
+            "as of {}: proper {} g (treated on site {} g), improper {} g {:?}, pending {} g, stored {} g, rate {:?}; the simulation expects {}",
             self.as_of,
             self.proper_g,
+            self.treated_onsite_g,
             self.improper_g,
             self.improper_by_kind,
             self.pending_g,
@@ -893,6 +983,7 @@ fn verify_db(
     };
     let printed = Sums {
         proper: number("proper ")?,
+        treated: number("treated on site ")?,
         pending: number("pending ")?,
         stored: number("stored ")?,
         improper: {
