@@ -23,7 +23,7 @@ use hwledger::domain::licence::Licence;
 use hwledger::domain::manifest::{Manifest, ManifestStatus};
 use hwledger::domain::rejection::{Code, Rejection};
 use hwledger::domain::state::{Org, State, Verdict};
-use hwledger::domain::stock::Lot;
+use hwledger::domain::stock::{Lot, LotKey};
 use hwledger::protocol::event::{sign_envelope, Prepared};
 use hwledger::protocol::time::{self, Timestamp};
 
@@ -313,7 +313,7 @@ struct Snapshot {
     size: u64,
     orgs: BTreeMap<String, Org>,
     licences: BTreeMap<String, Licence>,
-    lots: BTreeMap<u64, Lot>,
+    lots: BTreeMap<LotKey, Lot>,
     manifests: BTreeMap<Uuid, Manifest>,
     keys: usize,
     unreserved: Vec<i64>,
@@ -417,8 +417,8 @@ fn check_invariants(w: &World) -> Result<(), TestCaseError> {
         );
     }
     // Each line's allocation covers its quantity from lots of its generator and code.
-    let mut reserved: HashMap<u64, i64> = HashMap::new();
-    let mut taken: HashMap<u64, i64> = HashMap::new();
+    let mut reserved: HashMap<LotKey, i64> = HashMap::new();
+    let mut taken: HashMap<LotKey, i64> = HashMap::new();
     for m in s.manifests.values() {
         for line in &m.lines {
             let total: i64 = line.lots.iter().map(|(_, q)| q).sum();
@@ -450,7 +450,7 @@ fn check_invariants(w: &World) -> Result<(), TestCaseError> {
         let (mut held, mut reserved) = (0, 0);
         for id in ids {
             let c = &s.containers[id];
-            prop_assert_eq!(c.lot, lot.seq);
+            prop_assert_eq!(c.lot, lot.key());
             prop_assert_eq!(
                 hwledger::domain::container::packer(id),
                 lot.generator.as_str()
@@ -484,7 +484,7 @@ fn check_invariants(w: &World) -> Result<(), TestCaseError> {
                     prop_assert!(
                         s.lots[seq].containers.is_none(),
                         "a container-less line took from lot {}",
-                        seq
+                        seq.seq
                     );
                 }
             }
@@ -568,13 +568,13 @@ fn check_invariants(w: &World) -> Result<(), TestCaseError> {
     for lot in s.lots.values() {
         prop_assert_eq!(
             lot.reserved_g,
-            reserved.get(&lot.seq).copied().unwrap_or(0),
+            reserved.get(&lot.key()).copied().unwrap_or(0),
             "reserved of lot {}",
             lot.seq
         );
         prop_assert_eq!(
             lot.quantity_g - lot.remaining_g,
-            taken.get(&lot.seq).copied().unwrap_or(0),
+            taken.get(&lot.key()).copied().unwrap_or(0),
             "taken from lot {}",
             lot.seq
         );
@@ -658,8 +658,8 @@ fn check_invariants(w: &World) -> Result<(), TestCaseError> {
 fn check_oldest_first(w: &World, m: &Manifest) -> Result<(), TestCaseError> {
     // Only lines without containers take oldest first, and only from container-less lots.
     for line in m.lines.iter().filter(|l| l.containers.is_none()) {
-        let order = |seq: &u64| {
-            let l = &w.state.lots[seq];
+        let order = |key: &LotKey| {
+            let l = &w.state.lots[key];
             (l.date, l.seq)
         };
         let drawn: Vec<(chrono::NaiveDate, u64)> =

@@ -639,7 +639,10 @@ async fn compare_projections(store: &Store, auditor: &Auditor) -> anyhow::Result
         loop {
             let page = store.lots(g, true, after, 1000).await?;
             for lot in &page {
-                let want = state.lots.get(&lot.seq).filter(|l| &l.generator == g);
+                let want = state
+                    .lots
+                    .get(&crate::domain::stock::LotKey::new(lot.seq, &lot.code))
+                    .filter(|l| &l.generator == g);
                 if want.map(|l| LotView::of_state(state, l)).as_ref() != Some(lot) {
                     return Ok(Some(at_end(format!(
                         "the lots table differs from the ledger for lot {}",

@@ -50,7 +50,7 @@ impl ContainerStatus {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Container {
     /// The seq of the entry that made the lot it was last put in.
-    pub lot: u64,
+    pub lot: super::stock::LotKey,
     /// What it holds in that lot.
     pub quantity_g: i64,
     pub status: ContainerStatus,
@@ -150,8 +150,8 @@ impl State {
         code: &str,
         quantity_g: i64,
         lot_ok: impl Fn(&super::stock::Lot) -> bool,
-    ) -> Result<Vec<(u64, i64)>, Rejection> {
-        let mut take: Vec<(u64, i64)> = Vec::new();
+    ) -> Result<Vec<(super::stock::LotKey, i64)>, Rejection> {
+        let mut take: Vec<(super::stock::LotKey, i64)> = Vec::new();
         for id in ids {
             let c = self.containers.get(id).ok_or_else(|| {
                 Rejection::new(Code::UnknownContainer, format!("no container {id}"))
@@ -167,7 +167,7 @@ impl State {
                     format!(
                         "container {id} is {} in lot {} of {} ({}); not available here",
                         c.status.as_str(),
-                        c.lot,
+                        c.lot.seq,
                         lot.generator,
                         lot.code
                     ),

@@ -11,6 +11,7 @@ use super::container::ContainerStatus;
 use super::licence::Activity;
 use super::rejection::{reject, Code, Rejection};
 use super::state::{body, Outcome, Role, State, Touched};
+use super::stock::LotKey;
 use crate::protocol::event::Prepared;
 use crate::protocol::time::{self, Timestamp};
 
@@ -56,7 +57,7 @@ pub struct Line {
     pub disposed_g: Option<i64>,
     pub method: Option<String>,
     /// Where the shipped quantity was reserved: (lot seq, grams), oldest lot first.
-    pub lots: Vec<(u64, i64)>,
+    pub lots: Vec<(LotKey, i64)>,
     /// Whether a licence of the receiver covered the receipt of this line when it was received.
     pub receipt_covered: Option<bool>,
     /// Whether a licence of the receiver covered the line's handling method when disposed of.
@@ -323,7 +324,7 @@ impl State {
             );
         }
         // Line by line: named containers exactly, else container-less stock.
-        let mut named: Vec<Option<Vec<(u64, i64)>>> = Vec::with_capacity(b.lines.len());
+        let mut named: Vec<Option<Vec<(LotKey, i64)>>> = Vec::with_capacity(b.lines.len());
         for l in &b.lines {
             if let Some(ids) = &l.containers {
                 named.push(Some(self.check_named_containers(
@@ -635,7 +636,7 @@ impl State {
         let b: WithReason = body(p.body())?;
         let m = self.manifest_for(p, &b.manifest, |m| &m.receiver, "receiver")?;
         Self::require_status(m, "manifest.rejected", ManifestStatus::PickedUp)?;
-        let returned: Vec<(u64, i64)> = m.lines.iter().flat_map(|l| l.lots.clone()).collect();
+        let returned: Vec<(LotKey, i64)> = m.lines.iter().flat_map(|l| l.lots.clone()).collect();
         if self.stock_after_return(&returned) > super::facility::MAX_FIGURE {
             return reject(
                 Code::QuantityTooLarge,

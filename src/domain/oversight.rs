@@ -25,7 +25,7 @@ use super::ids::WasteCode;
 use super::manifest::{Manifest, ManifestStatus};
 use super::rejection::{reject, Code, Rejection};
 use super::state::{Limits, State};
-use super::stock::Lot;
+use super::stock::{Lot, LotKey};
 use super::treatment::Treatment;
 use crate::protocol::time::{self, Timestamp};
 
@@ -143,7 +143,7 @@ impl AutoTicket {
 pub enum Watched {
     Transit(Uuid),
     Disposal(Uuid),
-    Storage(u64),
+    Storage(LotKey),
 }
 
 impl Watched {
@@ -218,7 +218,7 @@ impl MinValue for RateItem {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum RateItem {
     Line(Uuid, u16),
-    Lot(u64),
+    Lot(LotKey),
     /// An on-site treatment, by its seq.
     Treatment(u64),
 }
@@ -618,21 +618,21 @@ impl State {
     }
 
     /// Brings the rate and the sweeper's schedule up to date with a lot.
-    pub(super) fn refresh_lot(&mut self, seq: u64) {
-        let Some(lot) = self.lots.get(&seq) else {
+    pub(super) fn refresh_lot(&mut self, lot_key: LotKey) {
+        let Some(lot) = self.lots.get(&lot_key) else {
             return;
         };
         let generator = lot.generator.clone();
         let cs = lot_contributions(lot);
         let deadline = (lot.remaining_g > 0).then(|| storage_deadline(lot));
         let key = format!("{}:{}:{}", lot.generator, lot.code, lot.seq);
-        self.rate.set(RateItem::Lot(seq), &generator, cs);
+        self.rate.set(RateItem::Lot(lot_key), &generator, cs);
         let deadline = deadline.filter(|_| {
             !self
                 .tickets
                 .contains_key(&ticket_id(Kind::StorageOverdue.as_str(), &key))
         });
-        self.watched.set(Watched::Storage(seq), deadline);
+        self.watched.set(Watched::Storage(lot_key), deadline);
     }
 
     /// Brings the rate up to date with an on-site treatment.
@@ -652,9 +652,9 @@ impl State {
         for id in ids {
             self.refresh_manifest(&id);
         }
-        let seqs: Vec<u64> = self.lots.keys().copied().collect();
-        for seq in seqs {
-            self.refresh_lot(seq);
+        let keys: Vec<LotKey> = self.lots.keys().copied().collect();
+        for key in keys {
+            self.refresh_lot(key);
         }
         let seqs: Vec<u64> = self.treatments.keys().copied().collect();
         for seq in seqs {
@@ -839,8 +839,9 @@ impl State {
                 ))
             }
             Kind::StorageOverdue => {
-                let seq: u64 = key.rsplit(':').next()?.parse().ok()?;
-                let lot = self.lots.get(&seq)?;
+                let mut parts = key.rsplitn(3, ':');
+                let seq: u64 = parts.next()?.parse().ok()?;
+                let lot = self.lots.get(&LotKey::new(seq, parts.next()?))?;
                 if format!("{}:{}:{}", lot.generator, lot.code, lot.seq) != key {
                     return None;
                 }
@@ -953,8 +954,8 @@ impl State {
             .filter_map(|(_, w)| {
                 let key = match w {
                     Watched::Transit(m) | Watched::Disposal(m) => m.to_string(),
-                    Watched::Storage(seq) => {
-                        let lot = self.lots.get(&seq)?;
+                    Watched::Storage(lot_key) => {
+                        let lot = self.lots.get(&lot_key)?;
                         format!("{}:{}:{}", lot.generator, lot.code, lot.seq)
                     }
                 };
@@ -981,7 +982,10 @@ impl State {
                 .as_str()
                 .and_then(|m| Uuid::parse_str(m).ok())
                 .map(Watched::Disposal),
-            Kind::StorageOverdue => subject["lot"].as_u64().map(Watched::Storage),
+            Kind::StorageOverdue => subject["lot"]
+                .as_u64()
+                .zip(subject["code"].as_str())
+                .map(|(seq, code)| Watched::Storage(LotKey::new(seq, code))),
             _ => None,
         };
         if let Some(item) = item {

@@ -4,7 +4,7 @@
 //! sequencer, start-up catch-up, `verify` and any rebuild all call it, so the service and an
 //! auditor recomputing from the entries cannot disagree.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -20,7 +20,7 @@ use super::licence::Licence;
 use super::manifest::Manifest;
 use super::oversight::{AutoTicket, Kind, RateBook, Schedule, Watched};
 use super::rejection::{reject, Code, Rejection};
-use super::stock::Lot;
+use super::stock::{Lot, LotKey};
 use super::ticket::Ticket;
 use super::treatment::Treatment;
 use crate::protocol::event::{Hash, Prepared, LEDGER_ACTOR};
@@ -189,7 +189,7 @@ pub enum Touched {
     Org(String),
     Licence(String),
     /// A stock lot, by the seq of its `waste.declared`.
-    Lot(u64),
+    Lot(LotKey),
     Manifest(Uuid),
     Ticket(Uuid),
     /// A facility, by (org, facility).
@@ -246,9 +246,9 @@ pub struct State {
     pub licences: HashMap<String, Licence>,
     pub(super) licences_by_holder: HashMap<String, Vec<String>>,
     /// Every declared lot, by the seq of its declaration.
-    pub lots: HashMap<u64, Lot>,
+    pub lots: BTreeMap<LotKey, Lot>,
     /// (generator, code) → its lots with something left, in reservation order (date, seq).
-    pub(super) lot_queues: HashMap<(String, String), BTreeSet<(NaiveDate, u64)>>,
+    pub(super) lot_queues: HashMap<(String, String), BTreeSet<(NaiveDate, LotKey)>>,
     /// (holder, code) → how many of its lots made of containers have something left.
     pub(super) container_lots_held: HashMap<(String, String), u32>,
     pub manifests: HashMap<Uuid, Manifest>,
@@ -361,7 +361,7 @@ impl State {
             events: HashMap::new(),
             licences: HashMap::new(),
             licences_by_holder: HashMap::new(),
-            lots: HashMap::new(),
+            lots: BTreeMap::new(),
             lot_queues: HashMap::new(),
             container_lots_held: HashMap::new(),
             manifests: HashMap::new(),
@@ -499,7 +499,7 @@ impl State {
         for t in &outcome.touched {
             match t {
                 Touched::Manifest(id) => self.refresh_manifest(id),
-                Touched::Lot(seq) => self.refresh_lot(*seq),
+                Touched::Lot(key) => self.refresh_lot(*key),
                 Touched::Treatment(seq) => self.refresh_treatment(*seq),
                 _ => {}
             }

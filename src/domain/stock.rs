@@ -17,7 +17,40 @@ use super::state::{body, Outcome, Role, State, Touched};
 use crate::protocol::event::Prepared;
 use crate::protocol::time::{self, Timestamp};
 
-/// One `waste.declared`: a quantity of one code at one generator.
+/// A lot's name (§6 Stock): the seq of the entry that made it, and its code. A `waste.declared`
+/// makes one lot; a storing makes one per manifest line, and a manifest's lines have distinct
+/// codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct LotKey {
+    pub seq: u64,
+    /// The 8 digits of the waste code as a number (codes are checked before a lot is made).
+    code: u32,
+}
+
+impl LotKey {
+    pub fn new(seq: u64, code: &str) -> LotKey {
+        let code = code.bytes().filter(u8::is_ascii_digit).fold(0u32, |n, d| {
+            n.wrapping_mul(10).wrapping_add(u32::from(d - b'0'))
+        });
+        LotKey { seq, code }
+    }
+
+    /// The smallest and the largest key of the lots made by the entry `seq`.
+    /// Above every key (for ranges).
+    pub const MAX: LotKey = LotKey {
+        seq: u64::MAX,
+        code: u32::MAX,
+    };
+
+    pub fn range_of(seq: u64) -> std::ops::RangeInclusive<LotKey> {
+        LotKey { seq, code: 0 }..=LotKey {
+            seq,
+            code: u32::MAX,
+        }
+    }
+}
+
+/// One lot: a quantity of one code at one holder.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Lot {
     /// The seq of the `waste.declared` entry: the lot's identity.
@@ -41,6 +74,10 @@ pub struct Lot {
 }
 
 impl Lot {
+    pub fn key(&self) -> LotKey {
+        LotKey::new(self.seq, &self.code)
+    }
+
     pub fn unreserved_g(&self) -> i64 {
         self.remaining_g - self.reserved_g
     }
@@ -88,6 +125,7 @@ impl State {
             }
         }
         let seq = self.size;
+        let key = LotKey::new(seq, &b.code);
         if let Some(f) = &b.facility {
             self.facility_stock_changed(&b.generator, f, b.quantity_g, p.header.at);
         }
@@ -95,7 +133,7 @@ impl State {
             self.lot_queues
                 .entry((b.generator.clone(), code.as_str().to_owned()))
                 .or_default()
-                .insert((date, seq));
+                .insert((date, key));
         } else {
             *self
                 .container_lots_held
@@ -103,12 +141,12 @@ impl State {
                 .or_insert(0) += 1;
         }
         let mut steps = Vec::new();
-        let mut touched = vec![Touched::Lot(seq)];
+        let mut touched = vec![Touched::Lot(key)];
         for c in b.containers.iter().flatten() {
             self.containers.insert(
                 c.id.clone(),
                 Container {
-                    lot: seq,
+                    lot: key,
                     quantity_g: c.quantity_g,
                     status: ContainerStatus::InStock,
                     manifest: None,
@@ -119,7 +157,7 @@ impl State {
             touched.push(Touched::Container(c.id.clone()));
         }
         self.lots.insert(
-            seq,
+            key,
             Lot {
                 seq,
                 generator: b.generator,
@@ -202,7 +240,7 @@ impl State {
             .get(&(generator.to_owned(), code.to_owned()))
             .into_iter()
             .flat_map(|q| q.iter())
-            .map(|(_, seq)| self.lots[seq].unreserved_g())
+            .map(|(_, key)| self.lots[key].unreserved_g())
             .sum()
     }
 
@@ -213,21 +251,21 @@ impl State {
         generator: &str,
         code: &str,
         quantity: i64,
-    ) -> Vec<(u64, i64)> {
+    ) -> Vec<(LotKey, i64)> {
         let mut left = quantity;
         let mut taken = Vec::new();
-        let key = (generator.to_owned(), code.to_owned());
-        let seqs: Vec<u64> = self.lot_queues[&key].iter().map(|(_, s)| *s).collect();
-        for seq in seqs {
+        let queue = (generator.to_owned(), code.to_owned());
+        let keys: Vec<LotKey> = self.lot_queues[&queue].iter().map(|(_, k)| *k).collect();
+        for key in keys {
             if left == 0 {
                 break;
             }
-            let lot = self.lots.get_mut(&seq).expect("queued lots exist");
+            let lot = self.lots.get_mut(&key).expect("queued lots exist");
             let take = lot.unreserved_g().min(left);
             if take > 0 {
                 lot.reserved_g += take;
                 left -= take;
-                taken.push((seq, take));
+                taken.push((key, take));
             }
         }
         debug_assert_eq!(left, 0, "reserve is called only when the stock suffices");
@@ -250,8 +288,8 @@ impl State {
         self.lot_queues
             .get(&(holder.to_owned(), code.to_owned()))
             .into_iter()
-            .flat_map(|q| q.range(..=(date, u64::MAX)))
-            .map(|(_, seq)| self.lots[seq].unreserved_g())
+            .flat_map(|q| q.range(..=(date, LotKey::MAX)))
+            .map(|(_, key)| self.lots[key].unreserved_g())
             .sum()
     }
 
@@ -265,23 +303,23 @@ impl State {
         date: NaiveDate,
         quantity: i64,
         at: Timestamp,
-    ) -> Vec<(u64, i64)> {
-        let key = (holder.to_owned(), code.to_owned());
-        let seqs: Vec<u64> = self.lot_queues[&key]
-            .range(..=(date, u64::MAX))
-            .map(|(_, s)| *s)
+    ) -> Vec<(LotKey, i64)> {
+        let queue = (holder.to_owned(), code.to_owned());
+        let keys: Vec<LotKey> = self.lot_queues[&queue]
+            .range(..=(date, LotKey::MAX))
+            .map(|(_, k)| *k)
             .collect();
         let mut left = quantity;
         let mut taken = Vec::new();
-        for seq in seqs {
+        for key in keys {
             if left == 0 {
                 break;
             }
-            let take = self.lots[&seq].unreserved_g().min(left);
+            let take = self.lots[&key].unreserved_g().min(left);
             if take > 0 {
-                self.change_remaining(seq, -take, at);
+                self.change_remaining(key, -take, at);
                 left -= take;
-                taken.push((seq, take));
+                taken.push((key, take));
             }
         }
         debug_assert_eq!(left, 0, "take_until is called only when the stock suffices");
@@ -289,21 +327,21 @@ impl State {
     }
 
     /// Takes `quantity` out of one lot at once (named containers treated on site).
-    pub(super) fn take_from_lot(&mut self, seq: u64, quantity: i64, at: Timestamp) {
-        self.change_remaining(seq, -quantity, at);
+    pub(super) fn take_from_lot(&mut self, key: LotKey, quantity: i64, at: Timestamp) {
+        self.change_remaining(key, -quantity, at);
     }
 
     /// A lot's remaining quantity changes: its facility's stock follows, and an emptied lot
     /// leaves the queue (a refilled one rejoins it in its place).
-    fn change_remaining(&mut self, seq: u64, delta: i64, at: Timestamp) {
-        let lot = self.lots.get_mut(&seq).expect("known lots");
+    fn change_remaining(&mut self, lot_key: LotKey, delta: i64, at: Timestamp) {
+        let lot = self.lots.get_mut(&lot_key).expect("known lots");
         let before = lot.remaining_g;
         lot.remaining_g += delta;
         let (holder, facility) = (lot.generator.clone(), lot.facility.clone());
         if let Some(f) = facility {
             self.facility_stock_changed(&holder, &f, delta, at);
         }
-        let lot = &self.lots[&seq];
+        let lot = &self.lots[&lot_key];
         let key = (lot.generator.clone(), lot.code.clone());
         if lot.containers.is_some() {
             match (before > 0, lot.remaining_g > 0) {
@@ -320,7 +358,7 @@ impl State {
             }
             return;
         }
-        let order = (lot.date, lot.seq);
+        let order = (lot.date, lot_key);
         if lot.remaining_g == 0 {
             if let Some(q) = self.lot_queues.get_mut(&key) {
                 q.remove(&order);
@@ -331,39 +369,39 @@ impl State {
     }
 
     /// Pickup: the reserved quantities leave their lots.
-    pub(super) fn take_reserved(&mut self, allocation: &[(u64, i64)], at: Timestamp) {
-        for (seq, q) in allocation {
+    pub(super) fn take_reserved(&mut self, allocation: &[(LotKey, i64)], at: Timestamp) {
+        for (key, q) in allocation {
             self.lots
-                .get_mut(seq)
+                .get_mut(key)
                 .expect("allocated lots exist")
                 .reserved_g -= q;
-            self.change_remaining(*seq, -q, at);
+            self.change_remaining(*key, -q, at);
         }
     }
 
     /// Cancellation: the reservation is released.
-    pub(super) fn release(&mut self, allocation: &[(u64, i64)]) {
-        for (seq, q) in allocation {
+    pub(super) fn release(&mut self, allocation: &[(LotKey, i64)]) {
+        for (key, q) in allocation {
             self.lots
-                .get_mut(seq)
+                .get_mut(key)
                 .expect("allocated lots exist")
                 .reserved_g -= q;
         }
     }
 
     /// Rejection: the shipped quantities return to the lots they came from.
-    pub(super) fn give_back(&mut self, allocation: &[(u64, i64)], at: Timestamp) {
-        for (seq, q) in allocation {
-            self.change_remaining(*seq, *q, at);
+    pub(super) fn give_back(&mut self, allocation: &[(LotKey, i64)], at: Timestamp) {
+        for (key, q) in allocation {
+            self.change_remaining(*key, *q, at);
         }
     }
 
     /// What a rejection would take a storage facility's stock to, at most (§1: 2^53−1).
-    pub(super) fn stock_after_return(&self, allocation: &[(u64, i64)]) -> i64 {
+    pub(super) fn stock_after_return(&self, allocation: &[(LotKey, i64)]) -> i64 {
         let mut by_facility: std::collections::HashMap<(String, String), i64> =
             std::collections::HashMap::new();
-        for (seq, q) in allocation {
-            let lot = &self.lots[seq];
+        for (key, q) in allocation {
+            let lot = &self.lots[key];
             if let Some(f) = &lot.facility {
                 *by_facility
                     .entry((lot.generator.clone(), f.clone()))

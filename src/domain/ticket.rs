@@ -284,7 +284,12 @@ impl State {
             self.existing_org(org)?;
         }
         if let Some(lot) = b.subject.lot {
-            if !self.lots.contains_key(&lot) {
+            if self
+                .lots
+                .range(super::stock::LotKey::range_of(lot))
+                .next()
+                .is_none()
+            {
                 return reject(
                     Code::InvalidEvent,
                     format!("subject.lot {lot} is not the seq of a waste.declared entry"),

@@ -24,7 +24,7 @@ pub struct Treatment {
     pub method: String,
     pub date: NaiveDate,
     /// Where the waste was taken from: (lot seq, grams), oldest lot first.
-    pub lots: Vec<(u64, i64)>,
+    pub lots: Vec<(super::stock::LotKey, i64)>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -72,7 +72,7 @@ pub(super) async fn write(tx: &mut WriteTx, batch: &Batch, state: &State) -> any
                     .push_bind(packer(id).to_owned())
                     .push_bind(lot.code.clone())
                     .push_bind(time::format_date(lot.date))
-                    .push_bind(i64_of(c.lot))
+                    .push_bind(i64_of(c.lot.seq))
                     .push_bind(*pos as i64)
                     .push_bind(c.quantity_g)
                     .push_bind(c.status.as_str())

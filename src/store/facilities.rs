@@ -80,7 +80,8 @@ impl TreatmentView {
             quantity_g: t.quantity_g,
             method: t.method.clone(),
             date: time::format_date(t.date),
-            lots: t.lots.clone(),
+            // The lots of a treatment are lots of `waste.declared`: one per seq.
+            lots: t.lots.iter().map(|(k, q)| (k.seq, *q)).collect(),
         }
     }
 }
@@ -142,7 +143,7 @@ pub(super) async fn write(tx: &mut WriteTx, batch: &Batch, state: &State) -> any
                     .push_bind(t.quantity_g)
                     .push_bind(t.method.clone())
                     .push_bind(time::format_date(t.date))
-                    .push_bind(serde_json::to_string(&t.lots).expect("lots serialise"));
+                    .push_bind(serde_json::to_string(&TreatmentView::of(t).lots).expect("lots serialise"));
             });
             // A treatment never changes once recorded.
             q.push(" on conflict (seq) do nothing");

@@ -10,7 +10,7 @@ use super::{i64_of, with_pool, with_tx, Batch, Store, WriteTx};
 use crate::domain::licence::{Licence, LicenceStatus, Scope};
 use crate::domain::manifest::Manifest;
 use crate::domain::state::{Role, State, Touched};
-use crate::domain::stock::Lot;
+use crate::domain::stock::{Lot, LotKey};
 use crate::protocol::time;
 
 /// `GET /v1/orgs/{org}`.
@@ -147,7 +147,7 @@ impl LotView {
                 .filter_map(|id| {
                     let c = state.containers.get(id)?;
                     // A container shipped on and stored elsewhere is no longer this lot's.
-                    (c.lot == l.seq).then(|| super::LotContainer {
+                    (c.lot == l.key()).then(|| super::LotContainer {
                         id: id.clone(),
                         quantity_g: c.quantity_g,
                         status: c.status.as_str().to_owned(),
@@ -452,7 +452,7 @@ pub(super) async fn write(tx: &mut WriteTx, batch: &Batch, state: &State) -> any
         for chunk in lots.chunks(1000) {
             let mut q = QueryBuilder::new("insert into lots (seq, generator, code, date, quantity_g, remaining_g, reserved_g, facility) ");
             q.push_values(chunk, |mut b, l| {
-                let generator = state.lots.get(&l.seq).map(|x| x.generator.clone()).unwrap_or_default();
+                let generator = state.lots.get(&LotKey::new(l.seq, &l.code)).map(|x| x.generator.clone()).unwrap_or_default();
                 b.push_bind(i64_of(l.seq))
                     .push_bind(generator)
                     .push_bind(l.code.clone())
