@@ -2581,7 +2581,15 @@ storage_test!(stock_pages, |b| async move {
         .map(|x| x["seq"].as_u64().unwrap())
         .collect();
     assert_eq!(left, [seqs[0], seqs[1]]);
-    for q in ["", "&limit=0", "&limit=x", "&all=maybe", "&colour=red"] {
+    for q in [
+        "",
+        "&limit=0",
+        "&limit=x",
+        "&all=maybe",
+        "&colour=red",
+        "&after=x",
+        "&after=41:",
+    ] {
         let path = if q.is_empty() {
             "/v1/stock".to_owned()
         } else {

@@ -11,7 +11,7 @@ use crate::domain::catalogue::{self, Edition};
 use crate::domain::ids::WasteCode;
 use crate::domain::manifest::ManifestStatus;
 use crate::protocol::time;
-use crate::store::{LicenceView, LotView, ManifestFilter, ManifestView};
+use crate::store::{LicenceView, LotCursor, LotView, ManifestFilter, ManifestView};
 
 /// Most items one page holds, and the default.
 const MAX_PAGE: u64 = 1000;
@@ -163,12 +163,20 @@ pub async fn get_stock(
         .lots(
             &generator,
             q.all.unwrap_or(false),
-            cursor(q.after.as_deref())?,
+            q.after
+                .as_deref()
+                .map(|a| {
+                    LotCursor::parse(a).ok_or_else(|| {
+                        ApiError::InvalidQuery("after is not a cursor this service gave".into())
+                    })
+                })
+                .transpose()?
+                .as_ref(),
             limit,
         )
         .await?;
     let next = (lots.len() as u64 == limit)
-        .then(|| lots.last().map(|l| l.seq.to_string()))
+        .then(|| lots.last().map(|l| LotCursor::of(l).to_string()))
         .flatten();
     Ok(Json(StockPage {
         generator,

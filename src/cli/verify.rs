@@ -16,7 +16,8 @@ use crate::audit::{Auditor, Finding};
 use crate::protocol::checkpoint::Checkpoint;
 use crate::protocol::event::{parse_hex, Entry, EntryView, Hash};
 use crate::store::{
-    DbUrl, HistoryItem, LicenceView, LotView, ManifestFilter, ManifestView, OrgView, Store,
+    DbUrl, HistoryItem, LicenceView, LotCursor, LotView, ManifestFilter, ManifestView, OrgView,
+    Store,
 };
 
 #[derive(Debug, Args)]
@@ -637,7 +638,7 @@ async fn compare_projections(store: &Store, auditor: &Auditor) -> anyhow::Result
     for g in generators {
         let mut after = None;
         loop {
-            let page = store.lots(g, true, after, 1000).await?;
+            let page = store.lots(g, true, after.as_ref(), 1000).await?;
             for lot in &page {
                 let want = state
                     .lots
@@ -651,7 +652,7 @@ async fn compare_projections(store: &Store, auditor: &Auditor) -> anyhow::Result
                 }
             }
             match page.last() {
-                Some(l) if page.len() == 1000 => after = Some(l.seq),
+                Some(l) if page.len() == 1000 => after = Some(LotCursor::of(l)),
                 _ => break,
             }
         }

@@ -157,23 +157,27 @@ impl Store {
         })
     }
 
-    /// The containers of the lots `lots` (seqs), each lot's in its order.
-    pub async fn lot_containers(&self, lots: &[u64]) -> anyhow::Result<Vec<(u64, LotContainer)>> {
+    /// The containers of the lots made by the entries `lots` (seqs), by (seq, code), each
+    /// lot's in its order.
+    pub async fn lot_containers(
+        &self,
+        lots: &[u64],
+    ) -> anyhow::Result<Vec<((u64, String), LotContainer)>> {
         if lots.is_empty() {
             return Ok(Vec::new());
         }
         with_pool!(self, pool => {
-            let mut q = QueryBuilder::new("select lot, id, quantity_g, status from containers where lot in (");
+            let mut q = QueryBuilder::new("select lot, code, id, quantity_g, status from containers where lot in (");
             let mut sep = q.separated(", ");
             for l in lots {
                 sep.push_bind(i64_of(*l));
             }
-            q.push(") order by lot, pos");
+            q.push(") order by lot, code, pos");
             let rows = q.build().fetch_all(pool).await?;
             rows.iter()
-                .map(|r| -> anyhow::Result<(u64, LotContainer)> {
+                .map(|r| -> anyhow::Result<((u64, String), LotContainer)> {
                     Ok((
-                        r.try_get::<i64, _>("lot")? as u64,
+                        (r.try_get::<i64, _>("lot")? as u64, r.try_get("code")?),
                         LotContainer {
                             id: r.try_get("id")?,
                             quantity_g: r.try_get("quantity_g")?,

@@ -27,8 +27,8 @@ use crate::protocol::merkle::NodeId;
 pub use containers::{ContainerStep, ContainerView, LotContainer};
 pub use facilities::{FacilityView, TreatmentView};
 pub use projections::{
-    HistoryItem, KeyHolder, LicenceView, LineView, LotView, ManifestFilter, ManifestView,
-    OrgFilter, OrgKeyView, OrgView, SeqWindow,
+    HistoryItem, KeyHolder, LicenceView, LineView, LotCursor, LotView, ManifestFilter,
+    ManifestView, OrgFilter, OrgKeyView, OrgView, SeqWindow,
 };
 pub use tickets::{SubjectManifest, TicketFilter, TicketView};
 

@@ -105,6 +105,40 @@ impl LicenceView {
     }
 }
 
+/// Where a page of lots ends: its last lot's seq and code. As text (the `next` of
+/// `GET /v1/stock`), `<seq>:<code>`; a bare `<seq>` continues after every lot of that seq.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LotCursor {
+    pub seq: u64,
+    pub code: String,
+}
+
+impl LotCursor {
+    pub fn of(l: &LotView) -> LotCursor {
+        LotCursor {
+            seq: l.seq,
+            code: l.code.clone(),
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<LotCursor> {
+        let (seq, code) = match text.split_once(':') {
+            Some((s, c)) if !c.is_empty() && c.len() <= 16 => (s, c.to_owned()),
+            Some(_) => return None,
+            // Above every code (codes are digits and `-`).
+            None => (text, "~".to_owned()),
+        };
+        let seq: u64 = seq.parse().ok()?;
+        (seq <= i64::MAX as u64).then_some(LotCursor { seq, code })
+    }
+}
+
+impl std::fmt::Display for LotCursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.seq, self.code)
+    }
+}
+
 /// One stock lot, as `GET /v1/stock` shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct LotView {
@@ -462,7 +496,7 @@ pub(super) async fn write(tx: &mut WriteTx, batch: &Batch, state: &State) -> any
                     .push_bind(l.reserved_g)
                     .push_bind(l.facility.clone());
             });
-            q.push(" on conflict (seq) do update set remaining_g = excluded.remaining_g, reserved_g = excluded.reserved_g");
+            q.push(" on conflict (seq, code) do update set remaining_g = excluded.remaining_g, reserved_g = excluded.reserved_g");
             q.build().execute(&mut **tx).await?;
         }
         for chunk in manifests.chunks(1000) {
@@ -893,19 +927,19 @@ impl Store {
         })
     }
 
-    /// A generator's lots in declaration order after `after`; with `all`, also the empty ones;
-    /// each with its containers, if it has any.
+    /// A holder's lots in the order of the entries that made them (then by code) after `after`;
+    /// with `all`, also the empty ones; each with its containers, if it has any.
     pub async fn lots(
         &self,
         generator: &str,
         all: bool,
-        after: Option<u64>,
+        after: Option<&LotCursor>,
         limit: u64,
     ) -> anyhow::Result<Vec<LotView>> {
         let mut lots = self.lot_rows(generator, all, after, limit).await?;
         let seqs: Vec<u64> = lots.iter().map(|l| l.seq).collect();
-        for (lot, c) in self.lot_containers(&seqs).await? {
-            if let Some(l) = lots.iter_mut().find(|l| l.seq == lot) {
+        for ((seq, code), c) in self.lot_containers(&seqs).await? {
+            if let Some(l) = lots.iter_mut().find(|l| l.seq == seq && l.code == code) {
                 l.containers.get_or_insert_with(Vec::new).push(c);
             }
         }
@@ -916,17 +950,19 @@ impl Store {
         &self,
         generator: &str,
         all: bool,
-        after: Option<u64>,
+        after: Option<&LotCursor>,
         limit: u64,
     ) -> anyhow::Result<Vec<LotView>> {
+        let (seq, code) = after.map_or((-1, ""), |c| (i64_of(c.seq), c.code.as_str()));
         with_pool!(self, pool => {
             let sql = format!(
-                "select seq, code, date, quantity_g, remaining_g, reserved_g, facility from lots where generator = $1 and seq > $2 {} order by seq limit $3",
+                "select seq, code, date, quantity_g, remaining_g, reserved_g, facility from lots where generator = $1 and (seq > $2 or (seq = $2 and code > $3)) {} order by seq, code limit $4",
                 if all { "" } else { "and remaining_g > 0" }
             );
             let rows = sqlx::query(&sql)
                 .bind(generator)
-                .bind(after.map(i64_of).unwrap_or(-1))
+                .bind(seq)
+                .bind(code)
                 .bind(i64_of(limit))
                 .fetch_all(pool)
                 .await?;
@@ -989,5 +1025,33 @@ impl Store {
             let rows = sqlx::query("select org from orgs order by org").fetch_all(pool).await?;
             rows.iter().map(|r| Ok(r.try_get::<String, _>("org")?)).collect()
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LotCursor;
+
+    #[test]
+    fn lot_cursors_round_trip_and_refuse_what_the_service_never_gave() {
+        let c = LotCursor {
+            seq: 41,
+            code: "900-249-08".into(),
+        };
+        assert_eq!(c.to_string(), "41:900-249-08");
+        assert_eq!(LotCursor::parse("41:900-249-08"), Some(c));
+        // A bare seq (the cursors of earlier versions) continues after every lot of that seq.
+        let bare = LotCursor::parse("41").expect("a bare seq");
+        assert!(bare.code.as_str() > "999-999-99");
+        for bad in [
+            "",
+            "x",
+            "41:",
+            "-1",
+            "41:0123456789abcdefg",
+            "9223372036854775808",
+        ] {
+            assert_eq!(LotCursor::parse(bad), None, "{bad:?}");
+        }
     }
 }
