@@ -16,6 +16,8 @@ export const PAGES = [
   { path: 'orgs', title: '单位登记', group: '监管', roles: ['regulator'], load: () => import('./regulator/orgs.js') },
   { path: 'licenses', title: '经营许可证', group: '监管', roles: ['regulator'], load: () => import('./regulator/licenses.js') },
   { path: 'stock', title: '库存', group: '监管', roles: ['regulator'], load: () => import('./regulator/stock.js') },
+  { path: 'facilities', title: '贮存设施', group: '监管', roles: ['*'], load: () => import('./shared/facilities.js') },
+  { path: 'facilities/:org/:facility', title: '设施详情', roles: ['*'], menu: false, load: () => import('./shared/facilities.js') },
   { path: 'verify', title: '核验', group: '监管', roles: ['*'], load: () => import('./shared/verify.js') },
   // Generator (产废单位)
   { path: 'declare', title: '申报登记', group: '产废', roles: ['generator'], load: () => import('./generator/declare.js') },
