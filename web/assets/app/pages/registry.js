@@ -27,6 +27,7 @@ export const PAGES = [
   { path: 'declare', title: '申报登记', group: '产废', roles: ['generator'], load: () => import('./generator/declare.js') },
   { path: 'my-stock', title: '我的库存', group: '产废', roles: ['generator'], load: () => import('./generator/stock.js') },
   { path: 'open', title: '开具联单', group: '产废', roles: ['generator'], load: () => import('./generator/open.js') },
+  { path: 'treat', title: '自行利用处置', group: '产废', roles: ['generator'], load: () => import('./generator/treat.js') },
   { path: 'figures', title: '本单位指标', group: '产废', roles: ['generator'], load: () => import('./generator/figures.js') },
   // Carrier (运输单位) and receiver (接收单位): the dock view, phone-width
   { path: 'dock', title: '扫码作业', group: '现场', roles: ['carrier', 'receiver'], load: () => import('./dock/dock.js') },
