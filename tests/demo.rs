@@ -192,6 +192,85 @@ fn check_district(base: &str, keys: &Path, tickets: &[Value]) {
             .any(|h| h["type"] == "ticket.rectified")
             && t["responsible"].is_string()
     }));
+    check_containers(base, &regulator_key, tickets, roles["generator"]);
+}
+
+/// Protocol v2 in the demo: a storage point at every generator and an incinerator at one, drums
+/// with codes in stock, a drum missing at a receipt named by its shortfall ticket, and waste
+/// treated on site.
+fn check_containers(base: &str, regulator_key: &Path, tickets: &[Value], generators: usize) {
+    let read = |path: &str| get_as(base, regulator_key, REGULATOR_ORG, path).unwrap();
+    let facilities = read("/v1/facilities");
+    let facilities = facilities["facilities"].as_array().unwrap();
+    let points = facilities
+        .iter()
+        .filter(|f| f["kind"] == "storage" && f["storage_type"] == "point")
+        .count();
+    assert_eq!(points, generators, "a storage point per generator");
+    assert!(
+        facilities
+            .iter()
+            .any(|f| f["kind"] == "dispose" && f["methods"] == json!(["D10"])),
+        "an incinerator: {facilities:?}"
+    );
+
+    // The shortfall ticket of the receipt that left a drum out names it; the drum is missing.
+    let named: Vec<&Value> = tickets
+        .iter()
+        .filter(|t| t["kind"] == "quantity_shortfall")
+        .filter(|t| {
+            t["subject"]["containers"]
+                .as_array()
+                .is_some_and(|c| !c.is_empty())
+        })
+        .collect();
+    assert_eq!(named.len(), 1, "one shortfall ticket names a container");
+    let drums = named[0]["subject"]["containers"].as_array().unwrap();
+    let drum = drums[0].as_str().unwrap();
+    assert_eq!(drum.len(), 37, "a 37-character code: {drum}");
+    let c = read(&format!("/v1/containers/{drum}"));
+    assert_eq!(c["status"], "missing");
+    let steps: Vec<&str> = c["trace"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            "waste.declared",
+            "manifest.opened",
+            "manifest.picked_up",
+            "manifest.received",
+            "manifest.disposed"
+        ]
+    );
+    let m = read(&format!(
+        "/v1/manifests/{}",
+        named[0]["subject"]["manifest"].as_str().unwrap()
+    ));
+    assert_eq!(m["lines"][0]["containers"].as_array().unwrap().len(), 4);
+
+    // Drums still in stock at the packer, with labels to print.
+    let packer = c["org"].as_str().unwrap();
+    let stock = read(&format!("/v1/stock?generator={packer}"));
+    assert!(
+        stock["lots"].as_array().unwrap().iter().any(|l| {
+            l["facility"] == "ZC01"
+                && l["containers"].as_array().is_some_and(|cs| {
+                    !cs.is_empty() && cs.iter().all(|c| c["status"] == "in_stock")
+                })
+        }),
+        "drums in stock: {stock}"
+    );
+
+    // Treated on site counts as proper.
+    let stats = read("/v1/stats/disposal");
+    assert!(
+        stats["treated_onsite_g"].as_i64().unwrap() > 0,
+        "treated on site: {stats}"
+    );
 }
 
 fn verify(d: &Path, base: &str, keys: &Path) {

@@ -32,6 +32,16 @@ const HOUR: i64 = 3_600;
 /// The department that leads the district's casework (牵头单位).
 pub const LEAD: &str = "钟楼生态环境局";
 
+/// The storage point every generator of the demo has (its 设施编码).
+pub const STORE: &str = "ZC01";
+
+/// The chemical plant with its own incinerator, and that facility's code.
+const TREATING_PLANT: usize = 0;
+const INCINERATOR_FACILITY: &str = "FS01";
+
+/// The machine shop that keeps its waste oil in drums (一物一码).
+const DRUM_SHOP: usize = 10;
+
 /// How much routine history to write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Scale {
@@ -413,6 +423,27 @@ impl Planner {
                 body,
             );
         }
+        // A storage point (贮存点) at every generator, and the chemical plant's own incinerator
+        // (自行处置), after the organisations and before any history.
+        let facilities_at = t0 + secs(90 * 60);
+        for gi in 0..GENERATORS.len() {
+            let org = self.gen(gi);
+            self.push(
+                &regulator,
+                "facility.registered",
+                facilities_at + secs(gi as i64 * 10),
+                json!({"org": org, "facility": STORE, "kind": "storage", "storage_type": "point",
+                       "capacity_g": 3_000_000, "name": "危险废物贮存点"}),
+            );
+        }
+        let org = self.gen(TREATING_PLANT);
+        self.push(
+            &regulator,
+            "facility.registered",
+            facilities_at + secs(GENERATORS.len() as i64 * 10),
+            json!({"org": org, "facility": INCINERATOR_FACILITY, "kind": "dispose", "capacity_g": 200_000_000,
+                   "methods": ["D10"], "name": "厂内危险废物焚烧炉"}),
+        );
         if renewal_fits {
             let r = &RECEIVERS[MEDICAL_PLANT];
             let scopes: Vec<Value> = r
@@ -716,6 +747,9 @@ impl Planner {
         self.stale_lots();
         self.cancelled();
         self.rejected_and_reshipped();
+        self.drum_missing_at_receipt();
+        self.drums_in_stock();
+        self.treated_on_site();
         self.todays_work();
     }
 
@@ -1197,6 +1231,157 @@ impl Planner {
         self.highlight(WHAT, Some(id), None, Some(org));
     }
 
+    /// A declaration of a lot packed in drums (一物一码) into the generator's storage point: one
+    /// container per weight, coded with the org, the code, the CST date of `at` and a serial from
+    /// `first`. Returns the containers' ids.
+    fn declare_drums(
+        &mut self,
+        gi: usize,
+        code: &str,
+        weights: &[i64],
+        first: u32,
+        at: Timestamp,
+    ) -> Vec<String> {
+        let org = self.gen(gi);
+        let date = time::cst_date(at);
+        let ids: Vec<String> = (0..weights.len() as u32)
+            .map(|i| container_id(&org, code, date, first + i))
+            .collect();
+        let containers: Vec<Value> = ids
+            .iter()
+            .zip(weights)
+            .map(|(id, q)| json!({"id": id, "quantity_g": q}))
+            .collect();
+        self.push(
+            &org,
+            "waste.declared",
+            at,
+            json!({"generator": org, "code": code, "quantity_g": weights.iter().sum::<i64>(),
+                   "date": time::format_date(date), "facility": STORE, "containers": containers}),
+        );
+        ids
+    }
+
+    /// Waste oil shipped in four drums, scanned at loading; one drum does not arrive. The
+    /// receipt weighs the three that came and leaves the fourth out: the ledger opens
+    /// `quantity_shortfall` naming the missing drum.
+    fn drum_missing_at_receipt(&mut self) {
+        const WHAT: &str = "运输途中少一桶（容器未到，问题清单列明缺失容器）";
+        let gi = DRUM_SHOP;
+        let code = "900-218-08";
+        let t = self.now - self.days(25);
+        if !self.fits(t - self.hours(2)) {
+            return self.left_out(WHAT, "超出可补录时限".into());
+        }
+        let weights = [182_000, 176_500, 179_000, 181_500];
+        let ids = self.declare_drums(gi, code, &weights, 1, t - self.hours(2));
+        let id = named_uuid("manifest/drum-missing");
+        let (gen, car, rec) = (self.gen(gi), self.carrier(0), self.receiver(OIL_RECYCLER));
+        let total: i64 = weights.iter().sum();
+        self.push(
+            &gen,
+            "manifest.opened",
+            t,
+            json!({"manifest": id.to_string(), "generator": gen, "carrier": car, "receiver": rec,
+                   "lines": [{"code": code, "quantity_g": total, "form": "液态", "packaging": "200L铁桶", "containers": ids}]}),
+        );
+        let pickup = t + self.hours(2);
+        let plate = CARRIERS[0].plates[0];
+        self.push(
+            &car,
+            "manifest.picked_up",
+            pickup,
+            json!({"manifest": id.to_string(), "vehicle": plate, "containers": ids}),
+        );
+        let received_at = pickup + self.hours(5);
+        self.guard(pickup, received_at, pickup + secs(self.limits.transit_s));
+        // Three drums weighed, a little under what was declared; the fourth left out.
+        let weighed: Vec<(String, i64)> = ids[..3]
+            .iter()
+            .zip(&weights)
+            .map(|(c, q)| (c.clone(), q - 500))
+            .collect();
+        let received: i64 = weighed.iter().map(|(_, q)| q).sum();
+        self.push(
+            &rec,
+            "manifest.received",
+            received_at,
+            json!({"manifest": id.to_string(), "lines": [{"code": code, "quantity_g": received,
+                   "containers": weighed.iter().map(|(c, q)| json!({"id": c, "quantity_g": q})).collect::<Vec<_>>()}]}),
+        );
+        let disposed_at = received_at + self.days(3);
+        self.guard(
+            received_at,
+            disposed_at,
+            received_at + secs(self.limits.disposal_s),
+        );
+        self.push(
+            &rec,
+            "manifest.disposed",
+            disposed_at,
+            json!({"manifest": id.to_string(), "lines": [{"code": code, "quantity_g": received, "method": "R9"}]}),
+        );
+        let ticket = ticket_id("quantity_shortfall", &id.to_string());
+        self.highlight(WHAT, Some(id), Some(ticket), Some(gen));
+    }
+
+    /// Oil sludge in three labelled drums at the machine shop's storage point, not yet shipped:
+    /// its labels can be printed, its drums ticked on a manifest.
+    fn drums_in_stock(&mut self) {
+        const WHAT: &str = "按容器申报、尚在贮存点的油泥（可打印容器标签、按容器开具联单）";
+        let at = self.now - self.days(3);
+        if !self.fits(at) {
+            return self.left_out(WHAT, "超出可补录时限".into());
+        }
+        self.declare_drums(DRUM_SHOP, "900-200-08", &[158_000, 163_500, 149_000], 1, at);
+        let org = self.gen(DRUM_SHOP);
+        self.highlight(WHAT, None, None, Some(org));
+    }
+
+    /// The chemical plant burns spent solvent in two of three drums, and its laboratory waste,
+    /// in its own incinerator (自行处置): no manifest, proper at once.
+    fn treated_on_site(&mut self) {
+        const WHAT: &str = "自行利用处置：厂内焚烧炉处置废有机溶剂和实验室废物";
+        let gi = TREATING_PLANT;
+        let t = self.now - self.days(40);
+        if !self.fits(t - self.hours(3)) {
+            return self.left_out(WHAT, "超出可补录时限".into());
+        }
+        let org = self.gen(gi);
+        let solvent = "900-404-06";
+        let ids = self.declare_drums(
+            gi,
+            solvent,
+            &[171_000, 168_000, 174_500],
+            1,
+            t - self.hours(3),
+        );
+        let date = time::format_date(time::cst_date(t));
+        self.push(
+            &org,
+            "waste.treated",
+            t,
+            json!({"generator": org, "facility": INCINERATOR_FACILITY, "code": solvent, "quantity_g": 171_000 + 168_000,
+                   "method": "D10", "date": date, "containers": ids[..2]}),
+        );
+        let lab = "900-047-49";
+        let q = 86_400;
+        self.push(
+            &org,
+            "waste.declared",
+            t - self.hours(2),
+            json!({"generator": org, "code": lab, "quantity_g": q, "date": Self::date(t - self.hours(2)), "facility": STORE}),
+        );
+        self.push(
+            &org,
+            "waste.treated",
+            t + self.hours(1),
+            json!({"generator": org, "facility": INCINERATOR_FACILITY, "code": lab, "quantity_g": q,
+                   "method": "D10", "date": Self::date(t + self.hours(1))}),
+        );
+        self.highlight(WHAT, None, None, Some(org));
+    }
+
     /// Work waiting for a newcomer: a manifest to pick up, and one on the road to receive.
     fn todays_work(&mut self) {
         let opened = self.latest - self.hours(3);
@@ -1478,6 +1663,16 @@ fn evidence(ticket: &Uuid, names: &[&str]) -> Vec<Value> {
         .collect()
 }
 
+/// A container's 数字识别码 (HJ 1276-2022, protocol §2): the packing unit, the waste code without
+/// hyphens, the packing date and a three-digit serial.
+fn container_id(org: &str, code: &str, date: NaiveDate, serial: u32) -> String {
+    format!(
+        "{org}{}{}{serial:03}",
+        code.replace('-', ""),
+        date.format("%Y%m%d")
+    )
+}
+
 /// Every waste code an event names is in the catalogue edition in force on the CST date of its
 /// `at`; every licence category has codes there.
 fn check_codes(events: &[Event]) -> Result<(), String> {
@@ -1485,7 +1680,7 @@ fn check_codes(events: &[Event]) -> Result<(), String> {
         let edition = Edition::in_force_on(time::cst_date(e.at));
         let mut codes: Vec<&str> = Vec::new();
         match e.kind {
-            "waste.declared" => codes.extend(e.body["code"].as_str()),
+            "waste.declared" | "waste.treated" => codes.extend(e.body["code"].as_str()),
             "manifest.opened" | "manifest.received" | "manifest.disposed" => codes.extend(
                 e.body["lines"]
                     .as_array()

@@ -126,7 +126,7 @@ async function render() {
     // The loading line stays until the page mounts its content (every page fills ctx.main
     // with mount()), so a page that reads first never shows an empty area.
     window.scrollTo(0, 0);
-    document.body.classList.toggle('print-page', Boolean(found.page.path.endsWith('/print')));
+    document.body.classList.toggle('print-page', Boolean(found.page.print));
     await mod.render(ctx);
     app.main.focus({ preventScroll: true });
   } catch (e) {

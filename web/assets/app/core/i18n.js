@@ -32,18 +32,18 @@ export const PROBLEMS = {
   over_received: '数量超过实际接收量',
   ticket_exists: '问题编号已存在',
   bad_date: '日期无效（不得晚于当天，也不得早于允许的补录期限）',
-  unknown_facility: '设施不存在或未在使用',
-  facility_exists: '该设施已登记',
-  bad_capacity: '设施能力无效（贮存点最多 3 吨）',
-  method_not_allowed: '该设施不允许此利用/处置方式',
-  bad_container_id: '容器识别码无效（须为 37 位，且与单位、废物代码、日期一致）',
-  container_exists: '容器识别码已存在',
-  containers_mismatch: '容器与联单或数量不一致',
+  unknown_facility: '设施不存在、已关闭，或不是本单位该类设施（贮存须为贮存设施，自行利用/处置须为利用或处置设施）',
+  facility_exists: '该单位已登记过这个设施编码（关闭后也不能重复使用）',
+  bad_capacity: '设施能力无效（贮存点最多贮存 3 吨，GB 18597-2023）',
+  method_not_allowed: '该设施不允许此利用/处置方式（方式须属于设施类别，且在设施登记的方式之内；贮存设施不登记方式）',
+  bad_container_id: '容器识别码无效（须为 37 位：包装单位统一社会信用代码 18 位、废物代码 8 位、包装日期 8 位、序号 3 位，且与申报单位、废物代码、日期一致）',
+  container_exists: '容器识别码已在账本中使用，或本次重复填写',
+  containers_mismatch: '容器与联单或数量不一致（容器须为联单所列，数量合计须等于该行数量；起运须扫描联单全部容器）',
   unknown_container: '容器不存在',
-  container_unavailable: '容器不在库或已被占用',
+  container_unavailable: '容器不在本单位库存中、已被其他联单预留，或废物代码不符',
   report_mismatch: '申报报表与账本不一致，请重新生成后再签名',
   invalid_policy: '见证人策略无效',
-  quantity_too_large: '数量过大',
+  quantity_too_large: '数量过大：合计将超出账本可记录的上限（2^53−1 克）',
   quorum_not_met: '尚无满足见证人数的检查点',
   not_found: '未找到，或无权查看',
   body_too_large: '提交内容过大（上限 1 MiB）',
@@ -57,6 +57,7 @@ export const PROBLEMS = {
   token_algorithm: '访问令牌算法不是 EdDSA',
   token_signature: '访问令牌签名无效',
   token_key: '该密钥不是此单位的有效密钥（未登记、已吊销，或属于其他单位）',
+  internal: '服务内部错误，请稍后重试或联系管理员',
   unavailable: '服务暂不可用',
   overloaded: '服务繁忙，请稍后再试',
   network: '无法连接服务，请检查网络',
@@ -145,6 +146,32 @@ export const EVENT_TYPES = {
   'ticket.returned': '退回整改',
   'ticket.closed': '销号',
   'ticket.reopened': '重新打开',
+  'ledger.witnesses_set': '设置见证人',
+  'org.class_set': '设定管理类别',
+  'facility.registered': '设施登记',
+  'facility.amended': '设施变更',
+  'facility.closed': '设施关闭',
+  'waste.treated': '自行利用/处置',
+  'manifest.stored': '接收单位贮存',
+  'plan.filed': '管理计划备案',
+  'declaration.filed': '申报',
+};
+
+export const FACILITY_KINDS = { storage: '贮存设施', utilize: '利用设施', dispose: '处置设施' };
+
+export const STORAGE_TYPES = {
+  warehouse: '贮存库', yard: '贮存场', pool: '贮存池', tank_farm: '贮存罐区', point: '贮存点',
+};
+
+export const FACILITY_STATUS = { active: '使用中', closed: '已关闭' };
+
+export const CONTAINER_STATUS = {
+  in_stock: '在库',
+  reserved: '已预留（已开联单）',
+  shipped: '运输中',
+  received: '已接收',
+  missing: '缺失（签收时未见）',
+  treated: '已自行利用/处置',
 };
 
 export function label(map, key) {

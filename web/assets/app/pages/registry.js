@@ -2,7 +2,8 @@
 //   export async function render(ctx)
 // where ctx = { session, api, params, query, main, navigate(route), refresh() }.
 // `path` may hold `:name` segments (ctx.params.name). `roles` says who sees the page in the
-// menu and may open it ('*' for everyone signed in); `menu: false` keeps it out of the menu.
+// menu and may open it ('*' for everyone signed in); `menu: false` keeps it out of the menu;
+// `print: true` lays the page out for paper (no menu or top bar when printed).
 // A new event family of the protocol is a new module here and a new form, not a rewrite.
 
 export const PAGES = [
@@ -12,15 +13,21 @@ export const PAGES = [
   { path: 'tickets/:id', title: '问题详情', roles: ['*'], menu: false, load: () => import('./shared/ticket.js') },
   { path: 'manifests', title: '联单查询', group: '联单', roles: ['*'], load: () => import('./shared/manifests.js') },
   { path: 'manifests/:id', title: '联单详情', roles: ['*'], menu: false, load: () => import('./shared/manifest.js') },
-  { path: 'manifests/:id/print', title: '打印联单', roles: ['*'], menu: false, load: () => import('./shared/print.js') },
+  { path: 'manifests/:id/print', title: '打印联单', roles: ['*'], menu: false, print: true, load: () => import('./shared/print.js') },
   { path: 'orgs', title: '单位登记', group: '监管', roles: ['regulator'], load: () => import('./regulator/orgs.js') },
   { path: 'licenses', title: '经营许可证', group: '监管', roles: ['regulator'], load: () => import('./regulator/licenses.js') },
   { path: 'stock', title: '库存', group: '监管', roles: ['regulator'], load: () => import('./regulator/stock.js') },
+  { path: 'facilities', title: '贮存设施', group: '监管', roles: ['*'], load: () => import('./shared/facilities.js') },
+  { path: 'facilities/:org/:facility', title: '设施详情', roles: ['*'], menu: false, load: () => import('./shared/facilities.js') },
+  { path: 'containers', title: '容器查询', group: '联单', roles: ['*'], load: () => import('./shared/container.js') },
+  { path: 'containers/:id', title: '容器详情', roles: ['*'], menu: false, load: () => import('./shared/container.js') },
+  { path: 'labels', title: '容器标签', roles: ['*'], menu: false, print: true, load: () => import('./shared/labels.js') },
   { path: 'verify', title: '核验', group: '监管', roles: ['*'], load: () => import('./shared/verify.js') },
   // Generator (产废单位)
   { path: 'declare', title: '申报登记', group: '产废', roles: ['generator'], load: () => import('./generator/declare.js') },
   { path: 'my-stock', title: '我的库存', group: '产废', roles: ['generator'], load: () => import('./generator/stock.js') },
   { path: 'open', title: '开具联单', group: '产废', roles: ['generator'], load: () => import('./generator/open.js') },
+  { path: 'treat', title: '自行利用处置', group: '产废', roles: ['generator'], load: () => import('./generator/treat.js') },
   { path: 'figures', title: '本单位指标', group: '产废', roles: ['generator'], load: () => import('./generator/figures.js') },
   // Carrier (运输单位) and receiver (接收单位): the dock view, phone-width
   { path: 'dock', title: '扫码作业', group: '现场', roles: ['carrier', 'receiver'], load: () => import('./dock/dock.js') },

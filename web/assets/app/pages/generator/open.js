@@ -1,6 +1,9 @@
 // 开具联单: the generator opens a manifest for waste it holds. Lines offer only codes with stock
 // free to reserve; receivers offered are only those the ledger says hold licences covering every
 // line's code today, so the service's unlicensed_receiver refusal is the exception, not the rule.
+// Waste declared in containers (一物一码) ships only by naming them: a line of such a code lists
+// the containers ticked, and its quantity is their declared weights; waste declared without
+// containers is taken by quantity, oldest lots first.
 
 import { h, mount, field, fieldError, notice, select, link, clearFieldErrors } from '../../core/dom.js';
 import { ProblemError } from '../../core/api.js';
@@ -37,23 +40,40 @@ export async function render(ctx) {
       // A failure here only empties the carrier list; the rest of the form still helps.
       ctx.api.all('/v1/orgs', { role: 'carrier' }, 'orgs').catch((e) => ({ error: e })),
     ]);
+    // Loose stock (lots without containers) by code, and containers in stock by code.
     const free = new Map();
+    const boxes = new Map();
     for (const l of lots) {
+      if (l.containers) {
+        for (const c of l.containers) {
+          if (c.status !== 'in_stock') continue;
+          if (!boxes.has(l.code)) boxes.set(l.code, []);
+          boxes.get(l.code).push({ ...c, lot: l.seq, date: l.date });
+        }
+        continue;
+      }
       const f = l.remaining_g - l.reserved_g;
       if (f > 0) free.set(l.code, (free.get(l.code) || 0) + f);
     }
-    const cat = await catalogueEntries([...free.keys()], today);
-    return { free, carriers, cat };
+    const codes = [...new Set([...free.keys(), ...boxes.keys()])];
+    const cat = await catalogueEntries(codes, today);
+    return { free, boxes, codes, carriers, cat };
   }, (data) => form(ctx, data, today));
 }
 
-function form(ctx, { free, carriers, cat }, today) {
-  if (!free.size) {
+function form(ctx, { free, boxes, codes: stockCodes, carriers, cat }, today) {
+  if (!stockCodes.length) {
     return [notice('info', h('strong', '本单位没有可开单的库存。'), ' 请先',
       link('/declare', '申报登记'), '；已预留给其他联单的库存不能重复开单。')];
   }
-  const codes = [...free.keys()].sort();
-  const codeLabel = (c) => `${c} ${cat.get(c)?.description || ''}（可开 ${formatQuantity(free.get(c))}）`;
+  const codes = [...stockCodes].sort();
+  const boxSum = (list) => list.reduce((a, c) => a + c.quantity_g, 0);
+  const codeLabel = (c) => {
+    const parts = [];
+    if (free.get(c)) parts.push(`散装可开 ${formatQuantity(free.get(c))}`);
+    if (boxes.get(c)) parts.push(`${boxes.get(c).length} 个容器 ${formatQuantity(boxSum(boxes.get(c)))}`);
+    return `${c} ${cat.get(c)?.description || ''}（${parts.join('，')}）`;
+  };
   const unit = select(Object.entries(UNITS).map(([k, u]) => [k, u.label]), { value: 't', 'data-testid': 'unit' });
   const lines = [];
   const linesEl = h('div.lines');
@@ -81,10 +101,55 @@ function form(ctx, { free, carriers, cat }, today) {
       packaging: h('input', { type: 'text', maxlength: 100, list: 'packaging-list', autocomplete: 'off', 'data-testid': `line-packaging-${n}` }),
     };
     line.remove = h('button.link', { type: 'button', on: { click: () => removeLine(line) } }, '删除此行');
-    line.code.addEventListener('change', receiversChanged);
+    line.picker = h('div');
+    line.ticks = [];
+    line.code.addEventListener('change', () => {
+      showContainers(line, n);
+      receiversChanged();
+    });
+    showContainers(line, n);
     lines.push(line);
     renderLines();
     receiversChanged();
+  }
+
+  /** The containers of the line's code in stock, to tick; the quantity follows their weights. */
+  function showContainers(line, n) {
+    const list = boxes.get(line.code.value) || [];
+    line.ticks = [];
+    line.update = null;
+    line.quantity.readOnly = false;
+    if (!list.length) {
+      mount(line.picker);
+      return;
+    }
+    const sum = h('span.muted', { 'aria-live': 'polite' });
+    const update = () => {
+      const ticked = line.ticks.filter((t) => t.input.checked);
+      line.quantity.readOnly = ticked.length > 0;
+      if (ticked.length) {
+        line.quantity.value = fromGrams(boxSum(ticked.map((t) => t.c)), unit.value).replace(/,/g, '');
+        sum.textContent = `已选 ${ticked.length} 个容器，合计 ${formatQuantity(boxSum(ticked.map((t) => t.c)))}。`;
+      } else {
+        sum.textContent = free.get(line.code.value) ? '不选容器时按数量从散装库存开单。' : '请勾选要转移的容器。';
+      }
+    };
+    line.ticks = list.map((c, i) => {
+      const input = h('input', { type: 'checkbox', value: c.id, 'data-testid': `line-container-${n}-${i + 1}`, 'data-container': c.id });
+      input.id = `pick-${n}-${i}-${Math.random().toString(36).slice(2, 7)}`;
+      input.addEventListener('change', update);
+      return { input, c, el: h('div.check', input, h('label', { for: input.id }, `${c.id}　${formatQuantity(c.quantity_g)}（${c.date}）`)) };
+    });
+    const all = h('button.link', { type: 'button', on: { click: () => { line.ticks.forEach((t) => { t.input.checked = true; }); update(); } } }, '全选');
+    const none = h('button.link', { type: 'button', on: { click: () => { line.ticks.forEach((t) => { t.input.checked = false; }); update(); } } }, '全不选');
+    line.update = update;
+    mount(line.picker, h('fieldset.field', { 'data-testid': `line-containers-${n}` },
+      h('legend', '容器（一物一码）'),
+      h('div.hint', '按容器申报的废物须列明容器才能转移，数量为所选容器的申报重量之和。'),
+      h('div.pick-containers', line.ticks.map((t) => t.el)),
+      h('div', all, ' ', none, ' ', sum),
+      h('div.field-error', { role: 'alert', 'aria-live': 'polite' })));
+    update();
   }
 
   function removeLine(line) {
@@ -98,6 +163,7 @@ function form(ctx, { free, carriers, cat }, today) {
     mount(linesEl, lines.map((l, i) => h('fieldset.line',
       h('legend', `第 ${i + 1} 行`),
       field('废物代码', l.code, '只列出本单位有可开单库存的代码。'),
+      l.picker,
       h('div.row',
         field('数量', l.quantity),
         field('物理形态（可选）', l.form),
@@ -164,6 +230,8 @@ function form(ctx, { free, carriers, cat }, today) {
     }
   }
 
+  unit.addEventListener('change', () => lines.forEach((l) => l.update && l.update()));
+
   addButton.addEventListener('click', () => {
     addLine();
     lines[lines.length - 1].code.focus();
@@ -215,17 +283,27 @@ function form(ctx, { free, carriers, cat }, today) {
       if (!code) return fieldError(l.code, '请选择废物代码'), null;
       if (seen.has(code)) return fieldError(l.code, `废物代码 ${code} 已在前面的行中，每个代码只能填一行`), null;
       seen.add(code);
+      const ticked = l.ticks.filter((t) => t.input.checked).map((t) => t.c);
       let g;
-      try {
-        g = toGrams(l.quantity.value, unit.value);
-      } catch (e) {
-        if (e instanceof QuantityError) return fieldError(l.quantity, e.message), null;
-        throw e;
-      }
-      if (g > free.get(code)) {
-        return fieldError(l.quantity, `超过可开单库存 ${fromGrams(free.get(code), unit.value)} ${UNITS[unit.value].label}`), null;
+      if (ticked.length) {
+        g = boxSum(ticked);
+      } else {
+        if (!free.get(code)) {
+          const box = l.ticks[0]?.input;
+          return fieldError(box || l.code, `${code} 是按容器申报的，请勾选要转移的容器`), null;
+        }
+        try {
+          g = toGrams(l.quantity.value, unit.value);
+        } catch (e) {
+          if (e instanceof QuantityError) return fieldError(l.quantity, e.message), null;
+          throw e;
+        }
+        if (g > free.get(code)) {
+          return fieldError(l.quantity, `超过散装可开单库存 ${fromGrams(free.get(code), unit.value)} ${UNITS[unit.value].label}`), null;
+        }
       }
       const line = { code, quantity_g: g };
+      if (ticked.length) line.containers = ticked.map((c) => c.id);
       if (l.form.value.trim()) line.form = l.form.value.trim();
       if (l.packaging.value.trim()) line.packaging = l.packaging.value.trim();
       out.push(line);

@@ -100,6 +100,8 @@ function view(ledger, lots, cat) {
       { title: '申报量', class: 'num', get: (r) => formatQuantity(r.quantity_g) },
       { title: '剩余', class: 'num', get: (r) => formatQuantity(r.remaining_g) },
       { title: '已预留', class: 'num', get: (r) => formatQuantity(r.reserved_g) },
+      { title: '容器', get: (r) => (r.containers && r.containers.length
+        ? link(`/labels?lot=${r.seq}`, `${r.containers.length} 个 · 标签`) : '—') },
       { title: '状态', get: (r) => badge(r.state.text, r.state.tone) },
     ], rows.sort((a, b) => (a.date < b.date ? -1 : a.date > b.date ? 1 : a.seq - b.seq)),
     { empty: '暂无库存批次。申报登记后会在这里出现。', caption: `贮存期限 ${limitDays} 天；距期限 ${NEAR_DAYS} 天内标为“临近期限”。` }),

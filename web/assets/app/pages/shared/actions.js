@@ -11,6 +11,8 @@ import { Api } from '../../core/api.js';
 import { act } from '../../core/ui.js';
 import { toGrams, fromGrams, formatQuantity, QuantityError, UNITS } from '../../core/units.js';
 import { MANIFEST_STATUS, label } from '../../core/i18n.js';
+import { spacedId } from '../../core/containers.js';
+import { scanChecklist } from './scan.js';
 
 const UNIT_OPTIONS = Object.entries(UNITS).map(([k, u]) => [k, u.label]);
 
@@ -160,8 +162,9 @@ function manifestContainers(manifest) {
 }
 
 /**
- * 起运 (运输单位接收): the carrier, while `opened`. opts.containers: the ids scanned at loading;
- * without it, a manifest that names containers asks the carrier to confirm each was checked.
+ * 起运 (运输单位接收): the carrier, while `opened`. A manifest that names containers shows them
+ * as a checklist that fills as their labels are scanned (or their codes typed); the pickup sends
+ * the codes scanned (protocol §6 manifest.picked_up). opts.containers: codes scanned elsewhere.
  */
 export function pickupForm(ctx, manifest, onDone, opts = {}) {
   const plate = h('input', {
@@ -169,29 +172,32 @@ export function pickupForm(ctx, manifest, onDone, opts = {}) {
     placeholder: '例如 苏D12345', 'data-testid': 'vehicle',
   });
   const named = manifestContainers(manifest);
-  const checked = named.length && !opts.containers
-    ? h('input', { type: 'checkbox', 'data-testid': 'containers-checked' }) : null;
+  const checklist = named.length && !opts.containers ? scanChecklist(named) : null;
+  const scanField = checklist ? h('fieldset.field', { 'data-testid': 'pickup-scan' },
+    h('legend', `核对容器（联单列明 ${named.length} 个）`),
+    checklist.el,
+    h('div.field-error', { role: 'alert', 'aria-live': 'polite' })) : null;
   const button = h('button.primary', { type: 'submit' }, '确认起运');
   const out = h('div.out', { 'aria-live': 'polite' });
   const form = actionForm('pickup', '运输单位接收（起运）',
-    '核对废物与联单一致后，填写运输车辆号牌并签名。',
+    checklist ? '逐个扫描容器标签核对无误后，填写运输车辆号牌并签名。' : '核对废物与联单一致后，填写运输车辆号牌并签名。',
+    scanField,
     field('车辆号牌', plate, '机动车号牌，含省份简称。'),
-    checked ? h('div.field',
-      h('label.check', checked, ` 已逐一核对联单所列的 ${named.length} 个容器标识`),
-      h('div.field-error', { role: 'alert', 'aria-live': 'polite' })) : null,
     h('div.actions', button), out);
   wire(form, button, out, 'manifest.picked_up', () => {
     const v = plate.value.trim().toUpperCase().replace(/\s+/g, '');
+    if (checklist && !checklist.complete()) {
+      const left = checklist.missing();
+      fieldError(checklist.input, `还有 ${left.length} 个容器未扫描：${left.join('、')}。联单所列容器须全部核对后才能起运。`);
+      return null;
+    }
     if (!v) return fieldError(plate, '请填写车辆号牌'), null;
     if (!/^[\u4e00-\u9fa5]?[A-Z0-9\u4e00-\u9fa5]{5,12}$/.test(v)) {
       return fieldError(plate, '号牌格式不正确，例如 苏D12345'), null;
     }
     const body = { manifest: manifestId(manifest), vehicle: v };
     if (opts.containers && opts.containers.length) body.containers = [...opts.containers];
-    else if (named.length) {
-      if (!checked.checked) return fieldError(checked, '请先逐一核对容器标识'), null;
-      body.containers = named;
-    }
+    else if (checklist) body.containers = checklist.scanned();
     return body;
   }, '已起运', onDone, ctx);
   return form;
@@ -202,27 +208,67 @@ function lineTitle(line, catalogue) {
   return c ? `${line.code}（${c.description}）` : line.code;
 }
 
-/** 签收: the receiver, while `picked_up`; the weighed quantity per line, 0 allowed. */
+/**
+ * 签收: the receiver, while `picked_up`; the weighed quantity per line, 0 allowed. A line that
+ * names containers is weighed container by container: a container not there is ticked 未到 and
+ * left out of the receipt (the ledger then counts it 0 and names it in the shortfall ticket), and
+ * the line's quantity is the sum of the weights.
+ */
 export function receiveForm(ctx, manifest, onDone, opts = {}) {
   const unit = unitSelect(opts.unit || 't');
   const shortfallBp = opts.shortfallBp ?? 100;
   const rows = (manifest.lines || []).map((line) => {
+    const boxes = line.containers && line.containers.length ? line.containers : null;
     const input = h('input', {
       type: 'text', inputmode: 'decimal', autocomplete: 'off',
-      'data-testid': `received-${line.code}`, 'data-code': line.code,
+      'data-testid': `received-${line.code}`, 'data-code': line.code, readonly: boxes ? true : null,
     });
     const diff = h('div.hint.diff', { 'aria-live': 'polite' });
+    const weighed = boxes ? boxes.map((c, i) => {
+      const w = h('input', {
+        type: 'text', inputmode: 'decimal', autocomplete: 'off',
+        'data-testid': `weight-${c.id}`, 'data-container': c.id, 'aria-label': `容器 ${c.id} 实收重量`,
+      });
+      const gone = h('input', { type: 'checkbox', 'data-testid': `missing-${c.id}` });
+      gone.id = `gone-${i}-${Math.random().toString(36).slice(2, 7)}`;
+      return { c, w, gone };
+    }) : null;
+    /** The line's received grams: typed, or the sum of the containers weighed; null if unreadable. */
+    const grams = () => {
+      if (!weighed) {
+        try {
+          return toGrams(input.value, unit.value, { allowZero: true });
+        } catch {
+          return null;
+        }
+      }
+      let sum = 0;
+      for (const x of weighed) {
+        if (x.gone.checked) continue;
+        try {
+          sum += toGrams(x.w.value, unit.value, { allowZero: true });
+        } catch {
+          return null;
+        }
+      }
+      return sum;
+    };
     const show = () => {
-      let g;
-      try {
-        g = toGrams(input.value, unit.value, { allowZero: true });
-      } catch {
+      const g = grams();
+      if (weighed) {
+        for (const x of weighed) x.w.disabled = x.gone.checked;
+        input.value = g === null ? '' : fromGrams(g, unit.value).replace(/,/g, '');
+      }
+      if (g === null) {
         diff.textContent = '';
         return;
       }
       const short = line.quantity_g - g;
-      if (short > 0 && short * 10000 > line.quantity_g * shortfallBp) {
-        diff.textContent = `比运单少 ${formatQuantity(short)}，超过允许的称量误差，签收后将自动立案（数量短缺）。`;
+      const left = weighed ? weighed.filter((x) => x.gone.checked).length : 0;
+      if (left || (short > 0 && short * 10000 > line.quantity_g * shortfallBp)) {
+        diff.textContent = left
+          ? `${left} 个容器未到，比运单少 ${formatQuantity(Math.max(short, 0))}，签收后将自动立案（数量短缺），并列明未到的容器。`
+          : `比运单少 ${formatQuantity(short)}，超过允许的称量误差，签收后将自动立案（数量短缺）。`;
         diff.className = 'hint diff warn';
       } else {
         diff.textContent = short === 0 ? '与运单数量一致。'
@@ -232,8 +278,29 @@ export function receiveForm(ctx, manifest, onDone, opts = {}) {
     };
     input.addEventListener('input', show);
     unit.addEventListener('change', show);
-    return { line, input, el: h('div', field(`实收数量：${lineTitle(line, opts.catalogue)}`, input,
-      `运单数量 ${formatQuantity(line.quantity_g)}。按过磅结果填写，未收到填 0。`), diff) };
+    if (weighed) {
+      for (const x of weighed) {
+        x.w.addEventListener('input', show);
+        x.gone.addEventListener('change', show);
+      }
+    }
+    const boxTable = weighed ? table([
+      { title: '容器识别码', get: (x) => h('span.mono.container-id', spacedId(x.c.id)) },
+      { title: '申报重量', class: 'num', get: (x) => formatQuantity(x.c.quantity_g) },
+      { title: '实收重量', get: (x) => x.w },
+      { title: '未到', get: (x) => h('div.check', x.gone, h('label', { for: x.gone.id }, '未到')) },
+    ], weighed) : null;
+    return {
+      line, input, weighed, el: h('div',
+        boxTable ? h('fieldset.field', { 'data-testid': `receive-containers-${line.code}` },
+          h('legend', `逐个称重：${lineTitle(line, opts.catalogue)}`),
+          h('div.hint', '填写每个容器的过磅重量；没有送到的容器勾选“未到”，签收时不列入。'),
+          boxTable,
+          h('div.field-error', { role: 'alert', 'aria-live': 'polite' })) : null,
+        field(`实收数量：${lineTitle(line, opts.catalogue)}`, input,
+          weighed ? `运单数量 ${formatQuantity(line.quantity_g)}。为各容器实收重量之和。`
+            : `运单数量 ${formatQuantity(line.quantity_g)}。按过磅结果填写，未收到填 0。`), diff),
+    };
   });
   const button = h('button.primary', { type: 'submit' }, '确认签收');
   const out = h('div.out', { 'aria-live': 'polite' });
@@ -244,9 +311,23 @@ export function receiveForm(ctx, manifest, onDone, opts = {}) {
   wire(form, button, out, 'manifest.received', () => {
     const lines = [];
     for (const r of rows) {
-      const g = readQuantity(r.input, unit.value, { allowZero: true });
-      if (g === null) return null;
-      lines.push({ code: r.line.code, quantity_g: g });
+      if (!r.weighed) {
+        const g = readQuantity(r.input, unit.value, { allowZero: true });
+        if (g === null) return null;
+        lines.push({ code: r.line.code, quantity_g: g });
+        continue;
+      }
+      const containers = [];
+      for (const x of r.weighed) {
+        if (x.gone.checked) continue;
+        const g = readQuantity(x.w, unit.value, { allowZero: true });
+        if (g === null) return null;
+        containers.push({ id: x.c.id, quantity_g: g });
+      }
+      // A receipt line that lists containers lists at least one; when none arrived, each is
+      // listed at 0, which the ledger counts as missing just as if left out.
+      const listed = containers.length ? containers : r.weighed.map((x) => ({ id: x.c.id, quantity_g: 0 }));
+      lines.push({ code: r.line.code, quantity_g: listed.reduce((a, c) => a + c.quantity_g, 0), containers: listed });
     }
     return { manifest: manifestId(manifest), lines };
   }, '已签收', onDone, ctx);

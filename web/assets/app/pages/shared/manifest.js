@@ -6,6 +6,7 @@ import { Api, ProblemError } from '../../core/api.js';
 import { heading, errorNotice, proofHref } from '../../core/ui.js';
 import { formatQuantity } from '../../core/units.js';
 import { formatTime, cstDate } from '../../core/time.js';
+import { spacedId } from '../../core/containers.js';
 import { MANIFEST_STATUS, EVENT_TYPES, label } from '../../core/i18n.js';
 import {
   availableActions, nextStep, orgInfos, catalogueEntries, loadMethods, stackTable,
@@ -119,6 +120,7 @@ function view(ctx, { m, infos, cat, extra, note, methods, limits }, flash) {
       anyStored ? { title: '贮存数量', class: 'num', get: (l) => formatQuantity(l.stored_g) } : null,
       { title: '方式', get: (l) => methodText(methods, l.method) },
     ].filter(Boolean), m.lines),
+    containersSection(m),
     actions.length ? [
       h('h2', '办理'),
       actions.map((a) => h('div.card.action-card', { 'data-action': a.key }, a.form())),
@@ -126,6 +128,33 @@ function view(ctx, { m, infos, cat, extra, note, methods, limits }, flash) {
     h('h2', '签名记录'),
     h('p.muted', '每一步都由责任单位用自己的密钥签名，按顺序记入账本。账本序号和哈希可用于核验：“包含证明”说明这条记录在账本中，任何人都可复核。'),
     timeline(ctx, m.history || []),
+  ];
+}
+
+/** The containers each line names, each linking to its trace (容器详情). */
+function containersSection(m) {
+  const known = (v) => v !== null && v !== undefined;
+  // A receipt line that weighed its containers one by one gives each listed one a weight; the
+  // ones it left out (or weighed at 0) are missing.
+  const rows = m.lines.flatMap((l) => {
+    const weighed = (l.containers || []).some((c) => known(c.received_g));
+    return (l.containers || []).map((c) => ({ ...c, code: l.code, received: known(l.received_g), weighed }));
+  });
+  if (!rows.length) return null;
+  const weight = (c) => {
+    if (!c.received) return '—';
+    if (!c.weighed) return '未逐个称重';
+    if (!c.received_g) return h('span.text-bad', { 'data-testid': 'container-missing' }, '缺失（未到）');
+    return formatQuantity(c.received_g);
+  };
+  return [
+    h('h2', `容器（${rows.length} 个）`),
+    h('div', { 'data-testid': 'manifest-containers' }, stackTable([
+      { title: '容器识别码', get: (c) => link(`/containers/${c.id}`, h('span.mono', spacedId(c.id))) },
+      { title: '废物代码', get: (c) => h('span.mono', c.code) },
+      { title: '申报重量', class: 'num', get: (c) => formatQuantity(c.quantity_g) },
+      { title: '实收重量', class: 'num', get: weight },
+    ], rows)),
   ];
 }
 
