@@ -41,16 +41,6 @@ fn ago(days: i64, hours: i64) -> String {
     ts(Utc::now() - Duration::days(days) + Duration::hours(hours))
 }
 
-/// The id of container `serial` of `org`'s lot of `code` packed on the CST date `date`.
-fn drum(org: &Actor, code: &str, date: &str, serial: u32) -> String {
-    format!(
-        "{}{}{}{serial:03}",
-        org.org,
-        code.replace('-', ""),
-        date.replace('-', "")
-    )
-}
-
 /// Declares a lot dated `date` in `facility`, in drums of the given weights; returns the seq
 /// and the drums.
 async fn declare_drums(
@@ -63,7 +53,7 @@ async fn declare_drums(
     at: &str,
 ) -> (u64, Vec<String>) {
     let ids: Vec<String> = (1..=weights.len() as u32)
-        .map(|n| drum(gen, code, date, n))
+        .map(|n| container_id(gen, code, date, n))
         .collect();
     let containers: Vec<Value> = ids
         .iter()

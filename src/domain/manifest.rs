@@ -11,7 +11,7 @@ use super::container::ContainerStatus;
 use super::licence::Activity;
 use super::rejection::{reject, Code, Rejection};
 use super::state::{body, Outcome, Role, State, Touched};
-use super::stock::LotKey;
+use super::stock::{FirstLeg, LotKey, PortionStep};
 use crate::protocol::event::Prepared;
 use crate::protocol::time::{self, Timestamp};
 
@@ -22,6 +22,8 @@ pub enum ManifestStatus {
     PickedUp,
     Received,
     Disposed,
+    /// Received and put into the receiver's own stock (收集, 贮存).
+    Stored,
     Cancelled,
     Rejected,
 }
@@ -33,6 +35,7 @@ impl ManifestStatus {
             ManifestStatus::PickedUp => "picked_up",
             ManifestStatus::Received => "received",
             ManifestStatus::Disposed => "disposed",
+            ManifestStatus::Stored => "stored",
             ManifestStatus::Cancelled => "cancelled",
             ManifestStatus::Rejected => "rejected",
         }
@@ -40,9 +43,11 @@ impl ManifestStatus {
 
     pub fn parse(s: &str) -> Option<ManifestStatus> {
         use ManifestStatus::*;
-        [Opened, PickedUp, Received, Disposed, Cancelled, Rejected]
-            .into_iter()
-            .find(|m| m.as_str() == s)
+        [
+            Opened, PickedUp, Received, Disposed, Stored, Cancelled, Rejected,
+        ]
+        .into_iter()
+        .find(|m| m.as_str() == s)
     }
 }
 
@@ -64,6 +69,36 @@ pub struct Line {
     pub handling_covered: Option<bool>,
     /// The containers the line names, if any.
     pub containers: Option<Vec<LineContainer>>,
+    /// The line's waste as parts (§6 Chains), in part order.
+    pub parts: Vec<Part>,
+    /// What a storing put into the receiver's stock.
+    pub stored_g: Option<i64>,
+    /// The lot the line was stored into (a storing of quantity > 0).
+    pub lot: Option<LotKey>,
+    /// Whether a licence of the receiver covered the storing (`store` or `collect`).
+    pub storing_covered: Option<bool>,
+}
+
+/// A part of a line's waste (§6 Chains): what it took from one lot, of one portion (named by
+/// its first leg) or unattributed, with what the receipt counted and the storing stored of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Part {
+    pub lot: LotKey,
+    pub first_leg: Option<FirstLeg>,
+    pub quantity_g: i64,
+    pub counted_g: Option<i64>,
+    pub stored_g: Option<i64>,
+}
+
+/// Gives each part, in order, min(its quantity, what is left of `n`) (a **count**, §6 Chains).
+pub fn count(quantities: impl Iterator<Item = i64>, mut n: i64) -> Vec<i64> {
+    quantities
+        .map(|q| {
+            let c = q.min(n).max(0);
+            n -= c;
+            c
+        })
+        .collect()
 }
 
 /// A container a manifest line names: what it held, and its weight at receipt when the receipt
@@ -191,8 +226,14 @@ struct Counted {
 /// Matches the lines of a receipt or disposal to the manifest's lines: exactly one each, in any
 /// order. Returns, per manifest line, the index of its counterpart.
 fn match_lines(manifest: &Manifest, lines: &[CountedLine]) -> Result<Vec<usize>, Rejection> {
+    let codes: Vec<&str> = lines.iter().map(|l| l.code.as_str()).collect();
+    match_codes(manifest, &codes)
+}
+
+/// Matches the codes of an event's lines to the manifest's lines (`lines_mismatch`).
+pub(super) fn match_codes(manifest: &Manifest, codes: &[&str]) -> Result<Vec<usize>, Rejection> {
     let mut seen = HashSet::new();
-    if lines.len() != manifest.lines.len() || !lines.iter().all(|l| seen.insert(l.code.as_str())) {
+    if codes.len() != manifest.lines.len() || !codes.iter().all(|c| seen.insert(*c)) {
         return reject(
             Code::LinesMismatch,
             format!(
@@ -205,7 +246,7 @@ fn match_lines(manifest: &Manifest, lines: &[CountedLine]) -> Result<Vec<usize>,
         .lines
         .iter()
         .map(|ml| {
-            lines.iter().position(|l| l.code == ml.code).ok_or_else(|| {
+            codes.iter().position(|c| *c == ml.code).ok_or_else(|| {
                 Rejection::new(Code::LinesMismatch, format!("no line for {}", ml.code))
             })
         })
@@ -215,7 +256,7 @@ fn match_lines(manifest: &Manifest, lines: &[CountedLine]) -> Result<Vec<usize>,
 impl State {
     /// The manifest `id`, checked to exist, to be signed by its party in `role`, and not to be
     /// dated before its last event.
-    fn manifest_for(
+    pub(super) fn manifest_for(
         &self,
         p: &Prepared,
         id: &Uuid,
@@ -244,7 +285,11 @@ impl State {
         Ok(m)
     }
 
-    fn require_status(m: &Manifest, kind: &str, from: ManifestStatus) -> Result<(), Rejection> {
+    pub(super) fn require_status(
+        m: &Manifest,
+        kind: &str,
+        from: ManifestStatus,
+    ) -> Result<(), Rejection> {
         if m.status == from {
             Ok(())
         } else {
@@ -269,11 +314,40 @@ impl State {
             + self.intake_in_flight.get(receiver).copied().unwrap_or(0)
     }
 
+    /// A manifest's opener (移出人): a generator shipping its own waste, or a receiver shipping
+    /// waste it stored (§6).
+    fn require_opener(&self, actor: &str) -> Result<(), Rejection> {
+        if self
+            .orgs
+            .get(actor)
+            .is_some_and(|o| o.has(Role::Generator) || o.has(Role::Receiver))
+        {
+            Ok(())
+        } else {
+            reject(
+                Code::Forbidden,
+                format!("{actor} has neither the generator nor the receiver role"),
+            )
+        }
+    }
+
+    /// The manifests whose lines stored the lots of an allocation (their `onward` changes).
+    fn origins_touched(&self, allocation: &[(LotKey, i64)]) -> Vec<Touched> {
+        allocation
+            .iter()
+            .filter_map(|(k, _)| self.lots.get(k)?.origin)
+            .map(|o| Touched::Manifest(o.manifest))
+            .collect()
+    }
+
     pub(super) fn manifest_opened(&mut self, p: &Prepared) -> Result<Outcome, Rejection> {
-        self.require_role(&p.header.actor, Role::Generator)?;
+        self.require_opener(&p.header.actor)?;
         let b: Opened = body(p.body())?;
         if b.generator != p.header.actor {
-            return reject(Code::Forbidden, "a generator opens only its own manifests");
+            return reject(
+                Code::Forbidden,
+                "an opener opens only manifests of its own waste",
+            );
         }
         if self.manifests.contains_key(&b.manifest) {
             return reject(
@@ -363,8 +437,8 @@ impl State {
         let mut lines = Vec::with_capacity(b.lines.len());
         let mut steps = Vec::new();
         let mut touched = vec![Touched::Manifest(b.manifest)];
-        for (l, take) in b.lines.into_iter().zip(named) {
-            let (lots, containers) = match (take, l.containers) {
+        for (i, (l, take)) in b.lines.into_iter().zip(named).enumerate() {
+            let (mut lots, containers) = match (take, l.containers) {
                 (Some(take), Some(ids)) => {
                     for (lot, q) in &take {
                         self.lots.get_mut(lot).expect("checked").reserved_g += q;
@@ -384,6 +458,13 @@ impl State {
                 }
                 _ => (self.reserve(&b.generator, &l.code, l.quantity_g), None),
             };
+            let parts = self.reserve_parts(&mut lots, (b.manifest, i as u16));
+            for (key, q) in &lots {
+                if let Some(lot) = self.lots.get_mut(key).filter(|l| l.origin.is_some()) {
+                    lot.onward.push((b.manifest, *q));
+                }
+            }
+            touched.extend(self.origins_touched(&lots));
             lines.push(Line {
                 code: l.code,
                 quantity_g: l.quantity_g,
@@ -396,6 +477,10 @@ impl State {
                 receipt_covered: None,
                 handling_covered: None,
                 containers,
+                parts,
+                stored_g: None,
+                lot: None,
+                storing_covered: None,
             });
         }
         *self.intake_in_flight.entry(b.receiver.clone()).or_insert(0) += shipped;
@@ -433,8 +518,22 @@ impl State {
         })
     }
 
-    fn lots_touched(m: &Manifest) -> Vec<Touched> {
+    /// A cancelled or rejected manifest leaves the `onward` of the lots it reserved from.
+    fn forget_onward(&mut self, m: &Manifest) {
+        for l in &m.lines {
+            for (key, _) in &l.lots {
+                if let Some(lot) = self.lots.get_mut(key) {
+                    lot.onward.retain(|(id, _)| *id != m.id);
+                }
+            }
+        }
+    }
+
+    fn lots_touched(&self, m: &Manifest) -> Vec<Touched> {
         let mut t = vec![Touched::Manifest(m.id)];
+        for l in &m.lines {
+            t.extend(self.origins_touched(&l.lots));
+        }
         t.extend(
             m.lines
                 .iter()
@@ -462,18 +561,20 @@ impl State {
     }
 
     pub(super) fn manifest_cancelled(&mut self, p: &Prepared) -> Result<Outcome, Rejection> {
-        self.require_role(&p.header.actor, Role::Generator)?;
+        self.require_opener(&p.header.actor)?;
         let b: WithReason = body(p.body())?;
         let m = self.manifest_for(p, &b.manifest, |m| &m.generator, "generator")?;
         Self::require_status(m, "manifest.cancelled", ManifestStatus::Opened)?;
         let m = self.manifests.remove(&b.manifest).expect("checked");
         for l in &m.lines {
             self.release(&l.lots);
+            self.move_portions(&l.parts, PortionStep::Release);
         }
+        self.forget_onward(&m);
         let ids = Self::manifest_containers(&m);
         self.set_containers(&ids, ContainerStatus::InStock, None);
         *self.intake_in_flight.entry(m.receiver.clone()).or_insert(0) -= m.shipped_g();
-        let touched = Self::lots_touched(&m);
+        let touched = self.lots_touched(&m);
         let steps = Self::container_steps(&m);
         let m = self.manifests.entry(b.manifest).or_insert(m);
         m.status = ManifestStatus::Cancelled;
@@ -520,10 +621,11 @@ impl State {
         let m = self.manifests.remove(&b.manifest).expect("checked");
         for l in &m.lines {
             self.take_reserved(&l.lots, p.header.at);
+            self.move_portions(&l.parts, PortionStep::Take);
         }
         let ids = Self::manifest_containers(&m);
         self.set_containers(&ids, ContainerStatus::Shipped, Some(m.id));
-        let touched = Self::lots_touched(&m);
+        let touched = self.lots_touched(&m);
         let steps = Self::container_steps(&m);
         let m = self.manifests.entry(b.manifest).or_insert(m);
         m.status = ManifestStatus::PickedUp;
@@ -588,6 +690,13 @@ impl State {
         for ((line, i), covered) in m.lines.iter_mut().zip(order).zip(covered) {
             line.received_g = Some(b.lines[i].quantity_g);
             line.receipt_covered = Some(covered);
+            let counted = count(
+                line.parts.iter().map(|p| p.quantity_g),
+                b.lines[i].quantity_g,
+            );
+            for (part, c) in line.parts.iter_mut().zip(counted) {
+                part.counted_g = Some(c);
+            }
             let weighed: Option<std::collections::HashMap<&str, i64>> = b.lines[i]
                 .containers
                 .as_ref()
@@ -646,11 +755,13 @@ impl State {
         let m = self.manifests.remove(&b.manifest).expect("checked");
         for l in &m.lines {
             self.give_back(&l.lots, p.header.at);
+            self.move_portions(&l.parts, PortionStep::Return);
         }
+        self.forget_onward(&m);
         let ids = Self::manifest_containers(&m);
         self.set_containers(&ids, ContainerStatus::InStock, None);
         *self.intake_in_flight.entry(m.receiver.clone()).or_insert(0) -= m.shipped_g();
-        let touched = Self::lots_touched(&m);
+        let touched = self.lots_touched(&m);
         let steps = Self::container_steps(&m);
         let m = self.manifests.entry(b.manifest).or_insert(m);
         m.status = ManifestStatus::Rejected;

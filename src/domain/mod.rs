@@ -2,6 +2,7 @@
 //! rules every event must satisfy.
 
 pub mod catalogue;
+pub mod chain;
 pub mod container;
 pub mod facility;
 pub mod ids;

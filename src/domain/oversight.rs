@@ -25,7 +25,7 @@ use super::ids::WasteCode;
 use super::manifest::{Manifest, ManifestStatus};
 use super::rejection::{reject, Code, Rejection};
 use super::state::{Limits, State};
-use super::stock::{Lot, LotKey};
+use super::stock::{FirstLeg, Lot, LotKey};
 use super::treatment::Treatment;
 use crate::protocol::time::{self, Timestamp};
 
@@ -210,15 +210,19 @@ impl MinValue for Watched {
 
 impl MinValue for RateItem {
     fn min_value() -> Self {
-        RateItem::Line(Uuid::nil(), 0)
+        RateItem::Portion(Uuid::nil(), 0, Uuid::nil(), 0)
     }
 }
 
-/// What the rate counts: a manifest line, or a lot still at its generator.
+/// What the rate counts (§8): a portion on a manifest line (the line, then the portion's first
+/// leg), a lot still at its generator, a portion in a lot stored at a receiver, a treatment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum RateItem {
-    Line(Uuid, u16),
+    Portion(Uuid, u16, Uuid, u16),
+    /// A lot of `waste.declared`.
     Lot(LotKey),
+    /// A portion (by its first leg) in a lot stored at a receiver.
+    LotPortion(LotKey, Uuid, u16),
     /// An on-site treatment, by its seq.
     Treatment(u64),
 }
@@ -489,54 +493,99 @@ fn seconds(n: i64) -> chrono::Duration {
     chrono::Duration::seconds(n)
 }
 
-/// The contributions of one manifest line to the rate under `limits` (§8).
-pub fn line_contributions(m: &Manifest, idx: usize, limits: &Limits) -> Vec<Contribution> {
-    let Some(picked) = m.picked_up_at else {
-        return Vec::new();
+/// What a line carries of one portion: shipped (x), counted at receipt (y), stored (z).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PortionOnLine {
+    pub shipped_g: i64,
+    pub counted_g: i64,
+    pub stored_g: i64,
+}
+
+/// The portions a line carries, merged by first leg, in part order (unattributed parts are not
+/// counted, §8).
+pub fn line_portions(line: &super::manifest::Line) -> Vec<(FirstLeg, PortionOnLine)> {
+    let mut out: Vec<(FirstLeg, PortionOnLine)> = Vec::new();
+    for part in &line.parts {
+        let Some(first_leg) = part.first_leg else {
+            continue;
+        };
+        let i = match out.iter().position(|(f, _)| *f == first_leg) {
+            Some(i) => i,
+            None => {
+                out.push((first_leg, PortionOnLine::default()));
+                out.len() - 1
+            }
+        };
+        let p = &mut out[i].1;
+        p.shipped_g += part.quantity_g;
+        p.counted_g += part.counted_g.unwrap_or(0);
+        p.stored_g += part.stored_g.unwrap_or(0);
+    }
+    out
+}
+
+/// A quantity with its class and, while pending, its deadline and what it becomes after.
+pub type Share = (i64, Class, Option<(Timestamp, Kind)>);
+
+/// Where the rate puts one portion on a line (§8 "shipped"), quantities above 0 only; `date`
+/// and `category` are the portion's.
+pub fn portion_classes(
+    m: &Manifest,
+    line: &super::manifest::Line,
+    x: &PortionOnLine,
+    limits: &Limits,
+) -> Vec<Share> {
+    let mut out = Vec::new();
+    let mut push = |q: i64, class: Class, deadline: Option<(Timestamp, Kind)>| {
+        if q > 0 {
+            out.push((q, class, deadline));
+        }
     };
-    let line = &m.lines[idx];
-    let base = |quantity_g: i64, class: Class, deadline: Option<(Timestamp, Kind)>| Contribution {
-        date: time::cst_date(picked),
-        category: category_of(&line.code),
-        quantity_g,
-        class,
-        deadline,
-    };
-    let q = line.quantity_g;
     match m.status {
-        ManifestStatus::Opened | ManifestStatus::Cancelled | ManifestStatus::Rejected => Vec::new(),
-        ManifestStatus::PickedUp => vec![base(
-            q,
+        ManifestStatus::Opened | ManifestStatus::Cancelled | ManifestStatus::Rejected => {}
+        ManifestStatus::PickedUp => push(
+            x.shipped_g,
             Class::Pending,
             m.transit_due.map(|due| (due, Kind::TransitOverdue)),
-        )],
-        ManifestStatus::Received | ManifestStatus::Disposed => {
-            let c = line.counted_g().unwrap_or(0);
-            let short = q - c;
-            let mut out = Vec::new();
-            if short > 0 && shortfall_beyond_tolerance(line, limits) {
-                out.push(base(short, Class::Improper(Kind::QuantityShortfall), None));
+        ),
+        ManifestStatus::Received | ManifestStatus::Disposed | ManifestStatus::Stored => {
+            let y = x.counted_g;
+            if shortfall_beyond_tolerance(line, limits) {
+                push(
+                    x.shipped_g - y,
+                    Class::Improper(Kind::QuantityShortfall),
+                    None,
+                );
             }
-            if c > 0 {
-                out.push(if line.receipt_covered == Some(false) {
-                    base(c, Class::Improper(Kind::UnlicensedReceipt), None)
-                } else if m.status == ManifestStatus::Disposed {
-                    if line.handling_covered == Some(false) {
-                        base(c, Class::Improper(Kind::UnlicensedHandling), None)
-                    } else {
-                        base(c, Class::Proper, None)
-                    }
+            if line.receipt_covered == Some(false) {
+                push(y, Class::Improper(Kind::UnlicensedReceipt), None);
+            } else if m.status == ManifestStatus::Disposed {
+                if line.handling_covered == Some(false) {
+                    push(y, Class::Improper(Kind::UnlicensedHandling), None);
                 } else {
-                    base(
-                        c,
-                        Class::Pending,
-                        m.disposal_due.map(|due| (due, Kind::DisposalOverdue)),
-                    )
-                });
+                    push(y, Class::Proper, None);
+                }
+            } else if m.status == ManifestStatus::Stored {
+                // A storing's loss is beyond tolerance whenever it is above 0; the stored part
+                // is now in a lot (counted there) unless the storing was not covered.
+                push(
+                    y - x.stored_g,
+                    Class::Improper(Kind::QuantityShortfall),
+                    None,
+                );
+                if line.storing_covered == Some(false) {
+                    push(x.stored_g, Class::Improper(Kind::UnlicensedHandling), None);
+                }
+            } else {
+                push(
+                    y,
+                    Class::Pending,
+                    m.disposal_due.map(|due| (due, Kind::DisposalOverdue)),
+                );
             }
-            out
         }
     }
+    out
 }
 
 /// Whether a received line's shortfall is beyond tolerance (§6 Chains): above `shortfall_bp`
@@ -589,23 +638,36 @@ impl State {
         let Some(m) = self.manifests.get(id) else {
             return;
         };
-        let generator = m.generator.clone();
-        let items: Vec<(RateItem, Vec<Contribution>)> = (0..m.lines.len())
-            .map(|i| {
-                (
-                    RateItem::Line(*id, i as u16),
-                    line_contributions(m, i, &limits),
-                )
-            })
-            .collect();
+        let mut items: Vec<(RateItem, String, Vec<Contribution>)> = Vec::new();
+        for (i, line) in m.lines.iter().enumerate() {
+            let category = category_of(&line.code);
+            for (first_leg, x) in line_portions(line) {
+                let item = RateItem::Portion(*id, i as u16, first_leg.0, first_leg.1);
+                let Some((org, date)) = self.first_leg_of(m, first_leg) else {
+                    items.push((item, String::new(), Vec::new()));
+                    continue;
+                };
+                let cs = portion_classes(m, line, &x, &limits)
+                    .into_iter()
+                    .map(|(quantity_g, class, deadline)| Contribution {
+                        date,
+                        category,
+                        quantity_g,
+                        class,
+                        deadline,
+                    })
+                    .collect();
+                items.push((item, org, cs));
+            }
+        }
         let transit = (m.status == ManifestStatus::PickedUp)
             .then_some(m.transit_due)
             .flatten();
         let disposal = (m.status == ManifestStatus::Received)
             .then_some(m.disposal_due)
             .flatten();
-        for (item, cs) in items {
-            self.rate.set(item, &generator, cs);
+        for (item, org, cs) in items {
+            self.rate.set(item, &org, cs);
         }
         let open = |kind: Kind| {
             self.tickets
@@ -617,16 +679,61 @@ impl State {
         self.watched.set(Watched::Disposal(*id), disposal);
     }
 
+    /// The generator and the CST pickup date of a first leg (`m` is its manifest or a later
+    /// leg's, to spare a lookup when they are the same).
+    fn first_leg_of(&self, m: &Manifest, first_leg: FirstLeg) -> Option<(String, NaiveDate)> {
+        let f = if m.id == first_leg.0 {
+            m
+        } else {
+            self.manifests.get(&first_leg.0)?
+        };
+        Some((f.generator.clone(), time::cst_date(f.picked_up_at?)))
+    }
+
     /// Brings the rate and the sweeper's schedule up to date with a lot.
     pub(super) fn refresh_lot(&mut self, lot_key: LotKey) {
         let Some(lot) = self.lots.get(&lot_key) else {
             return;
         };
         let generator = lot.generator.clone();
-        let cs = lot_contributions(lot);
         let deadline = (lot.remaining_g > 0).then(|| storage_deadline(lot));
         let key = format!("{}:{}:{}", lot.generator, lot.code, lot.seq);
-        self.rate.set(RateItem::Lot(lot_key), &generator, cs);
+        if lot.origin.is_none() {
+            let cs = lot_contributions(lot);
+            self.rate.set(RateItem::Lot(lot_key), &generator, cs);
+        } else {
+            // Each portion is pending, or storage_overdue after the lot's deadline, for the
+            // generator of its first leg, dated by its first leg's pickup.
+            let category = category_of(&lot.code);
+            let items: Vec<(RateItem, String, Vec<Contribution>)> = lot
+                .portions
+                .iter()
+                .map(|p| {
+                    let item = RateItem::LotPortion(lot_key, p.first_leg.0, p.first_leg.1);
+                    let first = self
+                        .manifests
+                        .get(&p.first_leg.0)
+                        .and_then(|f| self.first_leg_of(f, p.first_leg));
+                    match first {
+                        Some((org, date)) if p.remaining_g > 0 => (
+                            item,
+                            org,
+                            vec![Contribution {
+                                date,
+                                category,
+                                quantity_g: p.remaining_g,
+                                class: Class::Pending,
+                                deadline: Some((storage_deadline(lot), Kind::StorageOverdue)),
+                            }],
+                        ),
+                        _ => (item, String::new(), Vec::new()),
+                    }
+                })
+                .collect();
+            for (item, org, cs) in items {
+                self.rate.set(item, &org, cs);
+            }
+        }
         let deadline = deadline.filter(|_| {
             !self
                 .tickets
@@ -715,6 +822,31 @@ impl State {
             summary,
         };
         match kind {
+            Kind::QuantityShortfall if key.ends_with(":stored") => {
+                let m = Uuid::parse_str(key.trim_end_matches(":stored"))
+                    .ok()
+                    .and_then(|m| self.manifests.get(&m))?;
+                let stored_at = (m.status == ManifestStatus::Stored).then_some(m.closed_at?)?;
+                let loss: i64 = m
+                    .lines
+                    .iter()
+                    .map(|l| {
+                        let c = l.counted_g().unwrap_or(0);
+                        c - l.stored_g.unwrap_or(0).min(c)
+                    })
+                    .sum();
+                (loss > 0).then(|| {
+                    ticket(
+                        json!({"manifest": m.id.to_string()}),
+                        stored_at,
+                        loss,
+                        format!(
+                            "联单{}入库贮存量少于接收量{loss}克，疑似收集贮存环节流失",
+                            m.number
+                        ),
+                    )
+                })
+            }
             Kind::QuantityShortfall => {
                 let m = manifest()?;
                 let received = m.received_at?;
@@ -769,6 +901,26 @@ impl State {
                     )
                 })
             }
+            Kind::UnlicensedHandling if manifest()?.status == ManifestStatus::Stored => {
+                let m = manifest()?;
+                let lines: Vec<_> = m
+                    .lines
+                    .iter()
+                    .filter(|l| l.storing_covered == Some(false) && l.stored_g.unwrap_or(0) > 0)
+                    .collect();
+                (!lines.is_empty()).then(|| {
+                    let q = lines.iter().map(|l| l.stored_g.unwrap_or(0)).sum();
+                    ticket(
+                        json!({"manifest": m.id.to_string()}),
+                        m.closed_at.expect("a stored manifest is closed"),
+                        q,
+                        format!(
+                            "联单{}的收集贮存不在接收单位{}的许可范围内",
+                            m.number, m.receiver
+                        ),
+                    )
+                })
+            }
             Kind::UnlicensedHandling => {
                 let m = manifest()?;
                 let disposed = (m.status == ManifestStatus::Disposed).then_some(m.closed_at?)?;
@@ -795,7 +947,9 @@ impl State {
                 let deadline = m.transit_due?;
                 let ended = match m.status {
                     ManifestStatus::PickedUp => now,
-                    ManifestStatus::Received | ManifestStatus::Disposed => m.received_at?,
+                    ManifestStatus::Received
+                    | ManifestStatus::Disposed
+                    | ManifestStatus::Stored => m.received_at?,
                     ManifestStatus::Rejected => m.closed_at?,
                     _ => return None,
                 };
@@ -813,7 +967,7 @@ impl State {
                 let deadline = m.disposal_due?;
                 let ended = match m.status {
                     ManifestStatus::Received => now,
-                    ManifestStatus::Disposed => m.closed_at?,
+                    ManifestStatus::Disposed | ManifestStatus::Stored => m.closed_at?,
                     _ => return None,
                 };
                 (ended > deadline).then(|| {
@@ -846,10 +1000,13 @@ impl State {
                     return None;
                 }
                 let deadline = storage_deadline(lot);
+                // A lot stored after its deadline (its date is the receipt's) arises at the
+                // storing.
+                let at = lot.origin.map_or(deadline, |o| deadline.max(o.stored_at));
                 (lot.remaining_g > 0 && now > deadline).then(|| {
                     ticket(
                         json!({"org": lot.generator, "code": lot.code, "lot": lot.seq}),
-                        deadline,
+                        at,
                         lot.remaining_g,
                         format!(
                             "{}申报的{}（{}）贮存超期，仍有{}克未转移",
@@ -901,9 +1058,14 @@ impl State {
         let Some(kind) = body["kind"].as_str().and_then(Kind::parse) else {
             return unjustified("not an automatic kind");
         };
-        let Some(key) = Self::subject_key(kind, &body["subject"]) else {
+        let Some(mut key) = Self::subject_key(kind, &body["subject"]) else {
             return unjustified("its subject does not name what the kind is about");
         };
+        // A shortfall caused by a storing has its own subject key.
+        let stored_key = format!("{key}:stored");
+        if kind == Kind::QuantityShortfall && id == ticket_id(kind.as_str(), &stored_key) {
+            key = stored_key;
+        }
         let Some(expected) = self.expected_ticket(kind, &key, now) else {
             return unjustified("the condition does not hold");
         };
@@ -929,21 +1091,30 @@ impl State {
         manifest: &Uuid,
         now: Timestamp,
     ) -> Vec<AutoTicket> {
-        let kinds: &[Kind] = match kind {
-            "manifest.received" => &[
-                Kind::QuantityShortfall,
-                Kind::UnlicensedReceipt,
-                Kind::TransitOverdue,
-            ],
-            "manifest.rejected" => &[Kind::TransitOverdue],
-            "manifest.disposed" => &[Kind::UnlicensedHandling, Kind::DisposalOverdue],
-            _ => &[],
-        };
         let key = manifest.to_string();
+        let stored = format!("{key}:stored");
+        let kinds: Vec<(Kind, &str)> = match kind {
+            "manifest.received" => vec![
+                (Kind::QuantityShortfall, &key),
+                (Kind::UnlicensedReceipt, &key),
+                (Kind::TransitOverdue, &key),
+            ],
+            "manifest.rejected" => vec![(Kind::TransitOverdue, &key)],
+            "manifest.disposed" => vec![
+                (Kind::UnlicensedHandling, &key),
+                (Kind::DisposalOverdue, &key),
+            ],
+            "manifest.stored" => vec![
+                (Kind::QuantityShortfall, &stored),
+                (Kind::UnlicensedHandling, &key),
+                (Kind::DisposalOverdue, &key),
+            ],
+            _ => Vec::new(),
+        };
         kinds
-            .iter()
-            .filter(|k| !self.tickets.contains_key(&ticket_id(k.as_str(), &key)))
-            .filter_map(|k| self.expected_ticket(*k, &key, now))
+            .into_iter()
+            .filter(|(k, key)| !self.tickets.contains_key(&ticket_id(k.as_str(), key)))
+            .filter_map(|(k, key)| self.expected_ticket(k, key, now))
             .collect()
     }
 

@@ -581,6 +581,7 @@ impl State {
             "manifest.received" => self.manifest_received(p),
             "manifest.rejected" => self.manifest_rejected(p),
             "manifest.disposed" => self.manifest_disposed(p),
+            "manifest.stored" => self.manifest_stored(p),
             "ticket.opened" => self.ticket_opened(p, now),
             "ticket.assigned" | "ticket.rectified" | "ticket.returned" | "ticket.closed"
             | "ticket.reopened" => self.ticket_moved(p),

@@ -71,6 +71,52 @@ pub struct Lot {
     /// The storage limit in force just after the lot was made (§7): its deadline is 00:00 CST
     /// of `date` + this, and a later `ledger.limits_set` does not move it.
     pub storage_s: i64,
+    /// For a lot stored at a receiver: the manifest line it was stored from, and the storing's
+    /// `at`. `None` for a lot of `waste.declared`.
+    pub origin: Option<Origin>,
+    /// For a stored lot: its portions, by the seq of their first leg's opening (§6 Chains); its
+    /// grams beyond them are unattributed. Empty for a lot of `waste.declared`.
+    pub portions: Vec<Portion>,
+    /// For a stored lot: the manifests neither cancelled nor rejected that reserved from it,
+    /// with the grams they took, in opening order (the `onward` of its origin line).
+    pub onward: Vec<(uuid::Uuid, i64)>,
+}
+
+/// How a manifest's move changes the portions of the lots it reserved from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PortionStep {
+    Release,
+    Take,
+    Return,
+}
+
+/// Where a stored lot came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Origin {
+    pub manifest: uuid::Uuid,
+    pub line: u16,
+    pub stored_at: Timestamp,
+}
+
+/// The manifest line on which a portion of waste left the generator that declared it.
+pub type FirstLeg = (uuid::Uuid, u16);
+
+/// What a stored lot holds of one first leg.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Portion {
+    pub first_leg: FirstLeg,
+    /// The seq of the first leg's `manifest.opened` (the order of portions).
+    pub opened_seq: u64,
+    /// Still at the holder, reserved or not.
+    pub remaining_g: i64,
+    /// The part of `remaining_g` held by opened manifests.
+    pub reserved_g: i64,
+}
+
+impl Portion {
+    pub fn unreserved_g(&self) -> i64 {
+        self.remaining_g - self.reserved_g
+    }
 }
 
 impl Lot {
@@ -142,20 +188,12 @@ impl State {
         }
         let mut steps = Vec::new();
         let mut touched = vec![Touched::Lot(key)];
-        for c in b.containers.iter().flatten() {
-            self.containers.insert(
-                c.id.clone(),
-                Container {
-                    lot: key,
-                    quantity_g: c.quantity_g,
-                    status: ContainerStatus::InStock,
-                    manifest: None,
-                    received_g: None,
-                },
-            );
-            steps.push((c.id.clone(), Some(c.quantity_g)));
-            touched.push(Touched::Container(c.id.clone()));
-        }
+        self.pack_new_containers(
+            key,
+            b.containers.as_deref().unwrap_or_default(),
+            &mut steps,
+            &mut touched,
+        );
         self.lots.insert(
             key,
             Lot {
@@ -169,6 +207,9 @@ impl State {
                 facility: b.facility,
                 containers: b.containers.map(|l| l.into_iter().map(|c| c.id).collect()),
                 storage_s,
+                origin: None,
+                portions: Vec::new(),
+                onward: Vec::new(),
             },
         );
         Ok(Outcome {
@@ -283,13 +324,16 @@ impl State {
                 .map_or(0, |n| *n as usize)
     }
 
-    /// The holder's unreserved quantity of `code` in lots dated on or before `date`.
+    /// The holder's unreserved quantity of `code` in its lots of `waste.declared` dated on or
+    /// before `date` (what on-site treatment may take).
     pub fn unreserved_until(&self, holder: &str, code: &str, date: NaiveDate) -> i64 {
         self.lot_queues
             .get(&(holder.to_owned(), code.to_owned()))
             .into_iter()
             .flat_map(|q| q.range(..=(date, LotKey::MAX)))
-            .map(|(_, key)| self.lots[key].unreserved_g())
+            .map(|(_, key)| &self.lots[key])
+            .filter(|l| l.origin.is_none())
+            .map(|l| l.unreserved_g())
             .sum()
     }
 
@@ -314,6 +358,9 @@ impl State {
         for key in keys {
             if left == 0 {
                 break;
+            }
+            if self.lots[&key].origin.is_some() {
+                continue;
             }
             let take = self.lots[&key].unreserved_g().min(left);
             if take > 0 {
@@ -393,6 +440,96 @@ impl State {
     pub(super) fn give_back(&mut self, allocation: &[(LotKey, i64)], at: Timestamp) {
         for (key, q) in allocation {
             self.change_remaining(*key, *q, at);
+        }
+    }
+
+    /// Makes the new containers of a lot, in stock, with their trace steps.
+    pub(super) fn pack_new_containers(
+        &mut self,
+        lot: LotKey,
+        list: &[Weighed],
+        steps: &mut Vec<(String, Option<i64>)>,
+        touched: &mut Vec<Touched>,
+    ) {
+        for c in list {
+            self.containers.insert(
+                c.id.clone(),
+                Container {
+                    lot,
+                    quantity_g: c.quantity_g,
+                    status: ContainerStatus::InStock,
+                    manifest: None,
+                    received_g: None,
+                },
+            );
+            steps.push((c.id.clone(), Some(c.quantity_g)));
+            touched.push(Touched::Container(c.id.clone()));
+        }
+    }
+
+    /// Splits a line's allocation into its parts (§6 Chains), in part order: by the (`date`,
+    /// seq) of the lots, within a stored lot its unreserved portions in order, then its
+    /// unattributed grams; a take from a lot of `waste.declared` is of the portion whose first
+    /// leg is the line itself (`own`). Reserves the portions taken. The allocation is put in
+    /// part order too.
+    pub(super) fn reserve_parts(
+        &mut self,
+        allocation: &mut [(LotKey, i64)],
+        own: FirstLeg,
+    ) -> Vec<super::manifest::Part> {
+        allocation.sort_by_key(|(k, _)| (self.lots[k].date, *k));
+        let mut parts = Vec::new();
+        for &(key, q) in allocation.iter() {
+            let part = |first_leg, quantity_g| super::manifest::Part {
+                lot: key,
+                first_leg,
+                quantity_g,
+                counted_g: None,
+                stored_g: None,
+            };
+            let lot = self.lots.get_mut(&key).expect("allocated lots exist");
+            if lot.origin.is_none() {
+                parts.push(part(Some(own), q));
+                continue;
+            }
+            let mut left = q;
+            for portion in &mut lot.portions {
+                let take = portion.unreserved_g().min(left);
+                if take > 0 {
+                    portion.reserved_g += take;
+                    left -= take;
+                    parts.push(part(Some(portion.first_leg), take));
+                }
+            }
+            if left > 0 {
+                parts.push(part(None, left));
+            }
+        }
+        parts
+    }
+
+    /// Moves the portions of a line's parts with their lots: `Release` (cancellation), `Take`
+    /// (pickup), `Return` (rejection).
+    pub(super) fn move_portions(&mut self, parts: &[super::manifest::Part], step: PortionStep) {
+        for part in parts {
+            let Some(first_leg) = part.first_leg else {
+                continue;
+            };
+            let Some(lot) = self.lots.get_mut(&part.lot) else {
+                continue;
+            };
+            let Some(portion) = lot.portions.iter_mut().find(|p| p.first_leg == first_leg) else {
+                // A take from a lot of `waste.declared`: the lot has no portions.
+                continue;
+            };
+            match step {
+                PortionStep::Release => portion.reserved_g -= part.quantity_g,
+                PortionStep::Take => {
+                    portion.reserved_g -= part.quantity_g;
+                    portion.remaining_g -= part.quantity_g;
+                }
+                PortionStep::Return => portion.remaining_g += part.quantity_g,
+            }
         }
     }
 

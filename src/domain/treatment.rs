@@ -85,7 +85,7 @@ impl State {
                 &b.generator,
                 &b.code,
                 b.quantity_g,
-                |lot| lot.date <= date,
+                |lot| lot.date <= date && lot.origin.is_none(),
             )?),
             None => None,
         };

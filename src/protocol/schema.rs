@@ -60,6 +60,7 @@ event_types!(
     "manifest.received",
     "manifest.rejected",
     "manifest.disposed",
+    "manifest.stored",
     "ticket.opened",
     "ticket.assigned",
     "ticket.rectified",
@@ -441,6 +442,18 @@ mod tests {
                         {"code": "900-249-08", "quantity_g": 998_500, "method": "R9"},
                         {"code": "900-041-49", "quantity_g": 0, "method": "D10"}
                     ]
+                }),
+            ),
+            (
+                "manifest.stored",
+                json!({
+                    "manifest": MANIFEST,
+                    "lines": [
+                        {"code": "900-249-08", "quantity_g": 998_500, "containers": [
+                            {"id": "91320404MA1XYZ1234900249082025031800001", "quantity_g": 998_500}]},
+                        {"code": "900-041-49", "quantity_g": 0}
+                    ],
+                    "facility": "ZC01"
                 }),
             ),
             (
@@ -834,6 +847,20 @@ mod tests {
                 "manifest.disposed",
                 with("manifest.disposed", |b| b["lines"] = json!([])),
                 "/lines",
+            ),
+            (
+                "manifest.stored",
+                with("manifest.stored", |b| {
+                    b["lines"][0]["method"] = json!("D10")
+                }),
+                "/lines/0",
+            ),
+            (
+                "manifest.stored",
+                with("manifest.stored", |b| {
+                    b["lines"][0]["containers"][0]["quantity_g"] = json!(0);
+                }),
+                "/lines/0/containers/0/quantity_g",
             ),
             (
                 "ticket.opened",

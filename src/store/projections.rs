@@ -176,6 +176,12 @@ impl LotView {
     /// The row a lot should have, its containers included, from the state.
     pub fn of_state(state: &State, l: &Lot) -> LotView {
         let mut v = LotView::of(l);
+        v.origin = l.origin.map(|o| {
+            serde_json::json!({
+                "manifest": o.manifest,
+                "number": state.manifests.get(&o.manifest).map(|m| m.number.clone()),
+            })
+        });
         v.containers = l.containers.as_ref().map(|ids| {
             ids.iter()
                 .filter_map(|id| {
@@ -203,6 +209,38 @@ pub struct LineView {
     /// The containers the line names, null when none (absent from rows of version 1).
     #[serde(default)]
     pub containers: Option<Vec<LineContainerView>>,
+    /// What a storing put into the receiver's stock.
+    #[serde(default)]
+    pub stored_g: Option<i64>,
+    /// The seq of the lot the line was stored into.
+    #[serde(default)]
+    pub lot: Option<u64>,
+    /// The lots the line reserved from, in part order (absent from rows written before
+    /// storings existed: null).
+    #[serde(default)]
+    pub origin: Option<Vec<LineOriginView>>,
+    /// The manifests neither cancelled nor rejected that reserved from the line's lot, in
+    /// opening order; null while the line has no lot.
+    #[serde(default)]
+    pub onward: Option<Vec<OnwardView>>,
+}
+
+/// A lot a manifest line reserved from, and the manifest that stored it (null for a lot of
+/// `waste.declared`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct LineOriginView {
+    pub lot: u64,
+    pub quantity_g: i64,
+    pub manifest: Option<Uuid>,
+    pub number: Option<String>,
+}
+
+/// A manifest that reserved from a line's lot, and how much.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct OnwardView {
+    pub manifest: Uuid,
+    pub number: String,
+    pub quantity_g: i64,
 }
 
 /// A container of a manifest line: what it held, and its weight at receipt.
@@ -291,7 +329,8 @@ pub struct ManifestView {
 
 impl ManifestView {
     /// The row the projection should hold for a manifest (without its history).
-    pub fn of(m: &Manifest) -> ManifestView {
+    pub fn of(state: &State, m: &Manifest) -> ManifestView {
+        let number = |id: &Uuid| state.manifests.get(id).map(|x| x.number.clone());
         ManifestView {
             manifest: m.id,
             number: m.number.clone(),
@@ -315,6 +354,32 @@ impl ManifestView {
                                 id: c.id.clone(),
                                 quantity_g: c.quantity_g,
                                 received_g: c.received_g,
+                            })
+                            .collect()
+                    }),
+                    stored_g: l.stored_g,
+                    lot: l.lot.map(|k| k.seq),
+                    origin: Some(
+                        l.lots
+                            .iter()
+                            .map(|(key, q)| {
+                                let from = state.lots.get(key).and_then(|lot| lot.origin);
+                                LineOriginView {
+                                    lot: key.seq,
+                                    quantity_g: *q,
+                                    manifest: from.map(|o| o.manifest),
+                                    number: from.and_then(|o| number(&o.manifest)),
+                                }
+                            })
+                            .collect(),
+                    ),
+                    onward: l.lot.and_then(|key| state.lots.get(&key)).map(|lot| {
+                        lot.onward
+                            .iter()
+                            .map(|(id, q)| OnwardView {
+                                manifest: *id,
+                                number: number(id).unwrap_or_default(),
+                                quantity_g: *q,
                             })
                             .collect()
                     }),
@@ -484,7 +549,7 @@ pub(super) async fn write(tx: &mut WriteTx, batch: &Batch, state: &State) -> any
             q.build().execute(&mut **tx).await?;
         }
         for chunk in lots.chunks(1000) {
-            let mut q = QueryBuilder::new("insert into lots (seq, generator, code, date, quantity_g, remaining_g, reserved_g, facility) ");
+            let mut q = QueryBuilder::new("insert into lots (seq, generator, code, date, quantity_g, remaining_g, reserved_g, facility, origin) ");
             q.push_values(chunk, |mut b, l| {
                 let generator = state.lots.get(&LotKey::new(l.seq, &l.code)).map(|x| x.generator.clone()).unwrap_or_default();
                 b.push_bind(i64_of(l.seq))
@@ -494,7 +559,8 @@ pub(super) async fn write(tx: &mut WriteTx, batch: &Batch, state: &State) -> any
                     .push_bind(l.quantity_g)
                     .push_bind(l.remaining_g)
                     .push_bind(l.reserved_g)
-                    .push_bind(l.facility.clone());
+                    .push_bind(l.facility.clone())
+                    .push_bind(l.origin.as_ref().and_then(|o| o["manifest"].as_str()).map(str::to_owned));
             });
             q.push(" on conflict (seq, code) do update set remaining_g = excluded.remaining_g, reserved_g = excluded.reserved_g");
             q.build().execute(&mut **tx).await?;
@@ -502,7 +568,7 @@ pub(super) async fn write(tx: &mut WriteTx, batch: &Batch, state: &State) -> any
         for chunk in manifests.chunks(1000) {
             let mut q = QueryBuilder::new("insert into manifests (id, number, status, generator, carrier, receiver, vehicle, opened_seq, lines, opened_date) ");
             q.push_values(chunk, |mut b, m| {
-                let v = ManifestView::of(m);
+                let v = ManifestView::of(state, m);
                 b.push_bind(m.id.to_string())
                     .push_bind(v.number)
                     .push_bind(v.status)
@@ -956,8 +1022,8 @@ impl Store {
         let (seq, code) = after.map_or((-1, ""), |c| (i64_of(c.seq), c.code.as_str()));
         with_pool!(self, pool => {
             let sql = format!(
-                "select seq, code, date, quantity_g, remaining_g, reserved_g, facility from lots where generator = $1 and (seq > $2 or (seq = $2 and code > $3)) {} order by seq, code limit $4",
-                if all { "" } else { "and remaining_g > 0" }
+                "select l.seq, l.code, l.date, l.quantity_g, l.remaining_g, l.reserved_g, l.facility, l.origin, m.number as origin_number from lots l left join manifests m on m.id = l.origin where l.generator = $1 and (l.seq > $2 or (l.seq = $2 and l.code > $3)) {} order by l.seq, l.code limit $4",
+                if all { "" } else { "and l.remaining_g > 0" }
             );
             let rows = sqlx::query(&sql)
                 .bind(generator)
@@ -976,7 +1042,10 @@ impl Store {
                         remaining_g: r.try_get("remaining_g")?,
                         reserved_g: r.try_get("reserved_g")?,
                         facility: r.try_get("facility")?,
-                        origin: None,
+                        origin: r.try_get::<Option<String>, _>("origin")?.map(|m| {
+                            let number: Option<String> = r.try_get("origin_number").ok().flatten();
+                            serde_json::json!({"manifest": m, "number": number})
+                        }),
                         containers: None,
                     })
                 })

@@ -225,6 +225,16 @@ pub async fn licence_move(l: &TestLedger, kind: &str, number: &str) -> (StatusCo
 
 // ----- stock and manifests ----------------------------------------------------------------
 
+/// The id (HJ 1276) of container `serial` of `org`'s lot of `code` packed on the CST date `date`.
+pub fn container_id(org: &Actor, code: &str, date: &str, serial: u32) -> String {
+    format!(
+        "{}{}{}{serial:03}",
+        org.org,
+        code.replace('-', ""),
+        date.replace('-', "")
+    )
+}
+
 pub fn declare_body(gen: &Actor, code: &str, quantity_g: i64, date: &str) -> Value {
     json!({"generator": gen.org, "code": code, "quantity_g": quantity_g, "date": date})
 }

@@ -1,0 +1,270 @@
+//! Collectors and onward chains (收集 → 转移, §6 `manifest.stored` and Chains): a receiver puts
+//! what it received into its own stock instead of disposing of it, as one lot per line that
+//! remembers its origin and holds the portions of the first legs it came from; the receiver may
+//! then ship it on, on manifests it opens from those lots.
+
+use std::collections::HashSet;
+
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::container::{ContainerStatus, Weighed};
+use super::facility::{FacilityKind, MAX_FIGURE};
+use super::ids::WasteCode;
+use super::licence::Activity;
+use super::manifest::{count, ManifestStatus};
+use super::rejection::{reject, Code, Rejection};
+use super::state::{body, Outcome, Role, State, Touched};
+use super::stock::{FirstLeg, Lot, LotKey, Origin, Portion};
+use crate::protocol::event::Prepared;
+use crate::protocol::time;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StoredLine {
+    code: String,
+    quantity_g: i64,
+    containers: Option<Vec<Weighed>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Stored {
+    manifest: Uuid,
+    lines: Vec<StoredLine>,
+    facility: Option<String>,
+}
+
+impl State {
+    pub(super) fn manifest_stored(&mut self, p: &Prepared) -> Result<Outcome, Rejection> {
+        let storage_s = self.limits().storage_s;
+        self.require_role(&p.header.actor, Role::Receiver)?;
+        let b: Stored = body(p.body())?;
+        let m = self.manifest_for(p, &b.manifest, |m| &m.receiver, "receiver")?;
+        Self::require_status(m, "manifest.stored", ManifestStatus::Received)?;
+        let codes: Vec<&str> = b.lines.iter().map(|l| l.code.as_str()).collect();
+        let order = super::manifest::match_codes(m, &codes)?;
+        for (ml, &i) in m.lines.iter().zip(&order) {
+            let received = ml.received_g.unwrap_or(0);
+            if b.lines[i].quantity_g > received {
+                return reject(
+                    Code::OverReceived,
+                    format!(
+                        "{}: {} g stored, {received} g received",
+                        ml.code, b.lines[i].quantity_g
+                    ),
+                );
+            }
+        }
+        if let Some(f) = &b.facility {
+            self.active_facility(&m.receiver, f, &[FacilityKind::Storage])?;
+        }
+        // The lots are dated the CST date of the receipt (the storage clock of 固废法 Art. 81).
+        let date = time::cst_date(m.received_at.expect("a received manifest"));
+        let mut seen: HashSet<&str> = HashSet::new();
+        for (ml, &i) in m.lines.iter().zip(&order) {
+            let line = &b.lines[i];
+            match &line.containers {
+                Some(list) => {
+                    let code = WasteCode::parse(&ml.code).expect("opened lines have valid codes");
+                    self.check_new_containers(list, &m.receiver, &code, date, line.quantity_g)?;
+                    for c in list {
+                        if !seen.insert(c.id.as_str()) {
+                            return reject(
+                                Code::ContainerExists,
+                                format!("container {} is listed twice", c.id),
+                            );
+                        }
+                    }
+                }
+                // A line whose manifest line names containers keeps those received and counted
+                // above 0, at their received weights; that needs a receipt that weighed them.
+                None if ml.containers.is_some() && line.quantity_g > 0 => {
+                    let kept = ml.containers.iter().flatten();
+                    if kept.clone().any(|c| c.received_g.is_none()) {
+                        return reject(
+                            Code::ContainersMismatch,
+                            format!(
+                                "the receipt did not weigh the {} line's containers one by one: list new containers (relabel)",
+                                ml.code
+                            ),
+                        );
+                    }
+                    let sum: i64 = kept.filter_map(|c| c.received_g).sum();
+                    if sum != line.quantity_g {
+                        return reject(
+                            Code::ContainersMismatch,
+                            format!(
+                                "the {} line's containers kept weigh {sum} g at receipt; the line stores {} g",
+                                ml.code, line.quantity_g
+                            ),
+                        );
+                    }
+                }
+                None => {}
+            }
+        }
+        if let Some(f) = b
+            .facility
+            .as_deref()
+            .and_then(|f| self.facility(&m.receiver, f))
+        {
+            let added: i64 = b.lines.iter().map(|l| l.quantity_g).sum();
+            if f.stock_g + added > MAX_FIGURE {
+                return reject(
+                    Code::QuantityTooLarge,
+                    format!("the stock of facility {} would exceed 2^53-1 g", f.facility),
+                );
+            }
+        }
+
+        // Every rule holds: the lines are stored, each with a quantity above 0 as a lot.
+        let day = time::cst_date(p.header.at);
+        let covered: Vec<bool> = m
+            .lines
+            .iter()
+            .map(|l| {
+                let code = WasteCode::parse(&l.code).expect("opened lines have valid codes");
+                [Activity::Store, Activity::Collect]
+                    .into_iter()
+                    .any(|a| self.covered(&m.receiver, &code, a, day))
+            })
+            .collect();
+        let opened_seq = |first_leg: &FirstLeg| {
+            self.manifests
+                .get(&first_leg.0)
+                .map_or(u64::MAX, |f| f.opened_seq)
+        };
+        // Portions of the new lots: the stored parts, merged by first leg, when both the
+        // receipt and the storing were covered.
+        let mut new_portions: Vec<Vec<Portion>> = Vec::with_capacity(m.lines.len());
+        let mut stored_parts: Vec<Vec<i64>> = Vec::with_capacity(m.lines.len());
+        for ((ml, &i), covered) in m.lines.iter().zip(&order).zip(&covered) {
+            let stored = count(
+                ml.parts.iter().map(|p| p.counted_g.unwrap_or(0)),
+                b.lines[i].quantity_g,
+            );
+            let mut portions: Vec<Portion> = Vec::new();
+            if *covered && ml.receipt_covered == Some(true) {
+                for (part, z) in ml.parts.iter().zip(&stored) {
+                    let Some(first_leg) = part.first_leg.filter(|_| *z > 0) else {
+                        continue;
+                    };
+                    match portions.iter_mut().find(|p| p.first_leg == first_leg) {
+                        Some(p) => p.remaining_g += z,
+                        None => portions.push(Portion {
+                            first_leg,
+                            opened_seq: opened_seq(&first_leg),
+                            remaining_g: *z,
+                            reserved_g: 0,
+                        }),
+                    }
+                }
+                portions.sort_by_key(|p| (p.opened_seq, p.first_leg));
+            }
+            new_portions.push(portions);
+            stored_parts.push(stored);
+        }
+        let (receiver, manifest_id) = (m.receiver.clone(), m.id);
+        let all_containers: Vec<String> = m.lines.iter().flat_map(|l| l.container_ids()).collect();
+        let seq = self.size;
+        let mut touched = vec![Touched::Manifest(manifest_id)];
+        let mut steps: Vec<(String, Option<i64>)> =
+            all_containers.into_iter().map(|id| (id, None)).collect();
+        let mut made: Vec<(usize, LotKey, Lot)> = Vec::new();
+        let lines = &self.manifests[&manifest_id].lines;
+        for (j, (ml, &i)) in lines.iter().zip(&order).enumerate() {
+            let line = &b.lines[i];
+            if line.quantity_g == 0 {
+                continue;
+            }
+            let key = LotKey::new(seq, &ml.code);
+            let containers: Option<Vec<String>> = match &line.containers {
+                Some(list) => Some(list.iter().map(|c| c.id.clone()).collect()),
+                None => ml.containers.as_ref().map(|cs| {
+                    cs.iter()
+                        .filter(|c| c.received_g.is_some_and(|r| r > 0))
+                        .map(|c| c.id.clone())
+                        .collect()
+                }),
+            };
+            made.push((
+                j,
+                key,
+                Lot {
+                    seq,
+                    generator: receiver.clone(),
+                    code: ml.code.clone(),
+                    date,
+                    quantity_g: line.quantity_g,
+                    remaining_g: line.quantity_g,
+                    reserved_g: 0,
+                    facility: b.facility.clone(),
+                    containers,
+                    storage_s,
+                    origin: Some(Origin {
+                        manifest: manifest_id,
+                        line: j as u16,
+                        stored_at: p.header.at,
+                    }),
+                    portions: std::mem::take(&mut new_portions[j]),
+                    onward: Vec::new(),
+                },
+            ));
+        }
+        // The manifest.
+        let m = self.manifests.get_mut(&manifest_id).expect("checked");
+        for (j, (line, &i)) in m.lines.iter_mut().zip(&order).enumerate() {
+            line.stored_g = Some(b.lines[i].quantity_g);
+            line.storing_covered = Some(covered[j]);
+            for (part, z) in line.parts.iter_mut().zip(&stored_parts[j]) {
+                part.stored_g = Some(*z);
+            }
+            line.lot = made.iter().find(|(x, ..)| *x == j).map(|(_, k, _)| *k);
+        }
+        m.status = ManifestStatus::Stored;
+        m.closed_at = Some(p.header.at);
+        m.last_at = p.header.at;
+        // The lots and their containers.
+        for (j, key, lot) in made {
+            let i = order[j];
+            match &b.lines[i].containers {
+                Some(list) => self.pack_new_containers(key, list, &mut steps, &mut touched),
+                None => {
+                    // Kept containers hold their received weight from now on.
+                    for id in lot.containers.iter().flatten() {
+                        if let Some(c) = self.containers.get_mut(id) {
+                            c.quantity_g = c.received_g.unwrap_or(c.quantity_g);
+                            c.lot = key;
+                            c.status = ContainerStatus::InStock;
+                            c.manifest = None;
+                            c.received_g = None;
+                        }
+                        touched.push(Touched::Container(id.clone()));
+                    }
+                }
+            }
+            if lot.containers.is_none() {
+                self.lot_queues
+                    .entry((receiver.clone(), lot.code.clone()))
+                    .or_default()
+                    .insert((date, key));
+            } else {
+                *self
+                    .container_lots_held
+                    .entry((receiver.clone(), lot.code.clone()))
+                    .or_insert(0) += 1;
+            }
+            if let Some(f) = &lot.facility {
+                self.facility_stock_changed(&receiver, f, lot.quantity_g, p.header.at);
+            }
+            touched.push(Touched::Lot(key));
+            self.lots.insert(key, lot);
+        }
+        Ok(Outcome {
+            touched,
+            containers: steps,
+            ..Default::default()
+        })
+    }
+}
