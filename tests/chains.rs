@@ -264,6 +264,116 @@ storage_test!(
         assert_eq!(g["improper_by_kind"]["storage_overdue"], 95_000);
         assert_eq!(g["rate"].as_f64().unwrap(), 850_000.0 / 995_000.0);
 
+        // The chain of A's portion now (2026-12, past K's storage deadline), to the gram.
+        let (st, ch) = l.get_as(&c.g, &format!("/v1/chains/{ma}")).await;
+        assert_eq!(st, StatusCode::OK, "{ch}");
+        let chains = ch["chains"].as_array().unwrap();
+        assert_eq!(chains.len(), 1);
+        let a_chain = &chains[0];
+        assert_eq!(a_chain["first_leg"]["manifest"], ma);
+        assert_eq!(a_chain["first_leg"]["generator"], c.g.org);
+        assert!(a_chain["first_leg"]["picked_up_at"]
+            .as_str()
+            .unwrap()
+            .starts_with("2025-03-03T02:00:00"));
+        let sums = |v: &Value| {
+            [
+                "quantity_g",
+                "proper_g",
+                "improper_g",
+                "pending_g",
+                "left_out_g",
+            ]
+            .map(|k| v[k].as_i64().unwrap_or(-1))
+        };
+        assert_eq!(
+            sums(a_chain),
+            [1_000_000, 850_000, 145_000, 0, 5_000],
+            "{a_chain}"
+        );
+        assert_eq!(
+            a_chain["improper_by_kind"],
+            json!({"quantity_shortfall": 50_000, "storage_overdue": 95_000})
+        );
+        let legs = a_chain["legs"].as_array().unwrap();
+        assert_eq!(legs.len(), 2, "{legs:?}");
+        assert_eq!(
+            (legs[0]["manifest"].as_str(), legs[0]["status"].as_str()),
+            (Some(ma.as_str()), Some("stored"))
+        );
+        assert_eq!(
+            [
+                &legs[0]["quantity_g"],
+                &legs[0]["counted_g"],
+                &legs[0]["stored_g"],
+                &legs[0]["lot"],
+                &legs[0]["left_out_g"]
+            ],
+            [
+                &json!(1_000_000),
+                &json!(995_000),
+                &json!(995_000),
+                &json!(lot_a),
+                &json!(5_000)
+            ]
+        );
+        assert_eq!(legs[1]["manifest"], mc);
+        assert_eq!(legs[1]["from_lots"], json!([lot_a]));
+        assert_eq!(
+            [
+                &legs[1]["quantity_g"],
+                &legs[1]["counted_g"],
+                &legs[1]["stored_g"],
+                &legs[1]["proper_g"]
+            ],
+            [
+                &json!(900_000),
+                &json!(850_000),
+                &Value::Null,
+                &json!(850_000)
+            ]
+        );
+        assert_eq!(
+            legs[1]["improper_by_kind"],
+            json!({"quantity_shortfall": 50_000})
+        );
+        assert_eq!(
+            a_chain["lots"],
+            json!([{"org": c.k.org, "lot": lot_a, "date": "2025-03-04",
+            "quantity_g": 995_000, "remaining_g": 95_000, "overdue": true}])
+        );
+        // C's chains: B's portion then A's (by their openings); B's ends proper to the gram.
+        let (_, cc) = l
+            .get(&format!("/v1/chains/{}", view["number"].as_str().unwrap()))
+            .await;
+        let cc = cc["chains"].as_array().unwrap();
+        assert_eq!(
+            cc.iter()
+                .map(|x| x["first_leg"]["manifest"].clone())
+                .collect::<Vec<_>>(),
+            [json!(mb), json!(ma)]
+        );
+        assert_eq!(sums(&cc[0]), [300_000, 300_000, 0, 0, 0], "{}", cc[0]);
+        assert_eq!(
+            cc[1], *a_chain,
+            "the same chain whichever of its manifests asks"
+        );
+        // Access: H is no party of A; D, a party of C only, sees only its own leg of A's chain.
+        assert_eq!(
+            l.get_as(&c.h, &format!("/v1/chains/{ma}")).await.0,
+            StatusCode::NOT_FOUND
+        );
+        let (_, seen) = l.get_as(&c.d, &format!("/v1/chains/{mc}")).await;
+        let seen_a = &seen["chains"][1];
+        assert_eq!(seen_a["legs"].as_array().unwrap().len(), 1, "{seen_a}");
+        assert_eq!(seen_a["legs"][0]["manifest"], mc);
+        assert_eq!(seen_a["lots"], json!([]));
+        assert_eq!(seen_a["proper_g"], 850_000);
+        // K, a party of A and C, sees both legs and its own lot.
+        let (_, by_k) = l.get_as(&c.k, &format!("/v1/chains/{ma}")).await;
+        assert_eq!(by_k["chains"][0]["legs"].as_array().unwrap().len(), 2);
+        assert_eq!(by_k["chains"][0]["lots"].as_array().unwrap().len(), 1);
+
         // The sweep tickets K's lot, and verify recomputes everything from the entries.
         let sequencer = l.service.as_ref().unwrap().state.sequencer.clone();
         sequencer.sweep().await.expect("a sweep");
@@ -643,6 +753,102 @@ storage_test!(
         assert_eq!(lots.len(), 1, "only B's lot has something left: {lots:?}");
         assert_ne!(lots[0]["seq"], lot_a);
         assert_eq!(lots[0]["remaining_g"], 300_000);
+        let (ok, out) = verify_db(&l).await;
+        assert!(ok, "verify --db: {out}");
+    }
+);
+
+storage_test!(
+    three_generators_through_two_collectors_with_a_rejection_on_the_way,
+    |b| async move {
+        let l = TestLedger::start(b).await;
+        let c = chain_orgs(&l, 760).await;
+        let g3 = l.register(770, &["generator"], XINBEI).await;
+        let k2 = l.register(771, &["receiver"], "320100").await;
+        issue_licence(
+            &l,
+            &k2,
+            "JS-K771",
+            100_000_000,
+            json!([scope(&["HW08"], &["collect", "store"])]),
+        )
+        .await;
+        let today = cst_day(0);
+        let gens = [(&c.g, 100_000), (&c.h, 200_000), (&g3, 300_000)];
+        let mut first = Vec::new();
+        for (g, q) in gens {
+            declare(&l, g, OIL2, q, &today).await;
+            let m = open(&l, g, &c.carrier, &c.k, &[(OIL2, q)]).await;
+            pick_up(&l, &c.carrier, &m).await;
+            receive(&l, &c.k, &m, &[(OIL2, q)]).await;
+            l.ok(&c.k, "manifest.stored", stored_body(&m, q)).await;
+            first.push(m);
+        }
+        // K mixes the three on one manifest to K2, which rejects it: back at K, as it was.
+        let c1 = open(&l, &c.k, &c.carrier, &k2, &[(OIL2, 600_000)]).await;
+        pick_up(&l, &c.carrier, &c1).await;
+        reject(&l, &k2, &c1).await;
+        // Again; K2 stores 590,000 of 600,000: the storage loss falls on the last portion (G3's).
+        let c2 = open(&l, &c.k, &c.carrier, &k2, &[(OIL2, 600_000)]).await;
+        pick_up(&l, &c.carrier, &c2).await;
+        receive(&l, &k2, &c2, &[(OIL2, 600_000)]).await;
+        l.ok(&k2, "manifest.stored", stored_body(&c2, 590_000))
+            .await;
+        let (_, t) = l.get("/v1/tickets?kind=quantity_shortfall").await;
+        assert_eq!(t["tickets"][0]["subject"]["manifest"], c2, "{t}");
+        assert_eq!(t["tickets"][0]["quantity_g"], 10_000);
+        // K2 ships it on to D, which counts 500,000 of 590,000 (beyond 1 %): G3's part again.
+        let c3 = open(&l, &k2, &c.carrier, &c.d, &[(OIL2, 590_000)]).await;
+        pick_up(&l, &c.carrier, &c3).await;
+        receive(&l, &c.d, &c3, &[(OIL2, 500_000)]).await;
+        dispose(&l, &c.d, &c3, &[(OIL2, 500_000, "R9")]).await;
+
+        for (g, want) in [
+            (&c.g, (100_000, 0, 0)),
+            (&c.h, (200_000, 0, 0)),
+            (&g3, (200_000, 100_000, 0)),
+        ] {
+            let s = stats(&l, &format!("org={}", g.org)).await;
+            assert_eq!(grams(&s), want, "{}: {s}", g.org);
+        }
+        let all = stats(&l, "").await;
+        assert_eq!(
+            grams(&all),
+            (500_000, 100_000, 0),
+            "three hops add no waste: {all}"
+        );
+        // G3's chain: its first leg, C2 and C3 (the rejected C1 carries nothing), both lots.
+        let (_, ch) = l.get_as(&g3, &format!("/v1/chains/{}", first[2])).await;
+        let chain = &ch["chains"][0];
+        let legs: Vec<&Value> = chain["legs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| &x["manifest"])
+            .collect();
+        assert_eq!(legs, [&json!(first[2]), &json!(c2), &json!(c3)], "{chain}");
+        assert_eq!(chain["lots"].as_array().unwrap().len(), 2);
+        assert_eq!(
+            (chain["proper_g"].as_i64(), chain["improper_g"].as_i64()),
+            (Some(200_000), Some(100_000))
+        );
+        // From D's end, C3 carries the three first legs in the order they were opened.
+        let (_, ch) = l.get(&format!("/v1/chains/{c3}")).await;
+        let firsts: Vec<&Value> = ch["chains"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| &x["first_leg"]["manifest"])
+            .collect();
+        assert_eq!(
+            firsts,
+            first
+                .iter()
+                .map(|m| json!(m))
+                .collect::<Vec<_>>()
+                .iter()
+                .collect::<Vec<_>>()
+        );
         let (ok, out) = verify_db(&l).await;
         assert!(ok, "verify --db: {out}");
     }

@@ -4,6 +4,7 @@
 
 pub mod auth;
 mod catalogue;
+mod chains;
 mod containers;
 pub mod error;
 mod events;
@@ -114,6 +115,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/containers/{id}", get(containers::get_container))
         .route("/v1/manifests", get(manifests::list_manifests))
         .route("/v1/manifests/{id}", get(manifests::get_manifest))
+        .route("/v1/chains/{id}", get(chains::get_chains))
         .route("/v1/tickets", get(tickets::list_tickets))
         .route("/v1/tickets.csv", get(tickets::tickets_csv))
         .route("/v1/tickets/{id}", get(tickets::get_ticket))

@@ -73,6 +73,7 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         super::containers::get_container,
         super::manifests::list_manifests,
         super::manifests::get_manifest,
+        super::chains::get_chains,
         super::tickets::list_tickets,
         super::tickets::get_ticket,
         super::tickets::tickets_csv,

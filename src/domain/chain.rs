@@ -3,21 +3,23 @@
 //! remembers its origin and holds the portions of the first legs it came from; the receiver may
 //! then ship it on, on manifests it opens from those lots.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::container::{ContainerStatus, Weighed};
 use super::facility::{FacilityKind, MAX_FIGURE};
 use super::ids::WasteCode;
 use super::licence::Activity;
-use super::manifest::{count, ManifestStatus};
+use super::manifest::{count, Manifest, ManifestStatus};
+use super::oversight::{line_portions, portion_classes, shortfall_beyond_tolerance, Class, Kind};
 use super::rejection::{reject, Code, Rejection};
 use super::state::{body, Outcome, Role, State, Touched};
 use super::stock::{FirstLeg, Lot, LotKey, Origin, Portion};
 use crate::protocol::event::Prepared;
-use crate::protocol::time;
+use crate::protocol::time::{self, Timestamp};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -151,10 +153,14 @@ impl State {
                         continue;
                     };
                     match portions.iter_mut().find(|p| p.first_leg == first_leg) {
-                        Some(p) => p.remaining_g += z,
+                        Some(p) => {
+                            p.quantity_g += z;
+                            p.remaining_g += z;
+                        }
                         None => portions.push(Portion {
                             first_leg,
                             opened_seq: opened_seq(&first_leg),
+                            quantity_g: *z,
                             remaining_g: *z,
                             reserved_g: 0,
                         }),
@@ -265,6 +271,264 @@ impl State {
             touched,
             containers: steps,
             ..Default::default()
+        })
+    }
+}
+
+/// `GET /v1/chains/{manifest}` (§9): where the portions on a manifest's lines went.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct ChainsView {
+    pub manifest: Uuid,
+    pub number: String,
+    pub chains: Vec<ChainView>,
+}
+
+/// One first leg's portion, judged as §8 at now.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct ChainView {
+    pub first_leg: FirstLegView,
+    /// What left the generator on the first leg: proper + improper + pending + left out.
+    pub quantity_g: i64,
+    pub proper_g: i64,
+    pub improper_g: i64,
+    pub pending_g: i64,
+    pub left_out_g: i64,
+    /// The improper kinds above 0.
+    #[schema(value_type = Object)]
+    pub improper_by_kind: BTreeMap<&'static str, i64>,
+    pub legs: Vec<LegView>,
+    pub lots: Vec<ChainLotView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct FirstLegView {
+    pub manifest: Uuid,
+    pub number: String,
+    pub code: String,
+    pub generator: String,
+    pub picked_up_at: String,
+}
+
+/// A manifest line that carries the portion, with what became of the portion on it.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct LegView {
+    pub manifest: Uuid,
+    pub number: String,
+    pub generator: String,
+    pub receiver: String,
+    pub status: String,
+    /// The lots (seqs) the line took the portion from.
+    pub from_lots: Vec<u64>,
+    pub quantity_g: i64,
+    pub counted_g: Option<i64>,
+    pub stored_g: Option<i64>,
+    /// The lot the line stored the portion into.
+    pub lot: Option<u64>,
+    pub proper_g: i64,
+    #[schema(value_type = Object)]
+    pub improper_by_kind: BTreeMap<&'static str, i64>,
+    pub pending_g: i64,
+    pub left_out_g: i64,
+}
+
+/// A stored lot that took the portion.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct ChainLotView {
+    pub org: String,
+    pub lot: u64,
+    pub date: String,
+    pub quantity_g: i64,
+    pub remaining_g: i64,
+    pub overdue: bool,
+}
+
+/// Sums of a leg, a lot or a chain.
+#[derive(Debug, Default, Clone)]
+struct Tally {
+    proper: i64,
+    improper: BTreeMap<&'static str, i64>,
+    pending: i64,
+    left_out: i64,
+}
+
+impl Tally {
+    fn add(&mut self, q: i64, class: Class) {
+        match class {
+            Class::Proper | Class::TreatedOnsite => self.proper += q,
+            Class::Improper(k) => *self.improper.entry(k.as_str()).or_insert(0) += q,
+            Class::Pending | Class::Stored => self.pending += q,
+        }
+    }
+
+    fn merge(&mut self, o: &Tally) {
+        self.proper += o.proper;
+        self.pending += o.pending;
+        self.left_out += o.left_out;
+        for (k, q) in &o.improper {
+            *self.improper.entry(k).or_insert(0) += q;
+        }
+    }
+
+    fn improper_g(&self) -> i64 {
+        self.improper.values().sum()
+    }
+}
+
+/// A pending quantity whose deadline is before `now` has become improper.
+fn class_at(class: Class, deadline: Option<(Timestamp, Kind)>, now: Timestamp) -> Class {
+    match deadline {
+        Some((d, kind)) if d < now => Class::Improper(kind),
+        _ => class,
+    }
+}
+
+impl State {
+    /// The chains of a manifest's portions at `now`. With `reader` (an org that is not a
+    /// regulator), a chain whose first leg is not the reader's shows only the legs the reader is
+    /// a party of and the lots it holds, and its sums are of those.
+    pub fn chains_of(&self, id: &Uuid, now: Timestamp, reader: Option<&str>) -> Option<ChainsView> {
+        let m = self.manifests.get(id)?;
+        let limits = self.limits();
+        let shipped = |m: &Manifest| {
+            !matches!(
+                m.status,
+                ManifestStatus::Opened | ManifestStatus::Cancelled | ManifestStatus::Rejected
+            )
+        };
+        let mut first_legs: Vec<FirstLeg> = Vec::new();
+        for line in &m.lines {
+            for fl in line.parts.iter().filter_map(|p| p.first_leg) {
+                if !first_legs.contains(&fl) {
+                    first_legs.push(fl);
+                }
+            }
+        }
+        let mut chains: Vec<(u64, String, ChainView)> = Vec::new();
+        for fl in first_legs {
+            let Some(first) = self.manifests.get(&fl.0).filter(|f| shipped(f)) else {
+                continue;
+            };
+            let first_line = &first.lines[fl.1 as usize];
+            let full = reader.is_none_or(|r| r == first.generator);
+            let mut total = Tally::default();
+            let mut legs = Vec::new();
+            let mut lots = Vec::new();
+            let onward = self
+                .onward_legs
+                .get(&fl)
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            for (lm, li) in std::iter::once(&fl).chain(onward) {
+                let Some(leg) = self.manifests.get(lm).filter(|x| shipped(x)) else {
+                    continue;
+                };
+                if !full
+                    && !reader.is_some_and(|r| {
+                        [&leg.generator, &leg.carrier, &leg.receiver].contains(&&r.to_owned())
+                    })
+                {
+                    continue;
+                }
+                let line = &leg.lines[*li as usize];
+                let Some((_, x)) = line_portions(line).into_iter().find(|(f, _)| *f == fl) else {
+                    continue;
+                };
+                let mut tally = Tally::default();
+                for (q, class, deadline) in portion_classes(leg, line, &x, &limits) {
+                    tally.add(q, class_at(class, deadline, now));
+                }
+                let received = leg.received_at.is_some();
+                if received && !shortfall_beyond_tolerance(line, &limits) {
+                    tally.left_out += x.shipped_g - x.counted_g;
+                }
+                let mut from_lots: Vec<u64> = Vec::new();
+                for p in line.parts.iter().filter(|p| p.first_leg == Some(fl)) {
+                    if !from_lots.contains(&p.lot.seq) {
+                        from_lots.push(p.lot.seq);
+                    }
+                }
+                // The lot the storing made holds the portion when the storing was covered.
+                let stored_lot = line
+                    .lot
+                    .and_then(|k| self.lots.get(&k))
+                    .and_then(|lot| Some((lot, lot.portions.iter().find(|p| p.first_leg == fl)?)));
+                if let Some((lot, portion)) = stored_lot {
+                    if full || reader == Some(lot.generator.as_str()) {
+                        let overdue = portion.remaining_g > 0
+                            && now > super::oversight::storage_deadline(lot);
+                        let mut t = Tally::default();
+                        t.add(
+                            portion.remaining_g,
+                            if overdue {
+                                Class::Improper(Kind::StorageOverdue)
+                            } else {
+                                Class::Pending
+                            },
+                        );
+                        total.merge(&t);
+                        lots.push(ChainLotView {
+                            org: lot.generator.clone(),
+                            lot: lot.seq,
+                            date: time::format_date(lot.date),
+                            quantity_g: portion.quantity_g,
+                            remaining_g: portion.remaining_g,
+                            overdue,
+                        });
+                    }
+                }
+                total.merge(&tally);
+                legs.push(LegView {
+                    manifest: leg.id,
+                    number: leg.number.clone(),
+                    generator: leg.generator.clone(),
+                    receiver: leg.receiver.clone(),
+                    status: leg.status.as_str().to_owned(),
+                    from_lots,
+                    quantity_g: x.shipped_g,
+                    counted_g: received.then_some(x.counted_g),
+                    stored_g: (leg.status == ManifestStatus::Stored).then_some(x.stored_g),
+                    lot: stored_lot.map(|(lot, _)| lot.seq),
+                    proper_g: tally.proper,
+                    improper_by_kind: tally.improper.clone(),
+                    pending_g: tally.pending,
+                    left_out_g: tally.left_out,
+                });
+            }
+            let first_x = line_portions(first_line)
+                .into_iter()
+                .find(|(f, _)| *f == fl)
+                .map_or(0, |(_, x)| x.shipped_g);
+            total.improper.retain(|_, q| *q > 0);
+            chains.push((
+                first.opened_seq,
+                first_line.code.clone(),
+                ChainView {
+                    first_leg: FirstLegView {
+                        manifest: first.id,
+                        number: first.number.clone(),
+                        code: first_line.code.clone(),
+                        generator: first.generator.clone(),
+                        picked_up_at: first
+                            .picked_up_at
+                            .map(time::format_timestamp)
+                            .unwrap_or_default(),
+                    },
+                    quantity_g: first_x,
+                    proper_g: total.proper,
+                    improper_g: total.improper_g(),
+                    pending_g: total.pending,
+                    left_out_g: total.left_out,
+                    improper_by_kind: total.improper,
+                    legs,
+                    lots,
+                },
+            ));
+        }
+        chains.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+        Some(ChainsView {
+            manifest: m.id,
+            number: m.number.clone(),
+            chains: chains.into_iter().map(|(_, _, c)| c).collect(),
         })
     }
 }

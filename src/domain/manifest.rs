@@ -458,7 +458,16 @@ impl State {
                 }
                 _ => (self.reserve(&b.generator, &l.code, l.quantity_g), None),
             };
-            let parts = self.reserve_parts(&mut lots, (b.manifest, i as u16));
+            let own = (b.manifest, i as u16);
+            let parts = self.reserve_parts(&mut lots, own);
+            for first_leg in parts.iter().filter_map(|p| p.first_leg) {
+                if first_leg != own {
+                    let legs = self.onward_legs.entry(first_leg).or_default();
+                    if !legs.contains(&own) {
+                        legs.push(own);
+                    }
+                }
+            }
             for (key, q) in &lots {
                 if let Some(lot) = self.lots.get_mut(key).filter(|l| l.origin.is_some()) {
                     lot.onward.push((b.manifest, *q));

@@ -252,6 +252,9 @@ pub struct State {
     /// (holder, code) → how many of its lots made of containers have something left.
     pub(super) container_lots_held: HashMap<(String, String), u32>,
     pub manifests: HashMap<Uuid, Manifest>,
+    /// First leg → the later lines that took some of its portion, in opening order (a chain's
+    /// legs beyond the first; §9 `GET /v1/chains`).
+    pub(super) onward_legs: HashMap<super::stock::FirstLeg, Vec<(Uuid, u16)>>,
     /// (CST year, city) → the last manifest serial given.
     pub(super) serials: HashMap<(i32, String), u32>,
     /// (receiver, CST year) → grams received that year, for capacity.
@@ -361,6 +364,7 @@ impl State {
             events: HashMap::new(),
             licences: HashMap::new(),
             licences_by_holder: HashMap::new(),
+            onward_legs: HashMap::new(),
             lots: BTreeMap::new(),
             lot_queues: HashMap::new(),
             container_lots_held: HashMap::new(),

@@ -107,6 +107,8 @@ pub struct Portion {
     pub first_leg: FirstLeg,
     /// The seq of the first leg's `manifest.opened` (the order of portions).
     pub opened_seq: u64,
+    /// What the storing put in the lot of it.
+    pub quantity_g: i64,
     /// Still at the holder, reserved or not.
     pub remaining_g: i64,
     /// The part of `remaining_g` held by opened manifests.
