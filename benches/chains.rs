@@ -110,18 +110,40 @@ struct Mix {
     shipped_g: i64,
 }
 
-struct Signer2<'a> {
+/// Signs events in order, each a little after the one before, straight into batch bodies (a
+/// million manifests are some five million events: they are kept as bytes only).
+struct Signer2 {
     clock: chrono::DateTime<chrono::Utc>,
     step: chrono::Duration,
-    out: &'a mut Vec<Value>,
+    batch: usize,
+    bodies: Vec<Vec<u8>>,
+    current: Vec<u8>,
+    in_current: usize,
+    events: usize,
 }
 
-impl Signer2<'_> {
+impl Signer2 {
     fn push(&mut self, p: &Party, kind: &str, body: Value) {
         self.clock += self.step;
         let e = json!({"v": 1, "id": Uuid::new_v4().to_string(), "type": kind, "actor": p.org,
                        "at": time::format_timestamp(time::truncate_millis(self.clock)), "body": body});
-        self.out.push(event::sign_envelope(&e, &p.key));
+        let envelope = event::sign_envelope(&e, &p.key);
+        self.current
+            .push(if self.in_current == 0 { b'[' } else { b',' });
+        serde_json::to_writer(&mut self.current, &envelope).expect("JSON");
+        self.in_current += 1;
+        self.events += 1;
+        if self.in_current == self.batch {
+            self.flush();
+        }
+    }
+
+    fn flush(&mut self) {
+        if self.in_current > 0 {
+            self.current.push(b']');
+            self.bodies.push(std::mem::take(&mut self.current));
+            self.in_current = 0;
+        }
     }
 }
 
@@ -142,14 +164,17 @@ fn build(world: &World, args: &Args) -> Mix {
         org: REGULATOR_ORG.into(),
         key: world.regulator.clone(),
     };
-    let mut events: Vec<Value> = Vec::new();
     // Every event a little after the one before, the whole mix within the last nine days.
     let per_manifest = 6 + 3 * args.collected_per_mille as i64 / 1000;
     let total = args.manifests as i64 * per_manifest + 1000;
     let mut s = Signer2 {
         clock: chrono::Utc::now() - chrono::Duration::days(9),
         step: chrono::Duration::milliseconds((9 * 86_400_000 / total).max(1)),
-        out: &mut events,
+        batch: args.batch,
+        bodies: Vec::new(),
+        current: Vec::new(),
+        in_current: 0,
+        events: 0,
     };
     let orgs: Vec<(&Party, &str)> = world
         .generators
@@ -168,7 +193,7 @@ fn build(world: &World, args: &Args) -> Mix {
             "roles": [role], "keys": [hex::encode(p.key.verifying_key().to_bytes())]}),
         );
     }
-    let licence = |s: &mut Signer2<'_>, p: &Party, n: usize, activities: Value| {
+    let licence = |s: &mut Signer2, p: &Party, n: usize, activities: Value| {
         s.push(
             &reg,
             "license.issued",
@@ -187,7 +212,7 @@ fn build(world: &World, args: &Args) -> Mix {
     let (mut collected, mut onward, mut shipped_g) = (Vec::new(), 0, 0);
     // A manifest through its whole life: opened, picked up, received (now and then short),
     // then disposed of or stored.
-    let ship = |s: &mut Signer2<'_>,
+    let ship = |s: &mut Signer2,
                 rng: &mut StdRng,
                 from: &Party,
                 to: &Party,
@@ -268,14 +293,10 @@ fn build(world: &World, args: &Args) -> Mix {
             ship(&mut s, &mut rng, g, d, q, false);
         }
     }
-    let n = events.len();
-    let bodies = events
-        .chunks(args.batch)
-        .map(|c| serde_json::to_vec(c).expect("JSON"))
-        .collect();
+    s.flush();
     Mix {
-        bodies,
-        events: n,
+        bodies: s.bodies,
+        events: s.events,
         collected,
         onward,
         shipped_g,
@@ -425,6 +446,20 @@ fn run(backend: Backend, world: &World, mix: &Mix, args: &Args) -> anyhow::Resul
         "mix: {} events in {:.1} s: {:.0} events/s = {:.3} × verify_one ({:.0}/s, best window before and after)",
         mix.events, wall, rate, rate / verify, verify
     );
+    let rss_mb = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0);
+    let db_mb = db
+        .url
+        .strip_prefix("sqlite://")
+        .and_then(|f| std::fs::metadata(f).ok())
+        .map_or(0.0, |m| m.len() as f64 / 1e6);
+    println!("after the mix: bench process RSS {rss_mb:.0} MB (the service's state, and the signed mix); SQLite file {db_mb:.0} MB (0: PostgreSQL)");
     let token = read_token(world);
     let head = get_json(&agent, &format!("{base}/v1/stats/disposal"), &token)?;
     println!(
