@@ -802,7 +802,12 @@ impl World {
                      party: fn(&Manifest) -> &String,
                      from: ManifestStatus|
          -> Result<&Manifest, Option<Option<Code>>> {
-            if !role(role_name) {
+            // A manifest's opener is a generator, or a receiver shipping what it stored.
+            let signer_ok = match role_name {
+                "opener" => role("generator") || role("receiver"),
+                r => role(r),
+            };
+            if !signer_ok {
                 return Err(refuse(Code::Forbidden));
             }
             let Some(m) = self.state.manifests.get(&manifest.unwrap()) else {
@@ -885,7 +890,7 @@ impl World {
                         .map(|l| l.remaining_g - l.reserved_g)
                         .sum()
                 };
-                if !role("generator") || body["generator"] != actor {
+                if !(role("generator") || role("receiver")) || body["generator"] != actor {
                     Some(Code::Forbidden)
                 } else if self.state.manifests.contains_key(&manifest.unwrap()) {
                     Some(Code::ManifestExists)
@@ -1006,7 +1011,7 @@ impl World {
                     None
                 }
             }
-            "manifest.cancelled" => match moved("generator", |m| &m.generator, Opened) {
+            "manifest.cancelled" => match moved("opener", |m| &m.generator, Opened) {
                 Err(e) => return e,
                 Ok(_) => None,
             },
