@@ -6,6 +6,8 @@
 // them to a disposer in 开具联单; the disposer receives and disposes (API). The generator's
 // manifest page then shows where its waste went on (后续转移) and links to 流向追溯, whose page is
 // checked when the service serves GET /v1/chains, and whose 404 message is checked either way.
+// Last, the collector stores a second receipt from the manifest page keeping the drums as they
+// were weighed at the receipt.
 //
 // The steps share one ledger and run in order; a step that needs an earlier one's result says so.
 
@@ -251,6 +253,46 @@ test('generator: the manifest page shows the onward manifest and links to 流向
   await page.getByTestId('chain-search').fill('20993204999999');
   await navigation(page, () => page.getByRole('button', { name: '追溯' }).click());
   await page.getByText('没有找到联单 20993204999999').waitFor();
+  await page.guard.check();
+  await page.context().close();
+});
+
+test('collector: stores another receipt from the manifest page, keeping the drums as weighed', async () => {
+  need('disposed', 'the first chain');
+  // Two more drums, weighed one by one at the receipt (API).
+  const date = today().replace(/-/g, '');
+  const drums = [3, 4].map((n) => `${plant.org}${BOXED.replace(/-/g, '')}${date}00${n}`);
+  ledger.act(plant, 'waste.declared', {
+    generator: plant.org, code: BOXED, quantity_g: 400_000, date: today(),
+    containers: drums.map((id) => ({ id, quantity_g: 200_000 })),
+  });
+  const id = '6d4f6f0e-2b1c-4c8e-9a51-7b3c2d1e0f02';
+  ledger.act(plant, 'manifest.opened', {
+    manifest: id, generator: plant.org, carrier: carrier.org, receiver: collector.org,
+    lines: [{ code: BOXED, quantity_g: 400_000, containers: drums }],
+  });
+  ledger.act(carrier, 'manifest.picked_up', { manifest: id, vehicle: PLATE, containers: drums });
+  ledger.act(collector, 'manifest.received', {
+    manifest: id,
+    lines: [{ code: BOXED, quantity_g: 399_000, containers: [{ id: drums[0], quantity_g: 199_000 }, { id: drums[1], quantity_g: 200_000 }] }],
+  });
+  const number = (await ledger.get(`/v1/manifests/${id}`)).number;
+
+  const page = await openPage(browser);
+  await signIn(page, ledger, collector, { route: `manifests/${number}` });
+  await settle(page);
+  const card = page.locator('[data-action=store]');
+  assert.equal(await card.getByTestId(`store-mode-${BOXED}`).inputValue(), 'keep', 'keeping the weighed drums is the default');
+  assert.equal(await card.getByTestId(`stored-${BOXED}`).inputValue(), '0.399');
+  await card.getByTestId('store-preview').getByText('保留 2 个原容器').waitFor();
+  await card.getByRole('button', { name: '签名并入库贮存' }).click();
+  await page.getByText('接收单位入库贮存已记入账本').waitFor();
+
+  const m = await ledger.get(`/v1/manifests/${number}`);
+  assert.equal(m.status, 'stored');
+  const lot = (await ledger.get(`/v1/stock?generator=${collector.org}`, collector)).lots.find((l) => l.seq === m.lines[0].lot);
+  assert.deepEqual(lot.containers.map((c) => [c.id, c.quantity_g, c.status]),
+    [[drums[0], 199_000, 'in_stock'], [drums[1], 200_000, 'in_stock']]);
   await page.guard.check();
   await page.context().close();
 });

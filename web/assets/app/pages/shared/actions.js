@@ -724,5 +724,6 @@ export function nextStep(manifest) {
   if (s === 'opened') return '等待运输单位起运（产废单位可作废）';
   if (s === 'picked_up') return '运输中，等待接收单位签收或拒收';
   if (s === 'received') return '已接收，等待利用/处置或入库贮存';
+  if (s === 'stored') return '接收单位已入库贮存，可从其库存开具后续转移联单';
   return label(MANIFEST_STATUS, s);
 }
