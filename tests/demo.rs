@@ -144,7 +144,7 @@ fn check_district(base: &str, keys: &Path, tickets: &[Value]) {
     }
     assert!(roles["generator"] >= 30, "{roles:?}");
     assert_eq!(roles["carrier"], 3, "{roles:?}");
-    assert_eq!(roles["receiver"], 4, "{roles:?}");
+    assert_eq!(roles["receiver"], 5, "{roles:?}");
     assert_eq!(roles["regulator"], 1, "{roles:?}");
 
     let kinds: BTreeSet<&str> = tickets.iter().filter_map(|t| t["kind"].as_str()).collect();
@@ -193,6 +193,41 @@ fn check_district(base: &str, keys: &Path, tickets: &[Value]) {
             && t["responsible"].is_string()
     }));
     check_containers(base, &regulator_key, tickets, roles["generator"]);
+    check_chains(base, &regulator_key);
+}
+
+/// Collectors in the demo: manifests stored by a collector (入库贮存), and an onward manifest it
+/// opened from its stock, received and disposed of by the incinerator; the collector keeps the
+/// rest in a lot that remembers where it came from.
+fn check_chains(base: &str, regulator_key: &Path) {
+    let read = |path: &str| get_as(base, regulator_key, REGULATOR_ORG, path).unwrap();
+    let stored = read("/v1/manifests?status=stored&limit=100");
+    let stored = stored["manifests"].as_array().unwrap();
+    assert_eq!(stored.len(), 2, "two manifests stored by the collector");
+    let collector = stored[0]["receiver"].as_str().unwrap();
+    let first = read(&format!(
+        "/v1/manifests/{}",
+        stored[0]["manifest"].as_str().unwrap()
+    ));
+    let line = &first["lines"][0];
+    assert_eq!(line["stored_g"], line["received_g"], "{first}");
+    assert!(line["lot"].is_u64(), "{first}");
+    let onward = line["onward"].as_array().unwrap();
+    assert_eq!(onward.len(), 1, "one onward manifest: {first}");
+    let onward = read(&format!(
+        "/v1/manifests/{}",
+        onward[0]["manifest"].as_str().unwrap()
+    ));
+    assert_eq!(onward["generator"], json!(collector), "{onward}");
+    assert_eq!(onward["status"], "disposed", "{onward}");
+    let origin = onward["lines"][0]["origin"].as_array().unwrap();
+    assert_eq!(origin.len(), 2, "from both stored lots: {onward}");
+    assert!(origin.iter().all(|o| o["manifest"].is_string()), "{onward}");
+    let stock = read(&format!("/v1/stock?generator={collector}"));
+    let lots = stock["lots"].as_array().unwrap();
+    assert_eq!(lots.len(), 1, "the rest stays at the collector: {stock}");
+    assert!(lots[0]["origin"]["number"].is_string(), "{stock}");
+    assert_eq!(lots[0]["facility"], "SJ01", "{stock}");
 }
 
 /// Protocol v2 in the demo: a storage point at every generator and an incinerator at one, drums

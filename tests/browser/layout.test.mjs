@@ -80,8 +80,10 @@ before(async () => {
   ledger.act(d.plant, 'waste.declared', { generator: d.plant.org, code: CODE, quantity_g: 5_000_000, date: today() });
   d.opened = ship(d.plant, { days: 0, shipped: 1_200_000, until: 'opened' });
   d.onRoad = ship(d.plant, { days: 0, shipped: 800_000, until: 'picked_up' });
+  d.received = ship(d.plant, { days: 0, shipped: 600_000, until: 'received' });
   d.openedNumber = (await ledger.get(`/v1/manifests/${d.opened}`)).number;
   d.onRoadNumber = (await ledger.get(`/v1/manifests/${d.onRoad}`)).number;
+  d.receivedNumber = (await ledger.get(`/v1/manifests/${d.received}`)).number;
 
   const shortfalls = (await ledger.get('/v1/tickets?kind=quantity_shortfall')).tickets;
   assert.equal(shortfalls.length, 2, 'the history made two quantity_shortfall tickets');
@@ -134,6 +136,7 @@ const REGULATOR_PAGES = () => [
   ['manifests', '/manifests'],
   ['manifest', `/manifests/${d.manifest}`],
   ['print', `/manifests/${d.manifest}/print`],
+  ['chains', `/chains/${d.manifest}`],
   ['stock', `/stock?generator=${d.plant.org}`],
   ['orgs', '/orgs'],
   ['licenses', '/licenses'],
@@ -177,6 +180,7 @@ test('the dock view at 390×844 (carrier and receiver) fits and can be used with
   await checkPages(d.receiver, PHONE, [
     ['dock-receiver-390', '/dock'],
     ['dock-receive-390', `/dock?n=${d.onRoadNumber}&do=receive`],
+    ['dock-store-390', `/dock?n=${d.receivedNumber}&do=store`],
   ]);
 });
 

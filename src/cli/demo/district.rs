@@ -546,6 +546,9 @@ pub const INCINERATOR: usize = 0;
 pub const MEDICAL_PLANT: usize = 1;
 pub const OIL_RECYCLER: usize = 2;
 pub const METAL_RECYCLER: usize = 3;
+/// A collector (收集单位): it collects small workshops' waste oil, stores it and ships it on to
+/// the incinerator on onward manifests; it utilises and disposes of nothing itself.
+pub const COLLECTOR: usize = 4;
 
 const ALL_INDUSTRIAL: &[&str] = &[
     "HW02", "HW06", "HW08", "HW11", "HW12", "HW13", "HW17", "HW22", "HW29", "HW34", "HW35", "HW45",
@@ -609,6 +612,16 @@ pub const RECEIVERS: &[Receiver] = &[
             ),
             (&["HW34"], &["store", "utilize"]),
         ],
+    },
+    Receiver {
+        name: "常州集源危险废物收集有限公司",
+        short: "常州集源危险废物收集",
+        region: ZHONGLOU,
+        licence: "JS0404OOC905-1",
+        capacity_t: 2_000,
+        valid_from_days: -400,
+        valid_until_days: 1_400,
+        scopes: &[(&["HW08"], &["collect", "store"])],
     },
 ];
 

@@ -15,7 +15,8 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::district::{
-    Role, CARRIERS, GENERATORS, INCINERATOR, MEDICAL_PLANT, METAL_RECYCLER, OIL_RECYCLER, RECEIVERS,
+    Role, CARRIERS, COLLECTOR, GENERATORS, INCINERATOR, MEDICAL_PLANT, METAL_RECYCLER,
+    OIL_RECYCLER, RECEIVERS,
 };
 use crate::domain::catalogue::{self, Edition};
 use crate::domain::ids::{CodeOrCategory, WasteCode};
@@ -41,6 +42,10 @@ const INCINERATOR_FACILITY: &str = "FS01";
 
 /// The machine shop that keeps its waste oil in drums (一物一码).
 const DRUM_SHOP: usize = 10;
+
+/// The two repair shops that hand waste oil to the collector, and the collector's storehouse.
+const COLLECTED_SHOPS: [usize; 2] = [18, 19];
+const COLLECTOR_STORE: &str = "SJ01";
 
 /// How much routine history to write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -444,6 +449,14 @@ impl Planner {
             json!({"org": org, "facility": INCINERATOR_FACILITY, "kind": "dispose", "capacity_g": 200_000_000,
                    "methods": ["D10"], "name": "厂内危险废物焚烧炉"}),
         );
+        let collector = self.receiver(COLLECTOR);
+        self.push(
+            &regulator,
+            "facility.registered",
+            facilities_at + secs(GENERATORS.len() as i64 * 10 + 10),
+            json!({"org": collector, "facility": COLLECTOR_STORE, "kind": "storage", "storage_type": "warehouse",
+                   "capacity_g": 100_000_000, "name": "危险废物收集贮存库"}),
+        );
         if renewal_fits {
             let r = &RECEIVERS[MEDICAL_PLANT];
             let scopes: Vec<Value> = r
@@ -750,6 +763,7 @@ impl Planner {
         self.drum_missing_at_receipt();
         self.drums_in_stock();
         self.treated_on_site();
+        self.collected_and_shipped_on();
         self.todays_work();
     }
 
@@ -1382,6 +1396,105 @@ impl Planner {
         self.highlight(WHAT, None, None, Some(org));
     }
 
+    /// Two repair shops hand their waste oil to the collector (收集), which stores both receipts
+    /// in its storehouse (入库贮存) and a day later ships most of it on to the incinerator on an
+    /// onward manifest, received and disposed of there; the rest stays in the collector's lot.
+    /// Each shop's portion can be followed from its manifest to the incinerator (流向追溯).
+    fn collected_and_shipped_on(&mut self) {
+        const WHAT: &str = "收集单位收集两家汽修厂的废机油，入库贮存后转移至焚烧处置（可流向追溯）";
+        let code = "900-214-08";
+        let t = self.now - self.days(20);
+        if !self.fits(t - self.hours(3)) {
+            return self.left_out(WHAT, "超出可补录时限".into());
+        }
+        let collector = self.receiver(COLLECTOR);
+        let mut first_legs = Vec::new();
+        let mut stored_at = t;
+        let mut total = 0;
+        for (k, (gi, q)) in COLLECTED_SHOPS
+            .into_iter()
+            .zip([426_000i64, 318_500])
+            .enumerate()
+        {
+            let opened = t + self.hours(3 * k as i64);
+            self.declare(gi, code, q, opened - self.hours(2));
+            let id = named_uuid(&format!("manifest/collected-{k}"));
+            let lines = [Self::line_of(gi, code, q, "D10")];
+            let pickup = opened + self.hours(1);
+            let received_at = pickup + self.hours(2);
+            let course = Course {
+                pickup: Some(pickup),
+                receipt: Some((received_at, vec![q])),
+                ..Course::default()
+            };
+            self.manifest(id, gi, 0, COLLECTOR, opened, &lines, &course, None);
+            // Stored the next morning: that ends the receipt's disposal clock.
+            stored_at = received_at + self.hours(16);
+            self.guard(
+                received_at,
+                stored_at,
+                received_at + secs(self.limits.disposal_s),
+            );
+            self.push(
+                &collector,
+                "manifest.stored",
+                stored_at,
+                json!({"manifest": id.to_string(), "lines": [{"code": code, "quantity_g": q}],
+                       "facility": COLLECTOR_STORE}),
+            );
+            first_legs.push(id);
+            total += q;
+        }
+        // Onward to the incinerator: the older lot first, then most of the newer one.
+        let onward = named_uuid("manifest/collected-onward");
+        let shipped = total - 144_500;
+        let opened = stored_at + self.days(1);
+        let (car, rec) = (self.carrier(1), self.receiver(INCINERATOR));
+        self.push(
+            &collector,
+            "manifest.opened",
+            opened,
+            json!({"manifest": onward.to_string(), "generator": collector, "carrier": car, "receiver": rec,
+                   "lines": [{"code": code, "quantity_g": shipped, "form": "液态", "packaging": "200L铁桶"}],
+                   "note": "收集的废机油转移焚烧处置"}),
+        );
+        let pickup = opened + self.hours(2);
+        self.push(
+            &car,
+            "manifest.picked_up",
+            pickup,
+            json!({"manifest": onward.to_string(), "vehicle": CARRIERS[1].plates[0]}),
+        );
+        let received_at = pickup + self.hours(3);
+        self.guard(pickup, received_at, pickup + secs(self.limits.transit_s));
+        self.push(
+            &rec,
+            "manifest.received",
+            received_at,
+            json!({"manifest": onward.to_string(), "lines": [{"code": code, "quantity_g": shipped}]}),
+        );
+        let disposed_at = received_at + self.days(2);
+        self.guard(
+            received_at,
+            disposed_at,
+            received_at + secs(self.limits.disposal_s),
+        );
+        self.push(
+            &rec,
+            "manifest.disposed",
+            disposed_at,
+            json!({"manifest": onward.to_string(), "lines": [{"code": code, "quantity_g": shipped, "method": "D10"}]}),
+        );
+        let shop = self.gen(COLLECTED_SHOPS[0]);
+        self.highlight(WHAT, Some(first_legs[0]), None, Some(shop));
+        self.highlight(
+            "收集单位开具的后续转移联单（从收集贮存的库存转出）",
+            Some(onward),
+            None,
+            Some(collector),
+        );
+    }
+
     /// Work waiting for a newcomer: a manifest to pick up, and one on the road to receive.
     fn todays_work(&mut self) {
         let opened = self.latest - self.hours(3);
@@ -1756,7 +1869,7 @@ mod tests {
         let count = |r| orgs.iter().filter(|o| o.role == r).count();
         assert!(count(Role::Generator) >= 30);
         assert_eq!(count(Role::Carrier), 3);
-        assert_eq!(count(Role::Receiver), 4);
+        assert_eq!(count(Role::Receiver), 5);
     }
 
     #[test]
@@ -1813,6 +1926,18 @@ mod tests {
                     for l in lines.as_array().unwrap() {
                         *stock
                             .entry((generator.clone(), l["code"].as_str().unwrap().into()))
+                            .or_default() += l["quantity_g"].as_i64().unwrap();
+                    }
+                }
+                "manifest.stored" => {
+                    let (_, lines) = &opened[b["manifest"].as_str().unwrap()];
+                    assert_eq!(
+                        lines.as_array().unwrap().len(),
+                        b["lines"].as_array().unwrap().len()
+                    );
+                    for l in b["lines"].as_array().unwrap() {
+                        *stock
+                            .entry((e.actor.clone(), l["code"].as_str().unwrap().into()))
                             .or_default() += l["quantity_g"].as_i64().unwrap();
                     }
                 }

@@ -70,8 +70,9 @@ function renderNav(current) {
   const groups = new Map();
   for (const p of PAGES) {
     if (p.menu === false || !allowed(p, s)) continue;
-    if (!groups.has(p.group)) groups.set(p.group, []);
-    groups.get(p.group).push(p);
+    const group = typeof p.group === 'function' ? p.group(s) : p.group;
+    if (!groups.has(group)) groups.set(group, []);
+    groups.get(group).push(p);
   }
   mount(app.nav, [...groups].map(([g, pages]) => h('div.nav-group',
     h('div.nav-title', g),

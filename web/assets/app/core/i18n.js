@@ -152,7 +152,7 @@ export const EVENT_TYPES = {
   'facility.amended': '设施变更',
   'facility.closed': '设施关闭',
   'waste.treated': '自行利用/处置',
-  'manifest.stored': '接收单位贮存',
+  'manifest.stored': '接收单位入库贮存',
   'plan.filed': '管理计划备案',
   'declaration.filed': '申报',
 };

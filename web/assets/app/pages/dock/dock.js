@@ -3,8 +3,9 @@
 // see it at a glance, and sign the one step that is due. One task per screen, each a route:
 //   #/dock                    find, and the list of manifests waiting for this org
 //   #/dock?n=<number>         the manifest and the steps this org may sign now
-//   #/dock?n=<number>&do=<k>  one step's form (k: pickup, receive, reject, dispose, cancel)
-//   #/dock?n=<number>&done=<seq>&did=<k>   the outcome, with 下一张
+//   #/dock?n=<number>&do=<k>  one step's form (k: pickup, receive, reject, dispose, store, cancel)
+//   #/dock?n=<number>&done=<seq>&did=<k>   the outcome, with 下一张 (&labels=1: a storing packed
+//                             lines in new containers, whose labels it links to)
 //   #/dock?scan=1             find, with the camera started (下一张 after a scan)
 // so that the phone's back button walks back through the steps.
 
@@ -15,7 +16,7 @@ import { formatQuantity } from '../../core/units.js';
 import { formatTime } from '../../core/time.js';
 import { MANIFEST_STATUS, label } from '../../core/i18n.js';
 import {
-  availableActions, nextStep, loadMethods, pickupForm, receiveForm, rejectForm, disposeForm, cancelForm,
+  availableActions, nextStep, loadMethods, pickupForm, receiveForm, rejectForm, disposeForm, storeForm, cancelForm,
 } from '../shared/actions.js';
 
 const NUMBER_RE = /^\d{14}$/;
@@ -24,13 +25,16 @@ const UUID_RE = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/i;
 // The forms of the steps, by the keys availableActions() uses. availableActions decides which
 // steps the org may take (by its part in the manifest and the status); the forms come from the
 // same module as on the manifest page, so a rule of a step lives in one place.
-const FORMS = { pickup: pickupForm, receive: receiveForm, reject: rejectForm, dispose: disposeForm, cancel: cancelForm };
+const FORMS = {
+  pickup: pickupForm, receive: receiveForm, reject: rejectForm, dispose: disposeForm, store: storeForm, cancel: cancelForm,
+};
 
 const DONE_TEXT = {
   pickup: '已起运',
   receive: '已签收',
   reject: '已拒收',
   dispose: '已利用/处置',
+  store: '已入库贮存',
   cancel: '已作废',
 };
 
@@ -268,6 +272,9 @@ function nothingToDo(ctx, m) {
   if (m.carrier === me && s === 'picked_up') return '已起运。送达后由接收单位签收。';
   if (m.receiver === me && s === 'opened') return '尚未起运：运输单位起运后才能签收。';
   if (s === 'disposed') return '本联单已办结，无需再操作。';
+  if (s === 'stored') return m.receiver === me
+    ? '本联单的废物已入库贮存，可在“我的库存”查看，并从“开具联单”转移给有许可证的利用/处置单位。'
+    : '本联单的废物已由接收单位入库贮存。';
   if (s === 'rejected') return '本联单已被拒收，废物已退回产废单位库存。';
   if (s === 'cancelled') return '本联单已作废。';
   if (m.carrier === me && s !== 'opened') return '运输单位的操作已完成。';
@@ -289,6 +296,10 @@ function lineItem(line, catalogue, methods, shortfallBp) {
     const m = line.method && methods.get(line.method);
     facts.push(h('span', h('span.muted', '利用/处置 '), h('strong', formatQuantity(line.disposed_g)),
       line.method ? h('span.dock-method', ` ${line.method}${m ? ' ' + m.name : ''}`) : null));
+  }
+  if (known(line.stored_g)) {
+    facts.push(h('span', h('span.muted', '入库贮存 '), h('strong', formatQuantity(line.stored_g)),
+      known(line.lot) ? h('span.muted', ` 批次 ${line.lot}`) : null));
   }
   return h('li.dock-line',
     h('div.dock-line-head',
@@ -315,6 +326,7 @@ const STEP_TIMES = [
   ['manifest.received', '签收时间'],
   ['manifest.rejected', '拒收时间'],
   ['manifest.disposed', '利用/处置时间'],
+  ['manifest.stored', '入库贮存时间'],
   ['manifest.cancelled', '作废时间'],
 ];
 
@@ -513,7 +525,7 @@ async function renderWork(ctx, el) {
   }
   if (ctx.session.has('receiver')) {
     groups.push({ title: '待签收', hint: '运输中、送往本单位', params: { receiver: me, status: 'picked_up' }, testid: 'work-receive' });
-    groups.push({ title: '待利用/处置', hint: '本单位已签收', params: { receiver: me, status: 'received' }, testid: 'work-dispose' });
+    groups.push({ title: '待利用/处置或贮存', hint: '本单位已签收，尚未利用/处置或入库贮存', params: { receiver: me, status: 'received' }, testid: 'work-dispose' });
   }
   if (!groups.length) {
     mount(el);
@@ -603,7 +615,7 @@ async function renderManifest(ctx, ref) {
     mount(body,
       backLink(manifestRoute(m.number), '返回联单'),
       heading(title ? title.textContent : a.title),
-      await slimCard(ctx, m, key !== 'receive' && key !== 'dispose'),
+      await slimCard(ctx, m, key !== 'receive' && key !== 'dispose' && key !== 'store'),
       h('div.dock-form', form));
     requestAnimationFrame(() => {
       const first = form.querySelector('input[type=text], textarea');
@@ -613,7 +625,7 @@ async function renderManifest(ctx, ref) {
   }
 
   mount(body,
-    doneSeq ? successBanner(ctx, m, doneSeq, ctx.query.did) : backLink('/dock', '返回查找'),
+    doneSeq ? successBanner(ctx, m, doneSeq, ctx.query.did, ctx.query.labels === '1') : backLink('/dock', '返回查找'),
     doneSeq ? null : h('h1.dock-sr', `联单 ${m.number}`),
     await manifestCard(ctx, m),
     doneSeq && actions.length ? h('h2', '接着办理') : null,
@@ -631,10 +643,11 @@ async function renderManifest(ctx, ref) {
 
 /** After a signed step: the outcome screen, replacing the form in the history. */
 function done(ctx, m, key, entry) {
-  location.replace('#' + manifestRoute(m.number, `&done=${encodeURIComponent(entry.seq)}&did=${encodeURIComponent(key || '')}`));
+  const labels = entry.relabelled && entry.relabelled.length ? '&labels=1' : '';
+  location.replace('#' + manifestRoute(m.number, `&done=${encodeURIComponent(entry.seq)}&did=${encodeURIComponent(key || '')}${labels}`));
 }
 
-function successBanner(ctx, m, seq, key) {
+function successBanner(ctx, m, seq, key, labels) {
   const next = h('button.primary.dock-big.dock-next-btn', { type: 'button', 'data-testid': 'next' }, '下一张');
   const again = { camera: '/dock?scan=1', file: '/dock?focus=photo' };
   next.addEventListener('click', () => ctx.navigate(again[lastWay] || '/dock?focus=number'));
@@ -645,6 +658,9 @@ function successBanner(ctx, m, seq, key) {
     h('p.dock-success-status', '联单状态：', h('strong', label(MANIFEST_STATUS, m.status))),
     h('p.dock-success-seq', '账本序号 ', h('strong', { 'data-testid': 'seq' }, String(seq))),
     next,
+    key === 'store' ? h('p.dock-proof',
+      labels ? [link(`/labels?lot=${encodeURIComponent(seq)}`, '打印新容器标签'), '　'] : null,
+      link('/my-stock', '查看我的库存'), '　', link('/open', '开具后续转移联单')) : null,
     h('p.dock-proof', h('a', { href: proofHref(seq), target: '_blank', rel: 'noopener' }, '查看存证证明')));
 }
 

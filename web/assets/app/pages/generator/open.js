@@ -4,6 +4,9 @@
 // Waste declared in containers (一物一码) ships only by naming them: a line of such a code lists
 // the containers ticked, and its quantity is their declared weights; waste declared without
 // containers is taken by quantity, oldest lots first.
+// A receiver opens onward manifests the same way from the lots it stored (收集 → 转移): it is the
+// manifest's generator (移出人), its lots show the manifests they came from, and it is not offered
+// as its own receiver.
 
 import { h, mount, field, fieldError, notice, select, link, clearFieldErrors } from '../../core/dom.js';
 import { ProblemError } from '../../core/api.js';
@@ -31,7 +34,9 @@ function receives(l, code, date) {
 export async function render(ctx) {
   const body = h('div');
   mount(ctx.main,
-    heading('开具联单', '把本单位库存中的危险废物交给运输单位，运往有经营许可证的接收单位。开具后预留相应库存，运输单位起运前可以作废。'),
+    heading('开具联单', ctx.session.has('generator')
+      ? '把本单位库存中的危险废物交给运输单位，运往有经营许可证的接收单位。开具后预留相应库存，运输单位起运前可以作废。'
+      : '把本单位入库贮存的危险废物（后续转移）交给运输单位，运往有经营许可证的利用/处置单位。开具后预留相应库存，运输单位起运前可以作废。'),
     body);
   const today = todayCst();
   await loading(body, async () => {
@@ -43,12 +48,18 @@ export async function render(ctx) {
     // Loose stock (lots without containers) by code, and containers in stock by code.
     const free = new Map();
     const boxes = new Map();
-    for (const l of lots) {
+    // code → the manifests its stored lots came from, oldest lot first (the order lines take them).
+    const origins = new Map();
+    for (const l of [...lots].sort((a, b) => (a.date < b.date ? -1 : a.date > b.date ? 1 : a.seq - b.seq))) {
+      if (l.origin && l.remaining_g > l.reserved_g) {
+        if (!origins.has(l.code)) origins.set(l.code, new Map());
+        origins.get(l.code).set(l.origin.number || l.origin.manifest, l.origin);
+      }
       if (l.containers) {
         for (const c of l.containers) {
           if (c.status !== 'in_stock') continue;
           if (!boxes.has(l.code)) boxes.set(l.code, []);
-          boxes.get(l.code).push({ ...c, lot: l.seq, date: l.date });
+          boxes.get(l.code).push({ ...c, lot: l.seq, date: l.date, origin: l.origin });
         }
         continue;
       }
@@ -57,14 +68,15 @@ export async function render(ctx) {
     }
     const codes = [...new Set([...free.keys(), ...boxes.keys()])];
     const cat = await catalogueEntries(codes, today);
-    return { free, boxes, codes, carriers, cat };
+    return { free, boxes, origins, codes, carriers, cat };
   }, (data) => form(ctx, data, today));
 }
 
-function form(ctx, { free, boxes, codes: stockCodes, carriers, cat }, today) {
+function form(ctx, { free, boxes, origins, codes: stockCodes, carriers, cat }, today) {
   if (!stockCodes.length) {
     return [notice('info', h('strong', '本单位没有可开单的库存。'), ' 请先',
-      link('/declare', '申报登记'), '；已预留给其他联单的库存不能重复开单。')];
+      ctx.session.has('generator') ? link('/declare', '申报登记') : '在“扫码作业”中把签收的联单入库贮存',
+      '；已预留给其他联单的库存不能重复开单。')];
   }
   const codes = [...stockCodes].sort();
   const boxSum = (list) => list.reduce((a, c) => a + c.quantity_g, 0);
@@ -102,6 +114,7 @@ function form(ctx, { free, boxes, codes: stockCodes, carriers, cat }, today) {
     };
     line.remove = h('button.link', { type: 'button', on: { click: () => removeLine(line) } }, '删除此行');
     line.picker = h('div');
+    line.origin = h('div.hint', { 'data-testid': `line-origin-${n}` });
     line.ticks = [];
     line.code.addEventListener('change', () => {
       showContainers(line, n);
@@ -115,6 +128,9 @@ function form(ctx, { free, boxes, codes: stockCodes, carriers, cat }, today) {
 
   /** The containers of the line's code in stock, to tick; the quantity follows their weights. */
   function showContainers(line, n) {
+    const from = origins.get(line.code.value);
+    mount(line.origin, from && from.size ? ['来源（入库贮存的联单，按批次先后）：',
+      [...from.values()].map((o, i) => [i ? '、' : '', link(`/manifests/${o.number || o.manifest}`, h('span.mono', o.number || o.manifest))])] : null);
     const list = boxes.get(line.code.value) || [];
     line.ticks = [];
     line.update = null;
@@ -138,7 +154,8 @@ function form(ctx, { free, boxes, codes: stockCodes, carriers, cat }, today) {
       const input = h('input', { type: 'checkbox', value: c.id, 'data-testid': `line-container-${n}-${i + 1}`, 'data-container': c.id });
       input.id = `pick-${n}-${i}-${Math.random().toString(36).slice(2, 7)}`;
       input.addEventListener('change', update);
-      return { input, c, el: h('div.check', input, h('label', { for: input.id }, `${c.id}　${formatQuantity(c.quantity_g)}（${c.date}）`)) };
+      const from = c.origin ? `，来源联单 ${c.origin.number || c.origin.manifest}` : '';
+      return { input, c, el: h('div.check', input, h('label', { for: input.id }, `${c.id}　${formatQuantity(c.quantity_g)}（${c.date}${from}）`)) };
     });
     const all = h('button.link', { type: 'button', on: { click: () => { line.ticks.forEach((t) => { t.input.checked = true; }); update(); } } }, '全选');
     const none = h('button.link', { type: 'button', on: { click: () => { line.ticks.forEach((t) => { t.input.checked = false; }); update(); } } }, '全不选');
@@ -163,6 +180,7 @@ function form(ctx, { free, boxes, codes: stockCodes, carriers, cat }, today) {
     mount(linesEl, lines.map((l, i) => h('fieldset.line',
       h('legend', `第 ${i + 1} 行`),
       field('废物代码', l.code, '只列出本单位有可开单库存的代码。'),
+      l.origin,
       l.picker,
       h('div.row',
         field('数量', l.quantity),
@@ -206,7 +224,8 @@ function form(ctx, { free, boxes, codes: stockCodes, carriers, cat }, today) {
           if (!m.has(chosen[i])) m.set(chosen[i], l.license);
         }
       });
-      const holders = [...byHolder].filter(([, m]) => m.size === chosen.length).map(([o]) => o);
+      // The opener is never its own receiver (a collector holds a licence covering its stock).
+      const holders = [...byHolder].filter(([o, m]) => m.size === chosen.length && o !== ctx.session.org).map(([o]) => o);
       const infos = await orgInfos(ctx, holders);
       if (round !== receiverRound) return;
       if (!holders.length) {

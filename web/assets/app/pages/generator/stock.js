@@ -1,6 +1,8 @@
-// 我的库存: the generator's lots, how long each has been held and how close it is to the storage
-// limit in the ledger's limits (generator_storage_s where set, else storage_s). A lot past its
-// limit is what the ledger tickets as storage_overdue, so it is shown before that happens.
+// 我的库存: the org's lots, how long each has been held and how close it is to the storage limit
+// in the ledger's limits: for a generator's declared lots generator_storage_s where set, else
+// storage_s; for lots a receiver stored from a manifest (收集、贮存) storage_s, counted from the
+// receipt. A lot past its limit is what the ledger tickets as storage_overdue, so it is shown
+// before that happens. A stored lot links to its origin manifest; 开具联单 ships lots on.
 
 import { h, mount, badge, link, notice } from '../../core/dom.js';
 import { Api } from '../../core/api.js';
@@ -32,11 +34,14 @@ export function lotState(lot, limitS, now = new Date()) {
 
 export async function render(ctx) {
   const showAll = ctx.query.all === '1';
+  const generator = ctx.session.has('generator');
   const body = h('div');
   mount(ctx.main,
-    heading('我的库存', '本单位申报后尚未转移出去的危险废物，按批次列出。已预留的部分属于已开具、尚未起运的联单。'),
+    heading('我的库存', generator
+      ? '本单位申报后（以及接收后入库贮存的）尚未转移出去的危险废物，按批次列出。已预留的部分属于已开具、尚未起运的联单。'
+      : '本单位接收后入库贮存、尚未转移出去的危险废物，按批次列出，每批注明来源联单。已预留的部分属于已开具、尚未起运的联单。'),
     h('div.actions.no-print',
-      link('/declare', '申报登记'), link('/open', '开具联单'),
+      generator ? link('/declare', '申报登记') : null, link('/open', '开具联单'),
       h('a', { href: showAll ? '#/my-stock' : '#/my-stock?all=1' }, showAll ? '只看有剩余的批次' : '也显示已清空的批次')),
     body);
   await loading(body, async () => {
@@ -46,16 +51,26 @@ export async function render(ctx) {
     ]);
     const cat = await catalogueEntries([...new Set(lots.map((l) => l.code))], todayCst());
     return { ledger, lots, cat };
-  }, ({ ledger, lots, cat }) => view(ledger, lots, cat));
+  }, ({ ledger, lots, cat }) => view(ledger, lots, cat, generator));
 }
 
-function view(ledger, lots, cat) {
+/** The storage limit of a lot: storage_s for one stored from a manifest, else the generator's. */
+export function lotLimit(lot, limits) {
+  return lot.origin ? limits.storage_s : (limits.generator_storage_s ?? limits.storage_s);
+}
+
+function view(ledger, lots, cat, generator) {
   const limits = ledger.limits || {};
-  const limitS = limits.generator_storage_s ?? limits.storage_s;
+  const anyStored = lots.some((l) => l.origin);
+  const anyDeclared = lots.some((l) => !l.origin) || generator;
+  const limitS = anyDeclared ? (limits.generator_storage_s ?? limits.storage_s) : limits.storage_s;
   const limitDays = Math.round(limitS / 86400);
+  const storedDays = Math.round(limits.storage_s / 86400);
+  const limitText = anyStored && anyDeclared && storedDays !== limitDays
+    ? `申报批次 ${limitDays} 天，入库贮存批次 ${storedDays} 天` : `${anyDeclared ? limitDays : storedDays} 天`;
   const today = todayCst();
   const now = new Date();
-  const rows = lots.map((l) => ({ ...l, state: lotState(l, limitS, now), age: daysBetween(l.date, today) }));
+  const rows = lots.map((l) => ({ ...l, limitS: lotLimit(l, limits), state: lotState(l, lotLimit(l, limits), now), age: daysBetween(l.date, today) }));
   const live = rows.filter((r) => r.remaining_g > 0);
   const sum = (f) => live.reduce((a, r) => a + f(r), 0);
   const overdue = live.filter((r) => r.state.tone === 'bad');
@@ -73,14 +88,15 @@ function view(ledger, lots, cat) {
   const desc = (code) => cat.get(code)?.description || '';
 
   return [
-    overdue.length ? notice('error', h('strong', `有 ${overdue.length} 个批次已超过贮存期限（${limitDays} 天）。`),
+    overdue.length ? notice('error', h('strong', `有 ${overdue.length} 个批次已超过贮存期限（${limitText}）。`),
       ' 请尽快开具联单转移，超期贮存将被自动立案（贮存超期）。') : null,
     !overdue.length && near.length ? notice('info', h('strong', `有 ${near.length} 个批次将在 ${NEAR_DAYS} 天内到达贮存期限。`)) : null,
     h('div.grid',
       h('div.figure', h('div.value', formatQuantity(sum((r) => r.remaining_g))), h('div.label', '库存合计')),
       h('div.figure', h('div.value', formatQuantity(sum((r) => r.reserved_g))), h('div.label', '其中已预留（待起运）')),
       h('div.figure', h('div.value', String(live.length)), h('div.label', '有剩余的批次')),
-      h('div.figure', h('div.value', `${limitDays} 天`), h('div.label', '贮存期限（自产生日期起）'))),
+      h('div.figure', h('div.value', anyStored && anyDeclared && storedDays !== limitDays ? `${limitDays} / ${storedDays} 天` : `${anyDeclared ? limitDays : storedDays} 天`),
+        h('div.label', anyStored ? '贮存期限（自产生或签收日期起）' : '贮存期限（自产生日期起）'))),
     h('h2', '按废物代码'),
     stackTable([
       { title: '废物代码', get: (t) => h('span.mono', t.code) },
@@ -94,18 +110,24 @@ function view(ledger, lots, cat) {
     stackTable([
       { title: '批次', class: 'num', get: (r) => String(r.seq) },
       { title: '废物代码', get: (r) => [h('span.mono', r.code), h('div.muted.small', desc(r.code))] },
-      { title: '产生日期', get: (r) => r.date },
+      anyStored ? {
+        title: '来源',
+        get: (r) => (r.origin
+          ? h('span', { 'data-testid': `lot-origin-${r.seq}-${r.code}` }, '联单 ', link(`/manifests/${r.origin.number || r.origin.manifest}`, h('span.mono', r.origin.number || r.origin.manifest)))
+          : '本单位申报'),
+      } : null,
+      { title: anyStored ? '批次日期' : '产生日期', get: (r) => r.date },
       { title: '已存天数', class: 'num', get: (r) => `${r.age} 天` },
-      { title: '期限', get: (r) => formatTime(lotDeadline(r.date, limitS).toISOString()).slice(0, 16) },
+      { title: '期限', get: (r) => formatTime(lotDeadline(r.date, r.limitS).toISOString()).slice(0, 16) },
       { title: '申报量', class: 'num', get: (r) => formatQuantity(r.quantity_g) },
       { title: '剩余', class: 'num', get: (r) => formatQuantity(r.remaining_g) },
       { title: '已预留', class: 'num', get: (r) => formatQuantity(r.reserved_g) },
       { title: '容器', get: (r) => (r.containers && r.containers.length
-        ? link(`/labels?lot=${r.seq}`, `${r.containers.length} 个 · 标签`) : '—') },
+        ? link(`/labels?lot=${r.seq}&code=${r.code}`, `${r.containers.length} 个 · 标签`) : '—') },
       { title: '状态', get: (r) => badge(r.state.text, r.state.tone) },
-    ], rows.sort((a, b) => (a.date < b.date ? -1 : a.date > b.date ? 1 : a.seq - b.seq)),
-    { empty: '暂无库存批次。申报登记后会在这里出现。', caption: `贮存期限 ${limitDays} 天；距期限 ${NEAR_DAYS} 天内标为“临近期限”。` }),
-    h('p.muted', `期限按产生日期 00:00（北京时间）起算 ${limitDays} 天；数据截至 ${formatTime(now.toISOString())}。`),
+    ].filter(Boolean), rows.sort((a, b) => (a.date < b.date ? -1 : a.date > b.date ? 1 : a.seq - b.seq)),
+    { empty: generator ? '暂无库存批次。申报登记后会在这里出现。' : '暂无库存批次。签收后在“扫码作业”中入库贮存，会在这里出现。', caption: `贮存期限 ${limitText}；距期限 ${NEAR_DAYS} 天内标为“临近期限”。` }),
+    h('p.muted', `期限按${anyStored ? '批次日期（申报的产生日期，或入库贮存批次的签收日期）' : '产生日期'} 00:00（北京时间）起算；数据截至 ${formatTime(now.toISOString())}。`),
   ];
 }
 

@@ -1,5 +1,5 @@
 // The signed steps of a manifest after its opening, one form each: the generator cancels, the
-// carrier picks up, the receiver receives, rejects or disposes. The manifest page and the dock
+// carrier picks up, the receiver receives, rejects, disposes or stores. The manifest page and the dock
 // view both use these, so a rule of a step is written once.
 //
 // Each form takes (ctx, manifest, onDone, opts): `manifest` is the GET /v1/manifests/{id} view,
@@ -10,8 +10,9 @@ import { h, mount, field, fieldError, notice, select, table, stackOnPhone, clear
 import { Api } from '../../core/api.js';
 import { act } from '../../core/ui.js';
 import { toGrams, fromGrams, formatQuantity, QuantityError, UNITS } from '../../core/units.js';
-import { MANIFEST_STATUS, label } from '../../core/i18n.js';
-import { spacedId } from '../../core/containers.js';
+import { MANIFEST_STATUS, STORAGE_TYPES, label } from '../../core/i18n.js';
+import { spacedId, nextFreeIds, evenSplit } from '../../core/containers.js';
+import { cstDate, todayCst } from '../../core/time.js';
 import { scanChecklist } from './scan.js';
 
 const UNIT_OPTIONS = Object.entries(UNITS).map(([k, u]) => [k, u.label]);
@@ -412,6 +413,285 @@ export function disposeForm(ctx, manifest, onDone, opts = {}) {
   return form;
 }
 
+const known = (v) => v !== null && v !== undefined;
+
+/** The CST date of the manifest's receipt: the date of the lots a storing makes (protocol §6 Stock). */
+export function receiptDate(manifest) {
+  const r = (manifest.history || []).find((x) => x.type === 'manifest.received');
+  return r ? cstDate(r.at) : todayCst();
+}
+
+/** The receiver's active storage facilities, or [] when they cannot be read (none is then named). */
+function storageFacilities(ctx) {
+  return ctx.api.get('/v1/facilities', { org: ctx.session.org })
+    .then((r) => r.facilities.filter((f) => f.kind === 'storage' && f.status === 'active'))
+    .catch(() => []);
+}
+
+/**
+ * 入库贮存: the receiver, while `received`, puts what it received into its own stock
+ * (manifest.stored) instead of disposing of it: per line the quantity stored (at most the
+ * received one), and for a line that came in containers either the containers as received
+ * (only when the receipt weighed them one by one) or new containers of its own, relabelled with
+ * HJ 1276 codes packed by the receiver on the receipt's date; a line may also be packed anew.
+ * Each line stored above 0 becomes a lot, dated the receipt's CST date, from which the receiver
+ * may open onward manifests. The form shows what it will sign before signing.
+ * onDone gets the entry with `relabelled`: the codes of the lines packed in new containers.
+ */
+export function storeForm(ctx, manifest, onDone, opts = {}) {
+  const me = ctx.session.org;
+  const unit = unitSelect(opts.unit || 't');
+  const lotDate = receiptDate(manifest);
+  const facility = h('select', { 'data-testid': 'store-facility', disabled: true }, h('option', { value: '' }, '正在查询贮存设施……'));
+  const holder = h('div');
+  const preview = h('div.store-preview', { 'aria-live': 'polite', 'data-testid': 'store-preview' });
+  const button = h('button.primary', { type: 'submit' }, '签名并入库贮存');
+  const out = h('div.out', { 'aria-live': 'polite' });
+  let stores = [];
+
+  const rows = (manifest.lines || []).map((line, li) => {
+    const received = line.received_g ?? 0;
+    const boxes = line.containers && line.containers.length ? line.containers : null;
+    const weighedOne = Boolean(boxes && boxes.some((c) => known(c.received_g)));
+    const arrived = boxes ? boxes.filter((c) => (c.received_g ?? 0) > 0) : [];
+    const keptGrams = arrived.reduce((a, c) => a + c.received_g, 0);
+    const modes = boxes
+      ? [
+        weighedOne ? ['keep', `保留原容器（${arrived.length} 个，按签收时逐个称重的重量）`] : null,
+        ['relabel', '重新包装贴标（本单位新的容器识别码）'],
+      ].filter(Boolean)
+      : [['none', '不按容器（散装入库）'], ['relabel', '装入容器（本单位新的容器识别码）']];
+    const mode = select(modes, { value: modes[0][0], 'data-testid': `store-mode-${line.code}` });
+    const input = h('input', {
+      type: 'text', inputmode: 'decimal', autocomplete: 'off',
+      'data-testid': `stored-${line.code}`, value: fromGrams(received, unit.value).replace(/,/g, ''),
+    });
+    const count = h('input', {
+      type: 'number', min: 1, max: 999, step: 1, inputmode: 'numeric',
+      value: String(Math.max(1, arrived.length || (boxes ? boxes.length : 1))), 'data-testid': `store-count-${line.code}`,
+    });
+    const countField = field('新容器数量', count, `每个新容器一个识别码和标签，包装日期为签收日期 ${lotDate}。`);
+    const codesEl = h('div.container-codes', { 'aria-live': 'polite', 'data-testid': `store-codes-${line.code}` });
+    const row = { line, received, boxes, weighedOne, arrived, keptGrams, mode, input, count, countField, codesEl, relabel: null, round: 0 };
+
+    /** The line's stored grams as typed, or null. */
+    row.grams = () => {
+      if (row.mode.value === 'keep') return keptGrams;
+      try {
+        return toGrams(input.value, unit.value, { allowZero: true });
+      } catch {
+        return null;
+      }
+    };
+    /** Even weights of the new containers, unless typed by hand. */
+    row.split = () => {
+      if (!row.relabel || row.relabel.edited) return;
+      const g = row.grams();
+      const parts = g && g >= row.relabel.ids.length ? evenSplit(g, row.relabel.ids.length) : null;
+      row.relabel.weights.forEach((w, i) => {
+        w.value = parts ? fromGrams(parts[i], unit.value).replace(/,/g, '') : '';
+      });
+    };
+    /** Proposes the next free codes of the receipt's date for the receiver and this code. */
+    row.propose = async () => {
+      const n = Number(count.value);
+      const g = row.grams();
+      if (row.mode.value !== 'relabel' || !g || !Number.isInteger(n) || n < 1 || n > 999) {
+        row.relabel = null;
+        mount(codesEl, row.mode.value === 'relabel' && g === 0 ? h('p.muted', '数量为 0 的行不入库，也不装容器。') : null);
+        return;
+      }
+      if (row.relabel && row.relabel.n === n) {
+        row.split();
+        return;
+      }
+      const mine = ++row.round;
+      row.relabel = null;
+      mount(codesEl, h('p.muted', '正在生成容器识别码……'));
+      try {
+        const ids = await nextFreeIds(ctx.api, me, line.code, lotDate, n);
+        if (mine !== row.round) return;
+        const weights = ids.map((id, i) => {
+          const w = h('input', {
+            type: 'text', inputmode: 'decimal', autocomplete: 'off',
+            'data-testid': `store-weight-${line.code}-${i + 1}`, 'aria-label': `新容器 ${i + 1} 的重量`,
+          });
+          w.addEventListener('input', () => {
+            row.relabel.edited = true;
+            update();
+          });
+          return w;
+        });
+        row.relabel = { n, ids, weights, edited: false };
+        row.split();
+        mount(codesEl,
+          h('p.muted', `按 HJ 1276-2022 生成：本单位统一社会信用代码 + 废物代码 + 包装日期（签收日期）+ 序号。各容器重量默认平均分配，可按实际称重修改，合计须等于入库数量（单位：${UNITS[unit.value].label}）。`),
+          table([
+            { title: '序号', class: 'num', get: (r) => String(r.i + 1) },
+            { title: '容器识别码', get: (r) => h('span.mono.container-id', { 'data-container': r.id }, spacedId(r.id)) },
+            { title: `重量（${UNITS[unit.value].label}）`, get: (r) => r.w },
+          ], ids.map((id, i) => ({ i, id, w: weights[i] }))));
+        update();
+      } catch (e) {
+        if (mine !== row.round) return;
+        mount(codesEl, notice('error', h('strong', e.message || String(e))));
+      }
+    };
+    row.show = () => {
+      const keep = mode.value === 'keep';
+      input.readOnly = keep;
+      if (keep) input.value = fromGrams(keptGrams, unit.value).replace(/,/g, '');
+      countField.hidden = mode.value !== 'relabel';
+      row.propose();
+    };
+    mode.addEventListener('change', () => {
+      row.show();
+      update();
+    });
+    input.addEventListener('input', () => {
+      row.split();
+      row.propose();
+      update();
+    });
+    count.addEventListener('input', () => {
+      row.propose();
+      update();
+    });
+    const hints = [`实收 ${formatQuantity(received)}，入库数量不得超过实收数量；填 0 表示该行不入库。`];
+    if (boxes && !weighedOne) hints.push('签收时没有逐个称重，原容器不能保留，须重新包装贴标。');
+    row.el = h('fieldset.line', { 'data-testid': `store-line-${li + 1}` },
+      h('legend', lineTitle(line, opts.catalogue)),
+      field('入库数量', input, hints.join('')),
+      field(boxes ? '容器' : '包装', mode, boxes ? `联单列明 ${boxes.length} 个容器，签收时实到 ${arrived.length} 个。` : null),
+      countField, codesEl);
+    return row;
+  });
+
+  unit.addEventListener('change', () => {
+    for (const r of rows) {
+      const other = unit.value === 't' ? 'kg' : 't';
+      if (r.mode.value !== 'keep') {
+        try {
+          r.input.value = fromGrams(toGrams(r.input.value, other, { allowZero: true }), unit.value).replace(/,/g, '');
+        } catch { /* leave what was typed */ }
+      }
+      if (r.relabel) r.relabel.n = 0;
+      r.show();
+    }
+    update();
+  });
+  facility.addEventListener('change', update);
+
+  /**
+   * The event body, or null. With `mark`, the first wrong field is marked and focused; without,
+   * nothing is marked (the preview is drawn on every change).
+   */
+  function build(mark) {
+    const fail = (control, text) => {
+      if (mark) fieldError(control, text);
+      return null;
+    };
+    const lines = [];
+    for (const r of rows) {
+      const g = r.mode.value === 'keep' ? r.keptGrams : (() => {
+        try {
+          return toGrams(r.input.value, unit.value, { allowZero: true });
+        } catch (e) {
+          if (e instanceof QuantityError) return fail(r.input, e.message);
+          throw e;
+        }
+      })();
+      if (g === null) return null;
+      if (g > r.received) return fail(r.input, `不能超过实收数量 ${formatQuantity(r.received)}`);
+      const l = { code: r.line.code, quantity_g: g };
+      if (g > 0 && r.mode.value === 'relabel') {
+        if (!r.relabel) return fail(r.count, '容器识别码尚未生成，请稍候再提交');
+        const containers = [];
+        for (let i = 0; i < r.relabel.ids.length; i++) {
+          let w;
+          try {
+            w = toGrams(r.relabel.weights[i].value, unit.value);
+          } catch (e) {
+            if (e instanceof QuantityError) return fail(r.count, `第 ${i + 1} 个新容器的重量：${e.message}`);
+            throw e;
+          }
+          containers.push({ id: r.relabel.ids[i], quantity_g: w });
+        }
+        const sum = containers.reduce((a, c) => a + c.quantity_g, 0);
+        if (sum !== g) {
+          return fail(r.count, `各新容器重量合计 ${formatQuantity(sum, unit.value)}，与入库数量 ${formatQuantity(g, unit.value)} 不一致`);
+        }
+        l.containers = containers;
+      } else if (g > 0 && r.mode.value === 'keep' && !r.weighedOne) {
+        return fail(r.mode, '签收时没有逐个称重，原容器不能保留，请选择重新包装贴标');
+      }
+      lines.push(l);
+    }
+    const body = { manifest: manifestId(manifest), lines };
+    if (facility.value) body.facility = facility.value;
+    return body;
+  }
+
+  function update() {
+    const body = build(false);
+    if (!body) {
+      mount(preview);
+      return;
+    }
+    const where = facility.value ? stores.find((f) => f.facility === facility.value) : null;
+    const rowOf = (code) => rows.find((r) => r.line.code === code);
+    mount(preview,
+      h('h4', '将签名的内容'),
+      h('ul', body.lines.map((l) => {
+        const r = rowOf(l.code);
+        let pack = '';
+        if (l.quantity_g === 0) pack = '不入库';
+        else if (l.containers) pack = `装入 ${l.containers.length} 个新容器`;
+        else if (r.boxes) pack = `保留 ${r.arrived.length} 个原容器`;
+        else pack = '不按容器';
+        return h('li', h('span.mono', l.code), `：入库 ${formatQuantity(l.quantity_g)}（${pack}）`,
+          l.quantity_g > 0 ? `，形成本单位库存批次，日期 ${lotDate}` : '');
+      })),
+      h('p', where ? `存入贮存设施 ${where.name}（${where.facility}）。` : '不指定贮存设施。',
+        ' 签名后联单状态变为“已贮存”，不能再利用/处置；贮存的废物可在“我的库存”查看，并开具后续转移联单。'),
+      h('details', h('summary', '签名的原始内容（JSON）'), h('pre.entry-json', JSON.stringify(body, null, 2))));
+  }
+
+  storageFacilities(ctx).then((list) => {
+    stores = list;
+    mount(facility, h('option', { value: '' }, list.length ? '不指定贮存设施' : '本单位没有登记在用的贮存设施'),
+      list.map((f) => h('option', { value: f.facility },
+        `${f.name}（${f.facility}，${label(STORAGE_TYPES, f.storage_type)}，尚可贮存 ${formatQuantity(Math.max(0, f.capacity_g - (f.stock_g ?? 0)))}）`)));
+    facility.disabled = !list.length;
+    update();
+  });
+
+  mount(holder, rows.map((r) => r.el));
+  for (const r of rows) r.show();
+
+  const form = actionForm('store', '入库贮存',
+    `把签收的废物存入本单位库存（收集、贮存），不再在本联单下利用/处置。每行入库数量不超过实收数量；入库批次的日期为签收日期 ${lotDate}，贮存期限自该日起算。`,
+    field('数量单位', unit), holder,
+    field('贮存设施（可选）', facility, '本单位登记的、在用的贮存设施。'),
+    preview,
+    h('div.actions', button), out);
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    clearFieldErrors(form);
+    const body = build(true);
+    if (!body) {
+      mount(out);
+      return;
+    }
+    const entry = await act(button, out, () => ctx.api.submit('manifest.stored', body), (e) => doneMessage('已入库贮存', e));
+    if (entry && onDone) {
+      onDone({ ...entry, relabelled: body.lines.filter((l) => l.containers).map((l) => l.code) });
+    }
+  });
+  update();
+  return form;
+}
+
 /**
  * The steps the signed-in org may take on `manifest` now, by its part in the manifest (not only
  * its roles: an org may be generator and receiver) and the status: [{key, title, form}] where
@@ -433,6 +713,7 @@ export function availableActions(ctx, manifest, onDone, opts = {}) {
   }
   if (manifest.receiver === me && s === 'received') {
     out.push({ key: 'dispose', title: '利用/处置', form: () => disposeForm(ctx, manifest, onDone, opts) });
+    out.push({ key: 'store', title: '入库贮存', form: () => storeForm(ctx, manifest, onDone, opts) });
   }
   return out;
 }
@@ -442,6 +723,7 @@ export function nextStep(manifest) {
   const s = manifest.status;
   if (s === 'opened') return '等待运输单位起运（产废单位可作废）';
   if (s === 'picked_up') return '运输中，等待接收单位签收或拒收';
-  if (s === 'received') return '已接收，等待利用/处置';
+  if (s === 'received') return '已接收，等待利用/处置或入库贮存';
+  if (s === 'stored') return '接收单位已入库贮存，可从其库存开具后续转移联单';
   return label(MANIFEST_STATUS, s);
 }

@@ -2,7 +2,8 @@
 // sheets, eight to a page: the waste's name, category and code, its hazards, the packing date,
 // the producing unit, the weight, and the container's 37-character 数字识别码 in text and as a QR
 // code (read back by the dock's scanner and by 容器查询).
-//   #/labels?lot=<seq>   every container of one of the org's lots (a regulator adds &org=)
+//   #/labels?lot=<seq>   every container of one of the org's lots (a regulator adds &org=; a
+//                        storing makes one lot per line, all of one seq, so &code= picks one)
 //   #/labels?id=<code>   one container
 
 import { h, mount, link, notice } from '../../core/dom.js';
@@ -24,20 +25,22 @@ async function load(ctx) {
   if (q.lot) {
     const holder = q.org || ctx.session.org;
     const lots = await ctx.api.all('/v1/stock', { generator: holder, all: 'true' }, 'lots', 100000);
-    const lot = lots.find((l) => String(l.seq) === String(q.lot));
-    if (!lot) {
+    // A storing makes one lot per line, all named by its seq: every one of them, or `code`'s.
+    const found = lots.filter((l) => String(l.seq) === String(q.lot) && (!q.code || l.code === q.code));
+    if (!found.length) {
       const err = new Error(`单位 ${holder} 没有批次 ${q.lot}，或本单位无权查看。`);
       err.notFound = true;
       throw err;
     }
-    if (!lot.containers || !lot.containers.length) {
+    const boxed = found.filter((l) => l.containers && l.containers.length);
+    if (!boxed.length) {
       const err = new Error(`批次 ${q.lot} 不是按容器申报的，没有容器标签。`);
       err.notFound = true;
       throw err;
     }
     return {
-      what: `批次 ${lot.seq}`,
-      items: lot.containers.map((c) => ({ id: c.id, code: lot.code, date: lot.date, quantity_g: c.quantity_g, org: c.id.slice(0, 18) })),
+      what: `批次 ${q.lot}`,
+      items: boxed.flatMap((lot) => lot.containers.map((c) => ({ id: c.id, code: lot.code, date: lot.date, quantity_g: c.quantity_g, org: c.id.slice(0, 18) }))),
     };
   }
   const err = new Error('请从“申报登记”“容器查询”或“我的库存”打开标签：地址中需要批次（lot）或容器识别码（id）。');

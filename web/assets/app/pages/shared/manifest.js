@@ -1,5 +1,8 @@
 // 联单详情: one manifest as the ledger derives it, its signed history step by step (each with its
 // proof of inclusion and the signed entry itself), and the next step the signed-in org may sign.
+// A line shows where its waste came from (来源: the lots it took, and the manifests that stored
+// them) and where it went on (贮存量, the lot, 后续转移: the onward manifests from that lot);
+// 流向追溯 follows every portion to its final handling (#/chains/:id).
 
 import { h, mount, badge, link, notice, dl } from '../../core/dom.js';
 import { Api, ProblemError } from '../../core/api.js';
@@ -82,10 +85,17 @@ export async function render(ctx, flash) {
 function view(ctx, { m, infos, cat, extra, note, methods, limits }, flash) {
   const reload = (entry) => {
     const type = entry?.event?.type;
-    render(ctx, `${label(EVENT_TYPES, type)}已记入账本，账本序号 ${entry.seq}。`);
+    const text = `${label(EVENT_TYPES, type)}已记入账本，账本序号 ${entry.seq}。`;
+    // A storing that packed lines in new containers links to their labels.
+    render(ctx, entry.relabelled && entry.relabelled.length
+      ? [text, ' ', link(`/labels?lot=${entry.seq}`, '打印新容器标签'), '　', link('/my-stock', '查看我的库存')]
+      : text);
   };
   const actions = availableActions(ctx, m, reload, { catalogue: cat, shortfallBp: limits.shortfall_bp });
-  const anyStored = m.lines.some((l) => l.stored_g !== undefined && l.stored_g !== null);
+  const known = (v) => v !== undefined && v !== null;
+  const anyStored = m.lines.some((l) => known(l.stored_g));
+  const anyOrigin = m.lines.some((l) => (l.origin || []).some((o) => known(o.manifest)));
+  const anyOnward = m.lines.some((l) => (l.onward || []).length);
   document.title = `联单 ${m.number} · 危险废物转移联单账本`;
 
   return [
@@ -99,6 +109,7 @@ function view(ctx, { m, infos, cat, extra, note, methods, limits }, flash) {
         h('div', statusBadge(m.status), ' ', h('span.muted', nextStep(m)))),
       h('div.actions',
         link(`/manifests/${m.number}/print`, '打印联单'),
+        link(`/chains/${m.number}`, '流向追溯'),
         link('/manifests', '返回联单查询'))),
     h('h2', '单位与运输'),
     dl([
@@ -117,8 +128,11 @@ function view(ctx, { m, infos, cat, extra, note, methods, limits }, flash) {
       { title: '运单数量', class: 'num', get: (l) => formatQuantity(l.quantity_g) },
       { title: '实收数量', class: 'num', get: (l) => formatQuantity(l.received_g) },
       { title: '利用/处置数量', class: 'num', get: (l) => formatQuantity(l.disposed_g) },
-      anyStored ? { title: '贮存数量', class: 'num', get: (l) => formatQuantity(l.stored_g) } : null,
+      anyStored ? { title: '贮存量', class: 'num', get: (l) => formatQuantity(l.stored_g) } : null,
+      anyStored ? { title: '入库批次', get: (l) => (known(l.lot) ? h('span.mono', String(l.lot)) : '—') } : null,
       { title: '方式', get: (l) => methodText(methods, l.method) },
+      anyOrigin ? { title: '来源', get: originCell } : null,
+      anyOnward ? { title: '后续转移', get: onwardCell } : null,
     ].filter(Boolean), m.lines),
     containersSection(m),
     actions.length ? [
@@ -129,6 +143,28 @@ function view(ctx, { m, infos, cat, extra, note, methods, limits }, flash) {
     h('p.muted', '每一步都由责任单位用自己的密钥签名，按顺序记入账本。账本序号和哈希可用于核验：“包含证明”说明这条记录在账本中，任何人都可复核。'),
     timeline(ctx, m.history || []),
   ];
+}
+
+/**
+ * Where a line's waste came from: each lot it took, with the manifest that stored it (a link),
+ * or the opener's own declared lot.
+ */
+function originCell(l) {
+  const list = l.origin || [];
+  if (!list.length) return '—';
+  return h('ul.plain', { 'data-testid': `origin-${l.code}` }, list.map((o) => h('li',
+    o.manifest
+      ? [link(`/manifests/${o.number || o.manifest}`, h('span.mono', o.number || o.manifest)), h('span.muted', ` 批次 ${o.lot}`)]
+      : h('span.muted', `申报批次 ${o.lot}`),
+    ' ', formatQuantity(o.quantity_g))));
+}
+
+/** The onward manifests that took from the lot a line was stored into, each a link. */
+function onwardCell(l) {
+  const list = l.onward || [];
+  if (!list.length) return '—';
+  return h('ul.plain', { 'data-testid': `onward-${l.code}` }, list.map((o) => h('li',
+    link(`/manifests/${o.number || o.manifest}`, h('span.mono', o.number || o.manifest)), ' ', formatQuantity(o.quantity_g))));
 }
 
 /** The containers each line names, each linking to its trace (容器详情). */
