@@ -10,11 +10,13 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::container::{ContainerStatus, Weighed};
-use super::facility::{FacilityKind, MAX_FIGURE};
+use super::facility::FacilityKind;
 use super::ids::WasteCode;
 use super::licence::Activity;
 use super::manifest::{count, Manifest, ManifestStatus};
-use super::oversight::{line_portions, portion_classes, shortfall_beyond_tolerance, Class, Kind};
+use super::oversight::{
+    class_at, line_portions, portion_classes, shortfall_beyond_tolerance, Class, Kind, Sums,
+};
 use super::rejection::{reject, Code, Rejection};
 use super::state::{body, Outcome, Role, State, Touched};
 use super::stock::{FirstLeg, Lot, LotKey, Origin, Portion};
@@ -106,19 +108,8 @@ impl State {
                 None => {}
             }
         }
-        if let Some(f) = b
-            .facility
-            .as_deref()
-            .and_then(|f| self.facility(&m.receiver, f))
-        {
-            let added: i64 = b.lines.iter().map(|l| l.quantity_g).sum();
-            if f.stock_g + added > MAX_FIGURE {
-                return reject(
-                    Code::QuantityTooLarge,
-                    format!("the stock of facility {} would exceed 2^53-1 g", f.facility),
-                );
-            }
-        }
+        let added: i64 = b.lines.iter().map(|l| l.quantity_g).sum();
+        self.check_room(&m.receiver, b.facility.as_deref(), added)?;
 
         // Every rule holds: the lines are stored, each with a quantity above 0 as a lot.
         let day = time::cst_date(p.header.at);
@@ -342,43 +333,18 @@ pub struct ChainLotView {
     pub overdue: bool,
 }
 
-/// Sums of a leg, a lot or a chain.
+/// Sums of a leg, a lot or a chain: the rate's sums (no portion on a leg or in a lot at a
+/// receiver is ever `stored` or treated on site), and what was left out as weighing error.
 #[derive(Debug, Default, Clone)]
 struct Tally {
-    proper: i64,
-    improper: BTreeMap<&'static str, i64>,
-    pending: i64,
+    sums: Sums,
     left_out: i64,
 }
 
 impl Tally {
-    fn add(&mut self, q: i64, class: Class) {
-        match class {
-            Class::Proper | Class::TreatedOnsite => self.proper += q,
-            Class::Improper(k) => *self.improper.entry(k.as_str()).or_insert(0) += q,
-            Class::Pending | Class::Stored => self.pending += q,
-        }
-    }
-
     fn merge(&mut self, o: &Tally) {
-        self.proper += o.proper;
-        self.pending += o.pending;
+        self.sums.merge(&o.sums);
         self.left_out += o.left_out;
-        for (k, q) in &o.improper {
-            *self.improper.entry(k).or_insert(0) += q;
-        }
-    }
-
-    fn improper_g(&self) -> i64 {
-        self.improper.values().sum()
-    }
-}
-
-/// A pending quantity whose deadline is before `now` has become improper.
-fn class_at(class: Class, deadline: Option<(Timestamp, Kind)>, now: Timestamp) -> Class {
-    match deadline {
-        Some((d, kind)) if d < now => Class::Improper(kind),
-        _ => class,
     }
 }
 
@@ -435,7 +401,7 @@ impl State {
                 };
                 let mut tally = Tally::default();
                 for (q, class, deadline) in portion_classes(leg, line, &x, &limits) {
-                    tally.add(q, class_at(class, deadline, now));
+                    tally.sums.add(class_at(class, deadline, now), q);
                 }
                 let received = leg.received_at.is_some();
                 if received && !shortfall_beyond_tolerance(line, &limits) {
@@ -457,13 +423,13 @@ impl State {
                         let overdue = portion.remaining_g > 0
                             && now > super::oversight::storage_deadline(lot);
                         let mut t = Tally::default();
-                        t.add(
-                            portion.remaining_g,
+                        t.sums.add(
                             if overdue {
                                 Class::Improper(Kind::StorageOverdue)
                             } else {
                                 Class::Pending
                             },
+                            portion.remaining_g,
                         );
                         total.merge(&t);
                         lots.push(ChainLotView {
@@ -488,9 +454,9 @@ impl State {
                     counted_g: received.then_some(x.counted_g),
                     stored_g: (leg.status == ManifestStatus::Stored).then_some(x.stored_g),
                     lot: stored_lot.map(|(lot, _)| lot.seq),
-                    proper_g: tally.proper,
-                    improper_by_kind: tally.improper.clone(),
-                    pending_g: tally.pending,
+                    proper_g: tally.sums.proper,
+                    improper_by_kind: tally.sums.improper_above_zero(),
+                    pending_g: tally.sums.pending,
                     left_out_g: tally.left_out,
                 });
             }
@@ -498,7 +464,6 @@ impl State {
                 .into_iter()
                 .find(|(f, _)| *f == fl)
                 .map_or(0, |(_, x)| x.shipped_g);
-            total.improper.retain(|_, q| *q > 0);
             chains.push((
                 first.opened_seq,
                 first_line.code.clone(),
@@ -514,11 +479,11 @@ impl State {
                             .unwrap_or_default(),
                     },
                     quantity_g: first_x,
-                    proper_g: total.proper,
-                    improper_g: total.improper_g(),
-                    pending_g: total.pending,
+                    proper_g: total.sums.proper,
+                    improper_g: total.sums.improper.iter().sum(),
+                    pending_g: total.sums.pending,
                     left_out_g: total.left_out,
-                    improper_by_kind: total.improper,
+                    improper_by_kind: total.sums.improper_above_zero(),
                     legs,
                     lots,
                 },

@@ -178,6 +178,23 @@ fn check_capacity(storage_type: Option<&str>, capacity_g: i64) -> Result<(), Rej
 }
 
 impl State {
+    /// `quantity_too_large`: the stock of `org`'s facility, if one is named, stays within
+    /// 2^53−1 g (§1) once `added` grams join it.
+    pub(super) fn check_room(
+        &self,
+        org: &str,
+        facility: Option<&str>,
+        added: i64,
+    ) -> Result<(), Rejection> {
+        match facility.and_then(|f| self.facility(org, f)) {
+            Some(f) if f.stock_g + added > MAX_FIGURE => reject(
+                Code::QuantityTooLarge,
+                format!("the stock of facility {} would exceed 2^53-1 g", f.facility),
+            ),
+            _ => Ok(()),
+        }
+    }
+
     /// The facility (org, facility), whatever its status.
     pub fn facility(&self, org: &str, facility: &str) -> Option<&Facility> {
         self.facilities.get(&(org.to_owned(), facility.to_owned()))

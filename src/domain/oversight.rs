@@ -262,7 +262,7 @@ pub struct Sums {
 }
 
 impl Sums {
-    fn add(&mut self, class: Class, q: i64) {
+    pub(super) fn add(&mut self, class: Class, q: i64) {
         match class {
             Class::Proper => self.proper += q,
             Class::TreatedOnsite => {
@@ -275,7 +275,7 @@ impl Sums {
         }
     }
 
-    fn merge(&mut self, o: &Sums) {
+    pub(super) fn merge(&mut self, o: &Sums) {
         self.proper += o.proper;
         self.treated += o.treated;
         self.pending += o.pending;
@@ -356,13 +356,30 @@ impl Figures {
     }
 }
 
+impl Sums {
+    /// The improper grams by kind, the kinds above 0 only.
+    pub(super) fn improper_above_zero(&self) -> BTreeMap<&'static str, i64> {
+        Kind::ALL
+            .iter()
+            .filter(|k| self.improper[k.index()] > 0)
+            .map(|k| (k.as_str(), self.improper[k.index()]))
+            .collect()
+    }
+}
+
+/// What a quantity of `class` with `deadline` is at `t`: a pending or stored quantity whose
+/// deadline is before `t` has become improper.
+pub(super) fn class_at(class: Class, deadline: Option<(Timestamp, Kind)>, t: Timestamp) -> Class {
+    match deadline {
+        Some((d, kind)) if d < t => Class::Improper(kind),
+        _ => class,
+    }
+}
+
 impl Contribution {
     /// The class at the book's watermark (deadlines before it have passed).
     fn class_at(&self, t: Timestamp) -> Class {
-        match self.deadline {
-            Some((d, kind)) if d < t => Class::Improper(kind),
-            _ => self.class,
-        }
+        class_at(self.class, self.deadline, t)
     }
 }
 

@@ -1,16 +1,17 @@
 //! Declared waste (申报登记) held at generators, as lots that manifests reserve and on-site
 //! treatments take oldest first.
 //!
-//! A lot is named by the seq of the entry that made it. Version 2 keeps the shape open for lots
-//! made by storings at receivers (their `origin`) and for lots of containers; a lot of
-//! `waste.declared` without containers is its own only portion.
+//! A lot is named by the seq of the entry that made it and its code (`LotKey`). Lots made by
+//! storings at receivers (`manifest.stored`, src/domain/chain.rs) remember their origin and hold
+//! portions of the first legs they came from; a take from a lot of `waste.declared` is of the
+//! portion whose first leg is the taking line itself.
 
 use chrono::NaiveDate;
 use serde::Deserialize;
 
 use super::catalogue;
 use super::container::{Container, ContainerStatus, Weighed};
-use super::facility::{FacilityKind, MAX_FIGURE};
+use super::facility::FacilityKind;
 use super::ids::WasteCode;
 use super::rejection::{reject, Code, Rejection};
 use super::state::{body, Outcome, Role, State, Touched};
@@ -160,18 +161,7 @@ impl State {
         if let Some(list) = &b.containers {
             self.check_new_containers(list, &b.generator, &code, date, b.quantity_g)?;
         }
-        if let Some(f) = b
-            .facility
-            .as_deref()
-            .and_then(|f| self.facility(&b.generator, f))
-        {
-            if f.stock_g + b.quantity_g > MAX_FIGURE {
-                return reject(
-                    Code::QuantityTooLarge,
-                    format!("the stock of facility {} would exceed 2^53-1 g", f.facility),
-                );
-            }
-        }
+        self.check_room(&b.generator, b.facility.as_deref(), b.quantity_g)?;
         let seq = self.size;
         let key = LotKey::new(seq, &b.code);
         if let Some(f) = &b.facility {
