@@ -12,10 +12,9 @@ mod common;
 use std::path::PathBuf;
 
 use axum::http::StatusCode;
-use chrono::{Duration, Utc};
 use common::fixtures::*;
 use common::harness::*;
-use common::replay;
+use common::replay::{self, ago};
 use serde_json::json;
 
 fn dir() -> PathBuf {
@@ -33,10 +32,6 @@ storage_test!(
 );
 
 // ----- how the fixture was recorded ---------------------------------------------------------
-
-fn ago(days: i64, hours: i64) -> String {
-    ts(Utc::now() - Duration::days(days) + Duration::hours(hours))
-}
 
 fn day_ago(days: i64) -> String {
     cst_day(-days)

@@ -15,10 +15,9 @@ mod common;
 
 use std::path::PathBuf;
 
-use chrono::{Duration, Utc};
 use common::fixtures::*;
 use common::harness::*;
-use common::replay;
+use common::replay::{self, ago};
 use serde_json::json;
 
 fn dir() -> PathBuf {
@@ -36,10 +35,6 @@ storage_test!(
 );
 
 // ----- how the fixture was recorded ---------------------------------------------------------
-
-fn ago(days: i64, hours: i64) -> String {
-    ts(Utc::now() - Duration::days(days) + Duration::hours(hours))
-}
 
 /// Opens (at `d` days ago), picks up (an hour later) and, with `received`, receives (three
 /// hours later) a one-line manifest of `OIL`; returns its id.

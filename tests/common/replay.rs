@@ -20,6 +20,14 @@ use hwledger::protocol::merkle::{self, Frontier};
 use hwledger::service::{GenesisRegulator, LimitFlags, Service, ServiceConfig};
 use hwledger::store::{Batch, ContainerStep, DbUrl, Head, NewEntry, Store};
 
+/// A moment `days` days and `hours` hours ago (`hours` may be negative), as an event's `at`;
+/// fixtures date their events so that every deadline has passed by the time they are recorded.
+pub fn ago(days: i64, hours: i64) -> String {
+    super::fixtures::ts(
+        chrono::Utc::now() - chrono::Duration::days(days) + chrono::Duration::hours(hours),
+    )
+}
+
 /// `tests/fixtures/<name>`.
 pub fn fixture_dir(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
