@@ -176,6 +176,7 @@ test('carrier: scans both containers at pickup (codes typed) and picks up', asyn
     await page.getByTestId('scan-input').press('Enter');
   }
   await page.getByTestId('scan-count').getByText('已扫描 2 / 2').waitFor();
+  assert.equal(await page.getByText('还有 2 个容器未扫描').count(), 0, 'the refusal goes once the drums are scanned');
   await shot(page, 'containers-pickup-scanned-390');
   await page.getByRole('button', { name: '确认起运' }).click();
   await page.getByTestId('success').getByText('已起运').waitFor();

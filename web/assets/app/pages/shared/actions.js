@@ -173,7 +173,14 @@ export function pickupForm(ctx, manifest, onDone, opts = {}) {
     placeholder: '例如 苏D12345', 'data-testid': 'vehicle',
   });
   const named = manifestContainers(manifest);
-  const checklist = named.length && !opts.containers ? scanChecklist(named) : null;
+  // A refusal for unscanned containers no longer holds once another one is scanned (the
+  // checklist also reports its first count while it is built, before it is assigned).
+  let checklist = null;
+  if (named.length && !opts.containers) {
+    checklist = scanChecklist(named, {
+      onChange: () => checklist && fieldError(checklist.input, ''),
+    });
+  }
   const scanField = checklist ? h('fieldset.field', { 'data-testid': 'pickup-scan' },
     h('legend', `核对容器（联单列明 ${named.length} 个）`),
     checklist.el,
