@@ -223,11 +223,12 @@ impl Store {
             // The writer keeps 256 MiB of pages in memory (SQLite's default is 2 MiB): the
             // indexes an append touches (container traces, manifest history) are spread over a
             // large file, and each page missing from the cache is a read before the write.
-            let write = SqlitePoolOptions::new()
-                .max_connections(1)
-                .connect_with(options.clone().pragma("cache_size", "-262144"))
-                .await
-                .with_context(|| format!("cannot open {url}"))?;
+            let write = open_sqlite(
+                SqlitePoolOptions::new().max_connections(1),
+                options.clone().pragma("cache_size", "-262144"),
+            )
+            .await
+            .with_context(|| format!("cannot open {url}"))?;
             // SQLite's migrator takes no lock: when two processes open a new database at once,
             // one may find a migration applied under it, and simply tries again.
             let mut attempt = 0;
@@ -241,11 +242,12 @@ impl Store {
                     Err(e) => return Err(e).context("database migration failed"),
                 }
             }
-            let read = SqlitePoolOptions::new()
-                .max_connections(4)
-                .connect_with(options.read_only(true).pragma("cache_size", "-32768"))
-                .await
-                .with_context(|| format!("cannot open {url}"))?;
+            let read = open_sqlite(
+                SqlitePoolOptions::new().max_connections(4),
+                options.read_only(true).pragma("cache_size", "-32768"),
+            )
+            .await
+            .with_context(|| format!("cannot open {url}"))?;
             Ok(Store::Sqlite { write, read })
         }
     }
@@ -484,5 +486,24 @@ impl WriteTx {
     pub async fn commit(self) -> anyhow::Result<()> {
         with_tx!(self, tx => tx.commit().await?);
         Ok(())
+    }
+}
+
+/// Opens a SQLite pool. Switching a new database file to WAL can answer "database is locked"
+/// without waiting for the busy timeout while another process is making the same switch (two
+/// services starting at once on a new file), so that answer is tried again a few times.
+async fn open_sqlite(
+    pool: SqlitePoolOptions,
+    options: SqliteConnectOptions,
+) -> Result<sqlx::SqlitePool, sqlx::Error> {
+    let mut attempt = 0;
+    loop {
+        match pool.clone().connect_with(options.clone()).await {
+            Err(sqlx::Error::Database(e)) if attempt < 5 && e.code().as_deref() == Some("5") => {
+                attempt += 1;
+                tokio::time::sleep(Duration::from_millis(100 * attempt)).await;
+            }
+            other => return other,
+        }
     }
 }
