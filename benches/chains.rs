@@ -421,6 +421,7 @@ fn run(backend: Backend, world: &World, mix: &Mix, args: &Args) -> anyhow::Resul
         },
         limits: LimitFlags::default(),
         sweep_interval: Duration::from_secs(30 * 86_400),
+        clock: hwledger::sequencer::Clock::system(),
     };
     let served = server::Served::start(config)?;
     let base = served.base.clone();

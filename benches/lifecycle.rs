@@ -3276,6 +3276,7 @@ fn service_config(
         // The sweep is run and timed by the bench after the mix; none runs during it (besides
         // the one at start, on an empty ledger), so the tickets it opens are known.
         sweep_interval: Duration::from_secs(30 * 86400),
+        clock: hwledger::sequencer::Clock::system(),
     }
 }
 

@@ -509,6 +509,7 @@ fn run_backend(backend: Backend, url: &str, args: &Args) -> anyhow::Result<Backe
         },
         limits: LimitFlags::default(),
         sweep_interval: Duration::from_secs(3600),
+        clock: hwledger::sequencer::Clock::system(),
     };
     let served = Served::start(config)?;
     let base = served.base.clone();

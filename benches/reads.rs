@@ -112,6 +112,7 @@ async fn run(name: &str, url: String, n: usize) -> anyhow::Result<()> {
         },
         limits: LimitFlags::default(),
         sweep_interval: Duration::from_secs(3600),
+        clock: hwledger::sequencer::Clock::system(),
     })
     .await?;
     let router = service.router();

@@ -122,6 +122,7 @@ pub struct Sequencer {
     head_tx: watch::Sender<Head>,
     rx: mpsc::Receiver<Job>,
     stop: watch::Receiver<bool>,
+    clock: Clock,
 }
 
 fn empty_head() -> Head {
@@ -133,6 +134,41 @@ fn empty_head() -> Head {
     }
 }
 
+/// Where the ledger's clock reads the time: the system clock, or a clock its owner sets (for
+/// tests of deadlines and due moments, which are judged on `recorded_at`).
+#[derive(Debug, Clone, Default)]
+pub struct Clock(Option<Arc<std::sync::atomic::AtomicI64>>);
+
+impl Clock {
+    pub fn system() -> Clock {
+        Clock(None)
+    }
+
+    /// A clock that reads `t` until set again.
+    pub fn manual(t: Timestamp) -> Clock {
+        Clock(Some(Arc::new(std::sync::atomic::AtomicI64::new(
+            t.timestamp_millis(),
+        ))))
+    }
+
+    /// Sets a manual clock; a system clock ignores it.
+    pub fn set(&self, t: Timestamp) {
+        if let Some(ms) = &self.0 {
+            ms.store(t.timestamp_millis(), std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    pub fn now(&self) -> Timestamp {
+        match &self.0 {
+            None => time::truncate_millis(chrono::Utc::now()),
+            Some(ms) => chrono::DateTime::from_timestamp_millis(
+                ms.load(std::sync::atomic::Ordering::SeqCst),
+            )
+            .expect("a manual clock holds a valid time"),
+        }
+    }
+}
+
 impl Sequencer {
     /// Loads the ledger from the store (replaying every entry through the rules) and starts the
     /// writer task. Returns the handle and the task, which ends once asked to stop (or every
@@ -140,6 +176,7 @@ impl Sequencer {
     pub async fn start(
         store: Store,
         ledger_key: SigningKey,
+        clock: Clock,
     ) -> anyhow::Result<(SequencerHandle, tokio::task::JoinHandle<()>)> {
         let (tx, rx) = mpsc::channel(1024);
         let (head_tx, head_rx) = watch::channel(empty_head());
@@ -156,6 +193,7 @@ impl Sequencer {
             head_tx,
             rx,
             stop: stop_rx,
+            clock,
         };
         seq.reload().await?;
         let task = tokio::spawn(seq.run());
@@ -404,6 +442,19 @@ impl Sequencer {
         let mut batch = Batch::default();
         let mut results = Vec::with_capacity(items.len());
         for item in items {
+            // The tickets of due moments passed come before any later entry (§7).
+            if let Ok(p) = &item {
+                if !crate::domain::compliance::is_automatic_ticket(p) {
+                    for t in state.due_tickets(now) {
+                        let ticket = self.ticket_event(&t);
+                        if let Pending::Rejected(r) =
+                            self.append(&mut state, &mut batch, ticket, now, &recorded_at)
+                        {
+                            tracing::error!(ticket = %t.id, kind = t.kind.as_str(), reason = %r, "a due ticket was refused");
+                        }
+                    }
+                }
+            }
             results.push(match item {
                 Ok(p) => self.append(&mut state, &mut batch, p, now, &recorded_at),
                 Err(r) => Pending::Rejected(r),
@@ -464,7 +515,7 @@ impl Sequencer {
     /// The ledger's clock for the next entries: now at millisecond precision, never before the
     /// last `recorded_at`.
     fn clock(&self) -> Timestamp {
-        let now = time::truncate_millis(chrono::Utc::now());
+        let now = self.clock.now();
         match time::parse_timestamp(&self.head.recorded_at) {
             Ok(last) if last > now => last,
             _ => now,

@@ -126,6 +126,8 @@ pub struct ServiceConfig {
     pub regulator: GenesisRegulator,
     pub limits: LimitFlags,
     pub sweep_interval: Duration,
+    /// The ledger's clock: the system clock, except in tests of due moments.
+    pub clock: sequencer::Clock,
 }
 
 /// A started service: its state for the router, and its writer task.
@@ -150,9 +152,10 @@ impl Service {
         }
         let store = Store::connect(&cfg.db).await?;
         check_existing(&store, &cfg).await?;
-        let (sequencer, sequencer_task) = Sequencer::start(store.clone(), cfg.ledger_key.clone())
-            .await
-            .context("cannot load the ledger")?;
+        let (sequencer, sequencer_task) =
+            Sequencer::start(store.clone(), cfg.ledger_key.clone(), cfg.clock.clone())
+                .await
+                .context("cannot load the ledger")?;
         if sequencer.head().size == 0 {
             let envelope = genesis_envelope(&cfg)?;
             let item = Prepared::from_value(envelope)
@@ -252,7 +255,7 @@ fn genesis_envelope(cfg: &ServiceConfig) -> anyhow::Result<Value> {
     let r = &cfg.regulator;
     OrgId::parse(&r.org).with_context(|| format!("--regulator-org {}", r.org))?;
     Region::parse(&r.region).with_context(|| format!("--regulator-region {}", r.region))?;
-    let at = time::truncate_millis(chrono::Utc::now());
+    let at = cfg.clock.now();
     let event = json!({
         "v": 1,
         "id": Uuid::new_v4().to_string(),

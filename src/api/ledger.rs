@@ -191,22 +191,50 @@ pub async fn ledger_info(State(state): State<AppState>) -> ApiResult<Json<Ledger
     }))
 }
 
-/// A registered organisation and its keys (public to every registered org).
+/// An org's management class (管理类别) for a CST year.
+#[derive(Serialize, ToSchema)]
+pub struct ClassView {
+    year: i32,
+    /// `key` 重点监管, `simplified` 简化管理 or `registered` 登记管理.
+    class: String,
+    /// Whether a regulator set it (`org.class_set`), rather than the ledger deriving it.
+    set: bool,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct OrgWithClass {
+    #[serde(flatten)]
+    org: OrgView,
+    /// Its class for the current CST year.
+    class: ClassView,
+}
+
+/// A registered organisation, its keys and its management class for the current CST year
+/// (public to every registered org).
 #[utoipa::path(get, path = "/v1/orgs/{org}", tag = "registry", security(("bearer" = [])),
     params(("org" = String, Path, description = "unified social credit code")),
-    responses((status = 200, body = OrgView), (status = 401, body = super::Problem, description = "token_*"),
+    responses((status = 200, body = OrgWithClass), (status = 401, body = super::Problem, description = "token_*"),
               (status = 404, body = super::Problem)))]
 pub async fn get_org(
     _caller: Caller,
     State(state): State<AppState>,
     Path(org): Path<String>,
-) -> ApiResult<Json<OrgView>> {
-    state
+) -> ApiResult<Json<OrgWithClass>> {
+    let view = state
         .store
         .org(&org)
         .await?
-        .map(Json)
-        .ok_or_else(|| ApiError::NotFound(format!("organisation {org}")))
+        .ok_or_else(|| ApiError::NotFound(format!("organisation {org}")))?;
+    let year = crate::protocol::time::cst_year(chrono::Utc::now());
+    let class = state.sequencer.state().await.class_of(&org, year);
+    Ok(Json(OrgWithClass {
+        org: view,
+        class: ClassView {
+            year,
+            class: class.class.as_str().to_owned(),
+            set: class.set,
+        },
+    }))
 }
 
 #[derive(Debug, Deserialize)]

@@ -5,6 +5,7 @@
 pub mod auth;
 mod catalogue;
 mod chains;
+mod compliance;
 mod containers;
 pub mod error;
 mod events;
@@ -120,6 +121,15 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/tickets.csv", get(tickets::tickets_csv))
         .route("/v1/tickets/{id}", get(tickets::get_ticket))
         .route("/v1/stats/disposal", get(stats::disposal))
+        .route("/v1/plans/{org}/{year}", get(compliance::get_plan))
+        .route(
+            "/v1/reports/declaration",
+            get(compliance::declaration_report),
+        )
+        .route(
+            "/v1/reports/declaration.csv",
+            get(compliance::declaration_csv),
+        )
         .route("/v1/catalogue/codes", get(catalogue::codes))
         .route("/v1/catalogue/methods", get(catalogue::methods))
         .route("/healthz", get(ops::healthz))

@@ -109,18 +109,7 @@ pub async fn disposal(
             time::parse_timestamp(s).map_err(|e| ApiError::InvalidQuery(format!("as_of: {e}")))
         })
         .transpose()?;
-    // Another process may have appended: catch up before answering for the head.
-    let db_size = state.store.head().await?.size;
-    if db_size > state.sequencer.head().size {
-        state.sequencer.submit(Vec::new()).await?;
-    }
-    if let Some(size) = q.size {
-        if size == 0 || size > db_size {
-            return Err(ApiError::InvalidQuery(format!(
-                "size must be 1 to the ledger's size, {db_size}"
-            )));
-        }
-    }
+    caught_up(&state, q.size).await?;
     let live = state.sequencer.state().await;
     // Without `size`, the head is the state as the lock is taken: appends may have landed
     // since the database's head was read, and the answer is for the head, not an older prefix.
@@ -148,12 +137,8 @@ pub async fn disposal(
     }
     let ledger_key = live.ledger_key;
     drop(live);
-    let _turn = REPLAYS
-        .acquire()
-        .await
-        .map_err(|e| anyhow::anyhow!("the replay queue is closed: {e}"))?;
     let started = std::time::Instant::now();
-    let replayed = replay(&state, ledger_key, size).await?;
+    let replayed = replay_prefix(&state, ledger_key, size).await?;
     metrics::histogram!("hwledger_stats_replay_seconds").record(started.elapsed().as_secs_f64());
     Ok(Json(Stats {
         size,
@@ -163,8 +148,31 @@ pub async fn disposal(
     }))
 }
 
-/// The state of the first `size` entries.
-async fn replay(state: &AppState, ledger_key: [u8; 32], size: u64) -> ApiResult<Domain> {
+/// Catches up with entries another process appended, so that an answer for the head is for
+/// the database's head, and checks a requested prefix `size` against it.
+pub(super) async fn caught_up(state: &AppState, size: Option<u64>) -> ApiResult<()> {
+    let db_size = state.store.head().await?.size;
+    if db_size > state.sequencer.head().size {
+        state.sequencer.submit(Vec::new()).await?;
+    }
+    match size {
+        Some(size) if size == 0 || size > db_size => Err(ApiError::InvalidQuery(format!(
+            "size must be 1 to the ledger's size, {db_size}"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// The state of the first `size` entries, one replay at a time per process.
+pub(super) async fn replay_prefix(
+    state: &AppState,
+    ledger_key: [u8; 32],
+    size: u64,
+) -> ApiResult<Domain> {
+    let _turn = REPLAYS
+        .acquire()
+        .await
+        .map_err(|e| anyhow::anyhow!("the replay queue is closed: {e}"))?;
     let mut d = Domain::new(ledger_key);
     while d.size < size {
         let chunk = state

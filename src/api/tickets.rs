@@ -184,7 +184,7 @@ fn push_field(out: &mut String, field: &str) {
 }
 
 /// Appends one record, ended by CRLF as RFC 4180 has it.
-fn push_record<'a>(out: &mut String, fields: impl IntoIterator<Item = &'a str>) {
+pub(super) fn push_record<'a>(out: &mut String, fields: impl IntoIterator<Item = &'a str>) {
     for (i, f) in fields.into_iter().enumerate() {
         if i > 0 {
             out.push(',');

@@ -236,6 +236,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             compliance_from: args.compliance_from.map(|c| c.0),
         },
         sweep_interval: args.sweep_interval,
+        clock: crate::sequencer::Clock::system(),
     };
     let mut service = Service::start(config).await?;
     if let Some(dir) = args.web_dir {

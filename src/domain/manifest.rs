@@ -77,6 +77,9 @@ pub struct Line {
     pub lot: Option<LotKey>,
     /// Whether a licence of the receiver covered the storing (`store` or `collect`).
     pub storing_covered: Option<bool>,
+    /// The least licence number (byte order) of the receiver that covered the line at its
+    /// opening: the licence a declaration reports the transfer under.
+    pub licence: Option<String>,
 }
 
 /// A part of a line's waste (§6 Chains): what it took from one lot, of one portion (named by
@@ -162,6 +165,9 @@ pub struct Manifest {
     pub closed_at: Option<Timestamp>,
     /// The `at` of its latest event: later events may not be dated before it.
     pub last_at: Timestamp,
+    /// Grams of its lines taken from lots of `waste.declared` outside the plan in force at
+    /// its opening, when that calls for `unplanned_transfer` (§7).
+    pub unplanned_g: Option<i64>,
 }
 
 impl Manifest {
@@ -474,6 +480,11 @@ impl State {
                 }
             }
             touched.extend(self.origins_touched(&lots));
+            let licence = self
+                .licences_of(&b.receiver)
+                .filter(|lic| lic.covers_receipt(&codes[i], day))
+                .map(|lic| lic.license.clone())
+                .min();
             lines.push(Line {
                 code: l.code,
                 quantity_g: l.quantity_g,
@@ -490,6 +501,7 @@ impl State {
                 stored_g: None,
                 lot: None,
                 storing_covered: None,
+                licence,
             });
         }
         *self.intake_in_flight.entry(b.receiver.clone()).or_insert(0) += shipped;
@@ -498,28 +510,28 @@ impl State {
                 .iter()
                 .flat_map(|l| l.lots.iter().map(|(s, _)| Touched::Lot(*s))),
         );
-        self.manifests.insert(
-            b.manifest,
-            Manifest {
-                id: b.manifest,
-                number,
-                status: ManifestStatus::Opened,
-                generator: b.generator,
-                carrier: b.carrier,
-                receiver: b.receiver,
-                vehicle: None,
-                note: b.note,
-                lines,
-                opened_seq: self.size,
-                opened_at: p.header.at,
-                picked_up_at: None,
-                received_at: None,
-                transit_due: None,
-                disposal_due: None,
-                closed_at: None,
-                last_at: p.header.at,
-            },
-        );
+        let mut manifest = Manifest {
+            id: b.manifest,
+            number,
+            status: ManifestStatus::Opened,
+            generator: b.generator,
+            carrier: b.carrier,
+            receiver: b.receiver,
+            vehicle: None,
+            note: b.note,
+            lines,
+            opened_seq: self.size,
+            opened_at: p.header.at,
+            picked_up_at: None,
+            received_at: None,
+            transit_due: None,
+            disposal_due: None,
+            closed_at: None,
+            last_at: p.header.at,
+            unplanned_g: None,
+        };
+        manifest.unplanned_g = self.unplanned_g(&manifest);
+        self.manifests.insert(b.manifest, manifest);
         Ok(Outcome {
             touched,
             containers: steps,
@@ -642,6 +654,7 @@ impl State {
         m.picked_up_at = Some(p.header.at);
         m.transit_due = Some(p.header.at + chrono::Duration::seconds(transit_s));
         m.last_at = p.header.at;
+        self.book_transferred(&b.manifest, 1);
         Ok(Outcome {
             touched,
             containers: steps,
@@ -761,6 +774,7 @@ impl State {
                 "the waste returned would take a storage facility's stock above 2^53-1 g",
             );
         }
+        self.book_transferred(&b.manifest, -1);
         let m = self.manifests.remove(&b.manifest).expect("checked");
         for l in &m.lines {
             self.give_back(&l.lots, p.header.at);

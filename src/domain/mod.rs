@@ -3,6 +3,7 @@
 
 pub mod catalogue;
 pub mod chain;
+pub mod compliance;
 pub mod container;
 pub mod facility;
 pub mod ids;

@@ -41,8 +41,13 @@ pub enum Kind {
     TransitOverdue,
     DisposalOverdue,
     StorageOverdue,
-    /// A compliance kind (§7): counted apart, never in the rate.
+    /// The compliance kinds (§7), in the table's row order: counted apart, never in the rate.
+    DisposalShort,
     StorageOverCapacity,
+    UnplannedTransfer,
+    PlanExceeded,
+    PlanMissing,
+    DeclarationOverdue,
 }
 
 impl Kind {
@@ -64,14 +69,42 @@ impl Kind {
             Kind::DisposalOverdue => "disposal_overdue",
             Kind::StorageOverdue => "storage_overdue",
             Kind::StorageOverCapacity => "storage_over_capacity",
+            Kind::DisposalShort => "disposal_short",
+            Kind::UnplannedTransfer => "unplanned_transfer",
+            Kind::PlanExceeded => "plan_exceeded",
+            Kind::PlanMissing => "plan_missing",
+            Kind::DeclarationOverdue => "declaration_overdue",
         }
     }
+
+    /// The compliance kinds, in §7's row order.
+    pub const COMPLIANCE: [Kind; 6] = [
+        Kind::DisposalShort,
+        Kind::StorageOverCapacity,
+        Kind::UnplannedTransfer,
+        Kind::PlanExceeded,
+        Kind::PlanMissing,
+        Kind::DeclarationOverdue,
+    ];
 
     pub fn parse(s: &str) -> Option<Kind> {
         Kind::ALL
             .into_iter()
-            .chain([Kind::StorageOverCapacity])
+            .chain(Kind::COMPLIANCE)
             .find(|k| k.as_str() == s)
+    }
+
+    /// The compliance kinds that plans and declarations brought (all but
+    /// `storage_over_capacity`), which arise only while compliance is on.
+    pub fn is_compliance_v2(self) -> bool {
+        matches!(
+            self,
+            Kind::DisposalShort
+                | Kind::UnplannedTransfer
+                | Kind::PlanExceeded
+                | Kind::PlanMissing
+                | Kind::DeclarationOverdue
+        )
     }
 
     fn index(self) -> usize {
@@ -89,8 +122,7 @@ pub const AUTOMATIC_KINDS: [&str; 6] = [
     "storage_overdue",
 ];
 
-/// The compliance kinds of §7: duties missed, counted apart in `compliance_by_kind`. Of these,
-/// this version opens `storage_over_capacity`.
+/// The compliance kinds of §7: duties missed, counted apart in `compliance_by_kind`.
 pub const COMPLIANCE_KINDS: [&str; 6] = [
     "disposal_short",
     "storage_over_capacity",
@@ -131,7 +163,9 @@ impl AutoTicket {
             "summary": self.summary,
             "quantity_g": self.quantity_g,
         });
-        if self.kind == Kind::QuantityShortfall && self.quantity_g == 0 {
+        let no_quantity = matches!(self.kind, Kind::PlanMissing | Kind::DeclarationOverdue)
+            || (self.kind == Kind::QuantityShortfall && self.quantity_g == 0);
+        if no_quantity {
             b.as_object_mut().expect("an object").remove("quantity_g");
         }
         b
@@ -812,6 +846,21 @@ impl State {
                 .compliance_by_kind
                 .insert(Kind::StorageOverCapacity.as_str(), arisen as i64);
         }
+        for a in self.compliance_arisen(t) {
+            let d = time::cst_date(a.at);
+            let selected = org_ok(&a.org)
+                && filter.from.is_none_or(|f| d >= f)
+                && filter.to.is_none_or(|to| d < to)
+                && filter
+                    .category
+                    .is_none_or(|c| a.code.as_deref().is_some_and(|code| category_of(code) == c));
+            if selected {
+                *figures
+                    .compliance_by_kind
+                    .entry(a.kind.as_str())
+                    .or_insert(0) += 1;
+            }
+        }
         figures
     }
 
@@ -1009,6 +1058,11 @@ impl State {
                     ),
                 ))
             }
+            Kind::DisposalShort
+            | Kind::UnplannedTransfer
+            | Kind::PlanExceeded
+            | Kind::PlanMissing
+            | Kind::DeclarationOverdue => self.expected_compliance(id, now),
             Kind::StorageOverdue => {
                 let mut parts = key.rsplitn(3, ':');
                 let seq: u64 = parts.next()?.parse().ok()?;
@@ -1052,6 +1106,23 @@ impl State {
                 subject["org"].as_str()?,
                 subject["code"].as_str()?,
                 subject["lot"].as_u64()?
+            )),
+            Kind::DisposalShort => Some(format!("{}:disposal", subject["manifest"].as_str()?)),
+            Kind::PlanExceeded => Some(format!(
+                "{}:{}:{}",
+                subject["org"].as_str()?,
+                subject["year"].as_i64()?,
+                subject["code"].as_str()?
+            )),
+            Kind::PlanMissing => Some(format!(
+                "{}:{}",
+                subject["org"].as_str()?,
+                subject["year"].as_i64()?
+            )),
+            Kind::DeclarationOverdue => Some(format!(
+                "{}:{}",
+                subject["org"].as_str()?,
+                subject["period"].as_str()?
             )),
             _ => subject["manifest"].as_str().map(str::to_owned),
         }
@@ -1137,7 +1208,9 @@ impl State {
 
     /// The tickets whose deadlines have passed by `now` and that are not open yet (the sweep).
     pub fn overdue_tickets(&self, now: Timestamp) -> Vec<AutoTicket> {
-        self.watched
+        let mut due = self.due_tickets(now);
+        let overdue: Vec<AutoTicket> = self
+            .watched
             .before(now)
             .filter_map(|(_, w)| {
                 let key = match w {
@@ -1153,7 +1226,9 @@ impl State {
                 }
                 self.expected_ticket(kind, &key, now)
             })
-            .collect()
+            .collect();
+        due.extend(overdue);
+        due
     }
 
     /// Forgets watched deadlines whose ticket is open.

@@ -44,6 +44,7 @@ pub enum Code {
     ContainersMismatch,
     UnknownContainer,
     ContainerUnavailable,
+    ReportMismatch,
 }
 
 impl Code {
@@ -88,6 +89,7 @@ impl Code {
             Code::ContainersMismatch => "containers_mismatch",
             Code::UnknownContainer => "unknown_container",
             Code::ContainerUnavailable => "container_unavailable",
+            Code::ReportMismatch => "report_mismatch",
         }
     }
 
@@ -145,6 +147,7 @@ impl Code {
             Code::ContainersMismatch => "The containers do not match",
             Code::UnknownContainer => "No such container",
             Code::ContainerUnavailable => "The container is not available here",
+            Code::ReportMismatch => "The report hash is not the report the ledger computes",
         }
     }
 }

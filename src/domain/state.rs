@@ -280,6 +280,8 @@ pub struct State {
     pub(super) crossing_candidates: HashMap<(String, String), (i64, i64, Timestamp)>,
     /// While an entry is applied: the facilities whose stock it changed.
     pub(super) touched_facilities: BTreeSet<(String, String)>,
+    /// Classes, plans, declarations and the books their reports are computed from.
+    pub compliance: super::compliance::Compliance,
 }
 
 /// The body of `ledger.genesis`.
@@ -381,6 +383,7 @@ impl State {
             crossings: HashMap::new(),
             crossing_candidates: HashMap::new(),
             touched_facilities: BTreeSet::new(),
+            compliance: Default::default(),
         }
     }
 
@@ -468,6 +471,11 @@ impl State {
                 ),
             );
         }
+        // Due moments passed before this entry's time are settled first: their tickets must
+        // already be in the ledger (§7).
+        if !super::compliance::is_automatic_ticket(p) {
+            self.settle_due(now)?;
+        }
         // Steps 6 and 7, then the state absorbs the event.
         let mut outcome = match self.apply_rules(p, now) {
             Ok(o) => o,
@@ -491,7 +499,17 @@ impl State {
             "ledger.limits_set" => self.rebuild_oversight(),
             "ticket.opened" => {
                 let b = p.body();
-                self.unwatch_ticket(b["kind"].as_str().unwrap_or_default(), &b["subject"]);
+                let kind = b["kind"].as_str().unwrap_or_default();
+                self.unwatch_ticket(kind, &b["subject"]);
+                if p.header.actor == LEDGER_ACTOR {
+                    if let Some(k) = Kind::parse(kind).filter(|k| k.is_compliance_v2()) {
+                        let id = b["ticket"]
+                            .as_str()
+                            .and_then(|t| Uuid::parse_str(t).ok())
+                            .unwrap_or_default();
+                        self.note_arisen(id, k, &b["subject"], p.header.at);
+                    }
+                }
             }
             _ => {}
         }
@@ -517,11 +535,15 @@ impl State {
         }
         let crossings = self.settle_crossings();
         if p.header.actor != LEDGER_ACTOR {
+            let (early, late) = self.compliance_caused(p);
+            outcome.followups.extend(early.iter().cloned());
             outcome.followups.extend(
                 crossings
                     .iter()
                     .filter_map(|key| self.expected_ticket(Kind::StorageOverCapacity, key, now)),
             );
+            outcome.followups.extend(late.iter().cloned());
+            self.compliance.caused = early.into_iter().chain(late).collect();
         }
     }
 
@@ -586,6 +608,9 @@ impl State {
             "manifest.rejected" => self.manifest_rejected(p),
             "manifest.disposed" => self.manifest_disposed(p),
             "manifest.stored" => self.manifest_stored(p),
+            "org.class_set" => self.org_class_set(p),
+            "plan.filed" => self.plan_filed(p),
+            "declaration.filed" => self.declaration_filed(p),
             "ticket.opened" => self.ticket_opened(p, now),
             "ticket.assigned" | "ticket.rectified" | "ticket.returned" | "ticket.closed"
             | "ticket.reopened" => self.ticket_moved(p),

@@ -186,6 +186,7 @@ impl State {
             &mut steps,
             &mut touched,
         );
+        self.book_generated(&b.generator, &b.code, date, b.quantity_g);
         self.lots.insert(
             key,
             Lot {

@@ -139,6 +139,7 @@ impl State {
                 .cloned()
                 .map(Touched::Container),
         );
+        self.book_treated(&b.generator, &b.code, date, &b.method, b.quantity_g);
         self.treatments.insert(
             seq,
             Treatment {

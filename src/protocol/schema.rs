@@ -44,6 +44,7 @@ event_types!(
     "org.registered",
     "org.key_added",
     "org.key_revoked",
+    "org.class_set",
     "license.issued",
     "license.amended",
     "license.suspended",
@@ -61,6 +62,8 @@ event_types!(
     "manifest.rejected",
     "manifest.disposed",
     "manifest.stored",
+    "plan.filed",
+    "declaration.filed",
     "ticket.opened",
     "ticket.assigned",
     "ticket.rectified",
@@ -266,6 +269,34 @@ fn beyond_schema(event_type: &str, body: &Value, prefix: &str) -> Result<(), Str
             }
         }
     }
+    if event_type == "plan.filed" {
+        // Distinct codes across lines, distinct receivers within a line.
+        let mut codes = HashSet::new();
+        for (i, line) in body["lines"].as_array().into_iter().flatten().enumerate() {
+            if let Some(code) = line["code"].as_str() {
+                if !codes.insert(code) {
+                    return Err(clip(format!(
+                        "{prefix}/lines/{i}/code: {code:?} repeats an earlier line's code"
+                    )));
+                }
+            }
+            let mut receivers = HashSet::new();
+            for (j, t) in line["transfers"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .enumerate()
+            {
+                if let Some(r) = t["receiver"].as_str() {
+                    if !receivers.insert(r) {
+                        return Err(clip(format!(
+                            "{prefix}/lines/{i}/transfers/{j}/receiver: {r:?} repeats an earlier transfer's receiver"
+                        )));
+                    }
+                }
+            }
+        }
+    }
     if event_type == "manifest.opened" {
         let lines = body["lines"]
             .as_array()
@@ -348,6 +379,10 @@ mod tests {
             (
                 "org.key_revoked",
                 json!({"org": GENERATOR, "key": KEY, "reason": "密钥随旧电脑报废"}),
+            ),
+            (
+                "org.class_set",
+                json!({"org": GENERATOR, "class": "key", "reason": "列入重点排污单位名录"}),
             ),
             (
                 "license.issued",
@@ -454,6 +489,24 @@ mod tests {
                         {"code": "900-041-49", "quantity_g": 0}
                     ],
                     "facility": "ZC01"
+                }),
+            ),
+            (
+                "plan.filed",
+                json!({
+                    "org": GENERATOR, "year": 2026,
+                    "lines": [
+                        {"code": "900-249-08", "generate_g": 12_000_000, "treat_onsite_g": 2_000_000,
+                         "transfers": [{"receiver": RECEIVER, "quantity_g": 10_000_000}]},
+                        {"code": "900-041-49", "generate_g": 500_000, "transfers": []}
+                    ]
+                }),
+            ),
+            (
+                "declaration.filed",
+                json!({
+                    "org": GENERATOR, "period": "2026-Q2",
+                    "report_sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
                 }),
             ),
             (
@@ -861,6 +914,48 @@ mod tests {
                     b["lines"][0]["containers"][0]["quantity_g"] = json!(0);
                 }),
                 "/lines/0/containers/0/quantity_g",
+            ),
+            (
+                "org.class_set",
+                with("org.class_set", |b| b["class"] = json!("重点监管")),
+                "/class",
+            ),
+            (
+                "plan.filed",
+                with("plan.filed", |b| b["lines"] = json!([])),
+                "/lines",
+            ),
+            (
+                "plan.filed",
+                with("plan.filed", |b| {
+                    b["lines"][0]["transfers"][0]["quantity_g"] = json!(-1)
+                }),
+                "/lines/0/transfers/0/quantity_g",
+            ),
+            (
+                "plan.filed",
+                with("plan.filed", |b| {
+                    b["lines"][1]["code"] = json!("900-249-08")
+                }),
+                "/lines/1/code",
+            ),
+            (
+                "plan.filed",
+                with("plan.filed", |b| {
+                    let t = b["lines"][0]["transfers"][0].clone();
+                    b["lines"][0]["transfers"] = json!([t.clone(), t]);
+                }),
+                "/lines/0/transfers/1/receiver",
+            ),
+            (
+                "declaration.filed",
+                with("declaration.filed", |b| b["period"] = json!("2026-Q5")),
+                "/period",
+            ),
+            (
+                "declaration.filed",
+                with("declaration.filed", |b| b["report_sha256"] = json!("ABC")),
+                "/report_sha256",
             ),
             (
                 "ticket.opened",

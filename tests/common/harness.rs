@@ -19,6 +19,7 @@ use uuid::Uuid;
 
 use hwledger::domain::ids::OrgId;
 use hwledger::protocol::{event, time, token};
+use hwledger::sequencer::Clock;
 use hwledger::service::{GenesisRegulator, LimitFlags, Service, ServiceConfig};
 use hwledger::store::DbUrl;
 
@@ -237,6 +238,8 @@ pub struct TestLedger {
     pub ledger_key: SigningKey,
     pub regulator: Actor,
     pub limits: LimitFlags,
+    /// The ledger's clock: the system's, or one the test sets.
+    pub clock: Clock,
 }
 
 pub fn config(
@@ -257,6 +260,7 @@ pub fn config(
         },
         limits,
         sweep_interval: Duration::from_secs(3600),
+        clock: Clock::system(),
     }
 }
 
@@ -266,15 +270,23 @@ impl TestLedger {
     }
 
     pub async fn start_with(backend: Backend, limits: LimitFlags) -> TestLedger {
+        Self::start_at(backend, limits, Clock::system()).await
+    }
+
+    /// A ledger whose clock the test sets: the genesis is recorded at the clock's time.
+    pub async fn start_at(backend: Backend, limits: LimitFlags, clock: Clock) -> TestLedger {
         let db = TestDb::new(backend).await;
         let ledger_key = key(1_000_000);
         let regulator = Actor {
             org: REGULATOR_ORG.into(),
             key: key(1_000_001),
         };
-        let service = Service::start(config(&db, &ledger_key, &regulator, limits))
-            .await
-            .expect("the service starts");
+        let service = Service::start(ServiceConfig {
+            clock: clock.clone(),
+            ..config(&db, &ledger_key, &regulator, limits)
+        })
+        .await
+        .expect("the service starts");
         let router = service.router();
         TestLedger {
             db,
@@ -283,11 +295,15 @@ impl TestLedger {
             ledger_key,
             regulator,
             limits,
+            clock,
         }
     }
 
     pub fn config(&self) -> ServiceConfig {
-        config(&self.db, &self.ledger_key, &self.regulator, self.limits)
+        ServiceConfig {
+            clock: self.clock.clone(),
+            ..config(&self.db, &self.ledger_key, &self.regulator, self.limits)
+        }
     }
 
     /// A second service process on the same database, with the same keys and limits, and a
@@ -303,6 +319,7 @@ impl TestLedger {
             ledger_key: self.ledger_key.clone(),
             regulator: self.regulator.clone(),
             limits: self.limits,
+            clock: self.clock.clone(),
         };
         (second, other)
     }
@@ -388,9 +405,11 @@ impl TestLedger {
     }
 
     /// Signs `body` as an event of `kind` by `actor` and posts it.
+    /// The event is dated by the ledger's clock (the system's, unless the test sets it).
     pub async fn submit(&self, actor: &Actor, kind: &str, body: Value) -> (StatusCode, Value) {
-        self.post(&sign(&event(&actor.org, kind, body), &actor.key))
-            .await
+        let mut e = event(&actor.org, kind, body);
+        e["at"] = json!(time::format_timestamp(self.clock.now()));
+        self.post(&sign(&e, &actor.key)).await
     }
 
     /// Like [`submit`], asserting that the event was appended; returns the entry.

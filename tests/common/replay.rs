@@ -49,6 +49,7 @@ pub fn fixture_config(db_url: &str) -> ServiceConfig {
         },
         limits: LimitFlags::default(),
         sweep_interval: std::time::Duration::from_secs(3600),
+        clock: hwledger::sequencer::Clock::system(),
     }
 }
 
@@ -236,6 +237,7 @@ async fn serve(db: TestDb) -> TestLedger {
             key: key(1_000_001),
         },
         limits: LimitFlags::default(),
+        clock: hwledger::sequencer::Clock::system(),
     }
 }
 
