@@ -571,3 +571,69 @@ async fn csv(l: &TestLedger, path: &str) -> String {
     assert_eq!(status, StatusCode::OK, "{v}");
     v.as_str().expect("a CSV text").to_owned()
 }
+
+/// The due tickets are part of the chain's rules: replaying the entries without one (as a
+/// verifier does, with each entry's `recorded_at` as the clock) refuses the first entry
+/// recorded after the due moment, naming the missing ticket; with it, every entry replays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_due_ticket_breaks_the_replay() {
+    use hwledger::domain::state::{State, Verdict};
+    use hwledger::protocol::event::{EntryView, Prepared};
+    let clock = Clock::manual(t("2027-01-20T02:00:00Z"));
+    let limits = LimitFlags {
+        compliance_from: Some(Some(chrono::NaiveDate::from_ymd_opt(2027, 1, 1).unwrap())),
+        ..Default::default()
+    };
+    let l = TestLedger::start_at(Backend::Sqlite, limits, clock.clone()).await;
+    let g = l.register(101, &["generator"], ZHONGLOU).await;
+    l.ok(
+        &l.regulator,
+        "org.class_set",
+        json!({"org": g.org, "class": "key", "reason": "列入名录"}),
+    )
+    .await;
+    declare(&l, &g, OIL, 1_000, "2027-01-20").await;
+    clock.set(t("2027-02-16T01:00:00Z"));
+    l.register(401, &["carrier"], ZHONGLOU).await;
+    let (_, v) = l.get("/v1/entries?from=0&limit=1000").await;
+    let entries: Vec<_> = v["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            serde_json::from_value::<EntryView>(e.clone())
+                .unwrap()
+                .into_entry()
+                .unwrap()
+                .0
+        })
+        .collect();
+    let ticket = entries
+        .iter()
+        .position(|e| e.event_jcs.contains("declaration_overdue"))
+        .expect("January is overdue for the key unit");
+    assert_eq!(ticket, entries.len() - 2);
+    let replay = |skip: Option<usize>| {
+        let mut s = State::new(l.ledger_key.verifying_key().to_bytes());
+        for (i, e) in entries.iter().enumerate() {
+            if Some(i) == skip {
+                continue;
+            }
+            let mut p = Prepared::from_entry(e).unwrap();
+            p.sig_ok = true;
+            let now = time::parse_timestamp(&e.recorded_at).unwrap();
+            match s.submit(&p, now) {
+                Ok(Verdict::Accepted(_)) => {}
+                other => return Err((i, format!("{other:?}"))),
+            }
+        }
+        Ok(())
+    };
+    replay(None).expect("the ledger as written replays");
+    let (at, why) = replay(Some(ticket)).expect_err("a ledger without the ticket does not");
+    assert_eq!(at, entries.len() - 1);
+    assert!(
+        why.contains("declaration_overdue") && why.contains("2027-02-15T16:00:00Z"),
+        "{why}"
+    );
+}

@@ -994,75 +994,123 @@ impl State {
     /// The tickets due moment `d` calls for (§7 `plan_missing`, `declaration_overdue`), judged
     /// on the entries so far, which must be those recorded up to `d`.
     pub fn tickets_due_at(&self, d: Timestamp) -> Vec<AutoTicket> {
-        let limits = self.limits();
         let mut out = Vec::new();
-        if !limits.compliance_on() {
+        if !self.limits().compliance_on() {
             return out;
         }
         let day = time::cst_date(d);
-        let is_generator = |org: &str| self.orgs.get(org).is_some_and(|o| o.has(Role::Generator));
         if day.month() == 4 && day.day() == 1 && time::cst_day_start(day) == d {
             let year = day.year();
-            if Self::concerns(
-                &limits,
-                NaiveDate::from_ymd_opt(year, 1, 1).expect("a year"),
-            ) {
-                let mut orgs: BTreeSet<&String> = BTreeSet::new();
-                for y in [year - 1, year] {
-                    orgs.extend(self.compliance.declarers.get(&y).into_iter().flatten());
-                }
-                for org in orgs {
-                    if is_generator(org)
-                        && !self.compliance.plans.contains_key(&(org.clone(), year))
-                    {
-                        out.push(self.auto_ticket(
-                            Kind::PlanMissing,
-                            &format!("{org}:{year}"),
-                            json!({"org": org, "year": year}),
-                            d,
-                            None,
-                            format!("{org}未在{year}年3月31日前备案{year}年度管理计划"),
-                        ));
-                    }
-                }
+            let mut orgs: BTreeSet<&String> = BTreeSet::new();
+            for y in [year - 1, year] {
+                orgs.extend(self.compliance.declarers.get(&y).into_iter().flatten());
             }
+            out.extend(
+                orgs.into_iter()
+                    .filter_map(|org| self.plan_missing(org, year)),
+            );
         }
+        let treaters = self.treaters();
         for period in periods_due_at(d) {
-            if !Self::concerns(&limits, period.start()) {
-                continue;
-            }
-            let year = period.year;
-            let text = period.to_string();
-            let treaters = self.treaters();
-            for (org, _) in self.compliance.books.iter() {
-                if !is_generator(org)
-                    || self
-                        .compliance
-                        .declarations
-                        .contains_key(&(org.clone(), period))
-                    || !self
-                        .class_with(org, year, &treaters)
-                        .class
-                        .declares(period.kind)
-                    || !self
-                        .compliance
-                        .report_has_line(org, period.start(), period.end())
-                {
-                    continue;
-                }
-                out.push(self.auto_ticket(
-                    Kind::DeclarationOverdue,
-                    &format!("{org}:{text}"),
-                    json!({"org": org, "period": text}),
-                    d,
-                    None,
-                    format!("{org}未按期申报{text}的危险废物产生、利用处置、转移和贮存情况"),
-                ));
-            }
+            out.extend(
+                self.compliance
+                    .books
+                    .keys()
+                    .filter_map(|org| self.declaration_overdue(org, period, &treaters)),
+            );
         }
         out.sort_by_key(|t| (t.kind, subject_key_of(t)));
         out.retain(|t| !self.tickets.contains_key(&t.id));
         out
+    }
+
+    /// `plan_missing` for (org, year), judged on the entries so far as at its due moment.
+    fn plan_missing(&self, org: &str, year: i32) -> Option<AutoTicket> {
+        let limits = self.limits();
+        let d = time::cst_day_start(NaiveDate::from_ymd_opt(year, 4, 1)?);
+        let declared = |y: i32| {
+            self.compliance
+                .declared_year
+                .get(&(org.to_owned(), y))
+                .is_some_and(|q| *q > 0)
+        };
+        let holds = Self::concerns(&limits, NaiveDate::from_ymd_opt(year, 1, 1)?)
+            && self.orgs.get(org).is_some_and(|o| o.has(Role::Generator))
+            && (declared(year - 1) || declared(year))
+            && !self.compliance.plans.contains_key(&(org.to_owned(), year));
+        holds.then(|| {
+            self.auto_ticket(
+                Kind::PlanMissing,
+                &format!("{org}:{year}"),
+                json!({"org": org, "year": year}),
+                d,
+                None,
+                format!("{org}未在{year}年3月31日前备案{year}年度管理计划"),
+            )
+        })
+    }
+
+    /// `declaration_overdue` for (org, period), judged on the entries so far as at its due
+    /// moment.
+    fn declaration_overdue(
+        &self,
+        org: &str,
+        period: Period,
+        treaters: &HashSet<&str>,
+    ) -> Option<AutoTicket> {
+        let holds = Self::concerns(&self.limits(), period.start())
+            && self.orgs.get(org).is_some_and(|o| o.has(Role::Generator))
+            && !self
+                .compliance
+                .declarations
+                .contains_key(&(org.to_owned(), period))
+            && self
+                .class_with(org, period.year, treaters)
+                .class
+                .declares(period.kind)
+            && self
+                .compliance
+                .report_has_line(org, period.start(), period.end());
+        holds.then(|| {
+            let text = period.to_string();
+            self.auto_ticket(
+                Kind::DeclarationOverdue,
+                &format!("{org}:{text}"),
+                json!({"org": org, "period": text}),
+                period.due(),
+                None,
+                format!("{org}未按期申报{text}的危险废物产生、利用处置、转移和贮存情况"),
+            )
+        })
+    }
+
+    /// Whether due moment `d` has passed by `now` and is not settled yet: only then may its
+    /// tickets be appended.
+    fn due_open(&self, d: Timestamp, now: Timestamp) -> bool {
+        self.compliance.due_next.is_some_and(|next| d >= next) && d < now
+    }
+
+    /// The due ticket with this subject key, if the entries call for it now: its due moment
+    /// has passed and is not settled, and its condition holds.
+    fn expected_due(&self, kind: Kind, key: &str, now: Timestamp) -> Option<AutoTicket> {
+        let (org, rest) = key.rsplit_once(':')?;
+        let t = match kind {
+            Kind::PlanMissing => {
+                let year: i32 = rest.parse().ok()?;
+                if year.to_string() != rest || !self.limits().compliance_on() {
+                    return None;
+                }
+                self.plan_missing(org, year)?
+            }
+            _ => {
+                let period = Period::parse(rest)?;
+                if !self.limits().compliance_on() {
+                    return None;
+                }
+                self.declaration_overdue(org, period, &self.treaters())?
+            }
+        };
+        self.due_open(t.at, now).then_some(t)
     }
 
     /// The due tickets of every due moment before `now` not yet settled and not yet in the
@@ -1167,11 +1215,19 @@ impl State {
     }
 
     /// Whether an automatic ticket of a kind of this module is one the entries call for now.
-    pub(super) fn expected_compliance(&self, id: Uuid, now: Timestamp) -> Option<AutoTicket> {
-        if let Some(t) = self.compliance.caused.iter().find(|t| t.id == id) {
-            return Some(t.clone());
+    pub(super) fn expected_compliance(
+        &self,
+        kind: Kind,
+        key: &str,
+        now: Timestamp,
+    ) -> Option<AutoTicket> {
+        match kind {
+            Kind::PlanMissing | Kind::DeclarationOverdue => self.expected_due(kind, key, now),
+            _ => {
+                let id = ticket_id(kind.as_str(), key);
+                self.compliance.caused.iter().find(|t| t.id == id).cloned()
+            }
         }
-        self.due_tickets(now).into_iter().find(|t| t.id == id)
     }
 
     /// A catalogue code known to `edition` (`unknown_waste_code`).

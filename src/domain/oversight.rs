@@ -1062,7 +1062,7 @@ impl State {
             | Kind::UnplannedTransfer
             | Kind::PlanExceeded
             | Kind::PlanMissing
-            | Kind::DeclarationOverdue => self.expected_compliance(id, now),
+            | Kind::DeclarationOverdue => self.expected_compliance(kind, key, now),
             Kind::StorageOverdue => {
                 let mut parts = key.rsplitn(3, ':');
                 let seq: u64 = parts.next()?.parse().ok()?;
