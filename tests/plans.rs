@@ -395,23 +395,56 @@ storage_test!(three_units_through_a_year, |b| async move {
     let (status, _) = l.get_as(&g, &format!("/v1/plans/{}/2027", g.org)).await;
     assert_eq!(status, StatusCode::OK, "its own plan");
 
-    // 1 April 00:00 CST: G2 and G3 declared waste in 2027 and filed no plan.
-    clock.set(t("2027-04-01T00:00:00Z"));
+    // 1 April 00:00 CST (2027-03-31T16:00:00Z): G2 and G3 declared waste in 2027 and filed no
+    // plan. At the due moment itself they are still in time.
+    clock.set(t("2027-03-31T16:00:00Z"));
     l.register(403, &["carrier"], ZHONGLOU).await;
+    assert!(keys(&l, "plan_missing").await.is_empty());
+    clock.set(t("2027-03-31T16:00:00.001Z"));
+    l.register(404, &["carrier"], ZHONGLOU).await;
     assert_eq!(
         keys(&l, "plan_missing").await,
         vec![format!("{}:2027", g2.org), format!("{}:2027", g3.org)]
     );
-    // 16 April, by the sweeper: March for the key unit, Q1 for the simplified one.
-    clock.set(t("2027-04-16T00:00:00Z"));
-    l.service
-        .as_ref()
-        .unwrap()
-        .state
-        .sequencer
-        .sweep()
-        .await
-        .unwrap();
+    assert_eq!(
+        tickets(&l, "plan_missing").await[0]["opened_at"],
+        "2027-03-31T16:00:00Z"
+    );
+    // G2 files its plan late: accepted and in force from now on; the ticket stays.
+    clock.set(t("2027-04-05T02:00:00Z"));
+    l.ok(
+        &g2,
+        "plan.filed",
+        json!({"org": g2.org, "year": 2027, "lines": [
+            {"code": OIL, "generate_g": 400_000, "transfers": [{"receiver": r.org, "quantity_g": 300_000}]}]}),
+    )
+    .await;
+    let m4 = "10000000-0000-4000-8000-000000000004";
+    l.ok(&g2, "manifest.opened", open_body(m4, &g2, &c, &r, 100_000))
+        .await;
+    assert_eq!(
+        keys(&l, "unplanned_transfer").await,
+        vec![m1.to_owned(), m3.to_owned()],
+        "G2's transfer to R is in its (late) plan"
+    );
+    assert_eq!(keys(&l, "plan_missing").await.len(), 2);
+    // 16 April 00:00 CST, by the sweeper: March for the key unit, Q1 for the simplified one;
+    // a sweep at the due moment itself opens nothing.
+    let sweep = || async {
+        l.service
+            .as_ref()
+            .unwrap()
+            .state
+            .sequencer
+            .sweep()
+            .await
+            .unwrap()
+    };
+    clock.set(t("2027-04-15T16:00:00Z"));
+    sweep().await;
+    assert_eq!(keys(&l, "declaration_overdue").await.len(), 1);
+    clock.set(t("2027-04-15T16:00:00.001Z"));
+    sweep().await;
     assert_eq!(
         keys(&l, "declaration_overdue").await,
         vec![
@@ -464,15 +497,15 @@ storage_test!(three_units_through_a_year, |b| async move {
 
     // 1 April 2028 has passed when the sweeper next runs: December, Q4, January, February,
     // the plans for 2028 of all three, and the 2027 years of G2 and G3 (G filed).
+    clock.set(t("2028-03-31T16:00:00Z"));
+    sweep().await;
+    assert_eq!(
+        keys(&l, "plan_missing").await.len(),
+        2,
+        "not yet at the due moment"
+    );
     clock.set(t("2028-04-02T00:00:00Z"));
-    l.service
-        .as_ref()
-        .unwrap()
-        .state
-        .sequencer
-        .sweep()
-        .await
-        .unwrap();
+    sweep().await;
     expected.extend([
         format!("{}:2027-12", g.org),
         format!("{}:2027-Q4", g3.org),
