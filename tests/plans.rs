@@ -670,3 +670,47 @@ async fn a_missing_due_ticket_breaks_the_replay() {
         "{why}"
     );
 }
+
+/// The OpenAPI document describes the reads of plans and reports, and every schema it refers
+/// to is in it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openapi_document_has_the_plan_and_report_reads() {
+    let l = TestLedger::start(Backend::Sqlite).await;
+    let (_, doc) = l.get_with("/openapi.json", None).await;
+    for p in [
+        "/v1/plans/{org}/{year}",
+        "/v1/reports/declaration",
+        "/v1/reports/declaration.csv",
+    ] {
+        assert!(doc["paths"][p]["get"].is_object(), "{p} is documented");
+        assert!(
+            !doc["paths"][p]["get"]["security"].is_null(),
+            "{p} needs a token"
+        );
+    }
+    let org = &doc["paths"]["/v1/orgs/{org}"]["get"]["responses"]["200"];
+    assert!(org.to_string().contains("OrgWithClass"), "{org}");
+    fn refs(v: &Value, out: &mut Vec<String>) {
+        match v {
+            Value::Object(m) => {
+                for (k, x) in m {
+                    match (k.as_str(), x) {
+                        ("$ref", Value::String(r)) => out.push(r.clone()),
+                        _ => refs(x, out),
+                    }
+                }
+            }
+            Value::Array(a) => a.iter().for_each(|x| refs(x, out)),
+            _ => {}
+        }
+    }
+    let mut all = Vec::new();
+    refs(&doc, &mut all);
+    for r in all {
+        let name = r.trim_start_matches("#/components/schemas/");
+        assert!(
+            doc["components"]["schemas"][name].is_object(),
+            "{r} is not in the document"
+        );
+    }
+}
