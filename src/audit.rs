@@ -105,17 +105,50 @@ impl Auditor {
     /// Checks the next run of consecutive entries; `stated` is the hash the source claims for
     /// each (an export's `hash`, the database's hash column), if it claims one.
     pub fn check(&mut self, entries: &[(Entry, Option<Hash>)]) -> Result<(), Finding> {
-        // Shape and signatures first, for the whole run at once; the findings are still
-        // reported in entry order below.
-        let mut prepared: Vec<Result<Prepared, String>> = entries
-            .iter()
-            .map(|(e, _)| Prepared::from_entry(e))
-            .collect();
+        let prepared = Self::prepare(entries);
+        self.apply(entries, prepared)
+    }
+
+    /// The first stage of [`Auditor::check`], which needs no state and so may run on other
+    /// threads while the previous run is applied: each entry's shape (its event read and checked
+    /// against the schemas), spread over the cores, and then its signature, likewise.
+    pub fn prepare(entries: &[(Entry, Option<Hash>)]) -> Vec<Result<Prepared, String>> {
+        let threads = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+            .clamp(1, entries.len().div_ceil(64).max(1));
+        let size = entries.len().div_ceil(threads).max(1);
+        let mut prepared: Vec<Result<Prepared, String>> = std::thread::scope(|scope| {
+            let parts: Vec<_> = entries
+                .chunks(size)
+                .map(|part| {
+                    scope.spawn(move || {
+                        part.iter()
+                            .map(|(e, _)| Prepared::from_entry(e))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            parts
+                .into_iter()
+                .flat_map(|h| h.join().expect("a shape check does not panic"))
+                .collect()
+        });
         let mut to_verify: Vec<&mut Prepared> = prepared
             .iter_mut()
             .filter_map(|p| p.as_mut().ok())
             .collect();
         event::verify_all(&mut to_verify);
+        prepared
+    }
+
+    /// The second stage of [`Auditor::check`]: the entries in order, with what
+    /// [`Auditor::prepare`] made of them. The first failure is the finding.
+    pub fn apply(
+        &mut self,
+        entries: &[(Entry, Option<Hash>)],
+        prepared: Vec<Result<Prepared, String>>,
+    ) -> Result<(), Finding> {
         for ((entry, stated), p) in entries.iter().zip(prepared) {
             let fail = |reason: String| Finding {
                 seq: entry.seq,

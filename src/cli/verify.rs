@@ -248,27 +248,53 @@ async fn verify(args: VerifyArgs) -> anyhow::Result<Option<Finding>> {
         ProgressStyle::with_template("{spinner} {pos}/{len} entries {per_sec} eta {eta}")
             .expect("a valid template"),
     );
+    // Two stages overlap: while one run of entries is applied in order on this thread, the
+    // next is read, and its shapes and signatures are checked on the other cores.
+    type Prepared = Vec<Result<crate::protocol::event::Prepared, String>>;
+    type Job = tokio::task::JoinHandle<(Vec<(Entry, Option<Hash>)>, Prepared)>;
+    let prepare = |chunk: Vec<(Entry, Option<Hash>)>| -> Job {
+        tokio::task::spawn_blocking(move || {
+            let prepared = Auditor::prepare(&chunk);
+            (chunk, prepared)
+        })
+    };
+    let mut read = 0;
+    let mut ahead: Option<Job> = None;
     loop {
-        let chunk = source.next(auditor.size(), &mut claim).await?;
-        if chunk.is_empty() {
-            break;
-        }
-        if let Err(f) = auditor.check(&chunk) {
-            bar.abandon();
-            return Ok(Some(f));
-        }
-        if let Source::Db(store) = &source {
-            if let Some(f) = compare_history(store, &chunk).await? {
+        // A reading error is reported only once the entries before it have been checked, so
+        // that the first bad entry is the one named.
+        let next = match source.next(read, &mut claim).await {
+            Ok(v) if v.is_empty() => None,
+            Ok(v) => {
+                read += v.len() as u64;
+                Some(Ok(prepare(v)))
+            }
+            Err(e) => Some(Err(e)),
+        };
+        if let Some(job) = ahead.take() {
+            let (chunk, prepared) = job.await.context("checking shapes and signatures")?;
+            if let Err(f) = auditor.apply(&chunk, prepared) {
                 bar.abandon();
                 return Ok(Some(f));
             }
-            let steps = auditor.take_container_steps();
-            if let Some(f) = compare_trace(store, &chunk, steps).await? {
-                bar.abandon();
-                return Ok(Some(f));
+            if let Source::Db(store) = &source {
+                if let Some(f) = compare_history(store, &chunk).await? {
+                    bar.abandon();
+                    return Ok(Some(f));
+                }
+                let steps = auditor.take_container_steps();
+                if let Some(f) = compare_trace(store, &chunk, steps).await? {
+                    bar.abandon();
+                    return Ok(Some(f));
+                }
             }
+            bar.set_position(auditor.size());
         }
-        bar.set_position(auditor.size());
+        match next {
+            None => break,
+            Some(Err(e)) => return Err(e),
+            Some(Ok(job)) => ahead = Some(job),
+        }
     }
     bar.finish_and_clear();
 
