@@ -59,6 +59,16 @@ async function menu(page, title) {
   await navigation(page, () => page.getByRole('navigation').getByRole('link', { name: title, exact: true }).click());
 }
 
+/** Waits for `locator`; on a timeout, the failure quotes what the page shows instead. */
+async function see(page, locator) {
+  try {
+    await locator.waitFor();
+  } catch (e) {
+    const shown = await page.locator('main').innerText().catch(() => '(no page)');
+    throw new Error(`${e.message}\nthe page shows:\n${shown.slice(0, 3000)}`);
+  }
+}
+
 /** Opens, picks up, and optionally receives and disposes a manifest of `q` grams of CODE. */
 function ship(receiver, q, { received, disposed } = {}) {
   const manifest = randomUUID();
@@ -144,10 +154,10 @@ test('generator: sees planned against actual, the excess and the unplanned recei
   await menu(page, '计划执行情况');
   const generated = page.getByRole('table', { name: `${THIS_YEAR} 年计划产生量与实际产生量` });
   const row = generated.getByRole('row').filter({ hasText: CODE });
-  for (const text of ['10 吨', '13 吨', '超出计划 20% 以上', '130%']) await row.getByText(text, { exact: true }).waitFor();
+  for (const text of ['10 吨', '13 吨', '超出计划 20% 以上', '130%']) await see(page, row.getByText(text, { exact: true }));
   const transfers = page.getByRole('table', { name: `${THIS_YEAR} 年计划转移量与实际转移量` });
   const trow = transfers.getByRole('row').filter({ hasText: planned.name });
-  for (const text of ['6 吨', '1 吨', '17%']) await trow.getByText(text, { exact: true }).waitFor();
+  for (const text of ['6 吨', '1 吨', '17%']) await see(page, trow.getByText(text, { exact: true }));
   assert.equal(await transfers.getByText(unplanned.name).count(), 0, 'a receiver outside the plan is not a planned row');
   await page.getByTestId('plan-over').getByText('有 1 项实际数量超出计划').waitFor();
   await shot(page, 'plans-plan-status');
@@ -165,7 +175,7 @@ test('generator: views last month\'s report, downloads the CSV and declares with
   const page = await openPage(browser, { acceptDownloads: true });
   await signIn(page, ledger, plant);
   await menu(page, '定期申报');
-  await page.getByRole('table', { name: `${LAST_MONTH_TEXT}危险废物申报表` }).waitFor();
+  await see(page, page.getByRole('table', { name: `${LAST_MONTH_TEXT}危险废物申报表` }));
   await page.getByTestId('report-class').getByText('重点监管').waitFor();
   const row = page.getByRole('row').filter({ hasText: CODE });
   // Opening 0, generated 3 t, nothing treated or transferred in the month, closing 3 t.
@@ -199,7 +209,7 @@ test('generator: views last month\'s report, downloads the CSV and declares with
   // still on screen is refused; the page says why and shows the new report.
   ledger.act(plant, 'waste.declared', { generator: plant.org, code: CODE, quantity_g: 200_000, date: LAST_MONTH_END });
   await page.getByTestId('file-declaration').click();
-  await page.getByTestId('report-changed').getByText('申报未被接受').waitFor();
+  await see(page, page.getByTestId('report-changed').getByText('申报未被接受'));
   await page.getByRole('row').filter({ hasText: CODE }).getByText('3.2 吨').first().waitFor();
   const fresh = (await page.getByTestId('report-sha256').innerText()).trim();
   assert.notEqual(fresh, shown);
@@ -229,6 +239,7 @@ test('regulator: sees the compliance tickets with Chinese labels, apart from was
     assert.equal((await fig.locator('.value').innerText()).trim(), n, `${label}: ${n}`);
   }
   const table = page.getByRole('table', { name: '合规问题' });
+  await see(page, table);
   for (const label of ['计划外转移', '超计划产生', '利用处置量少于接收量', `年度 ${THIS_YEAR}`]) {
     await table.getByText(label, { exact: true }).waitFor();
   }

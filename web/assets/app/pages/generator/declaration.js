@@ -130,7 +130,12 @@ export async function render(ctx) {
   const own = ctx.session.has('generator');
   const org = (ctx.query.org || (own ? ctx.session.org : '')).toUpperCase();
   const today = todayCst();
-  const period = ctx.query.period || (org ? lastEndedPeriods(today).month : '');
+  // By default the last period the unit's class asks for: 重点监管 a month, 简化管理 a quarter,
+  // 登记管理 a year (a regulator looking at another unit: last month).
+  const ended = lastEndedPeriods(today);
+  const cls = org === ctx.session.org && ctx.session.orgInfo.class ? ctx.session.orgInfo.class.class : 'key';
+  const byClass = { key: ended.month, simplified: ended.quarter, registered: ended.year };
+  const period = ctx.query.period || (org ? byClass[cls] || ended.month : '');
   const out = h('div', { 'aria-live': 'polite' });
   mount(ctx.main,
     heading('定期申报', '按《危险废物管理计划和管理台账制定技术导则》（HJ 1259-2022），由账本记录生成本单位的申报表：期初库存、产生量、自行利用处置量、委托转移量和期末库存。核对无误后一键确认申报。'),

@@ -93,6 +93,9 @@ export async function render(ctx) {
     return;
   }
   const tolerance = ledger && ledger.limits ? (ledger.limits.plan_excess_bp ?? 2000) : null;
+  // Plans are judged only for years that begin on or after compliance_from (protocol §7).
+  const from = ledger && ledger.limits ? ledger.limits.compliance_from : undefined;
+  const judged = from === undefined ? null : Boolean(from) && `${year}-01-01` >= from;
   const receivers = plan.lines.flatMap((l) => l.transfers.map((t) => t.receiver));
   const [names, cat] = await Promise.all([
     orgNames(ctx.api, [org, ...receivers]),
@@ -109,7 +112,9 @@ export async function render(ctx) {
       ['备案记录', h('span', `${formatTime(plan.at)}，`, h('a', { href: proofHref(plan.seq), target: '_blank', rel: 'noopener' }, `账本第 ${plan.seq} 条`))],
     ])),
     over ? notice('error', h('strong', { 'data-testid': 'plan-over' }, `有 ${over} 项实际数量超出计划。`),
-      tolerance !== null ? h('div.detail', `实际产生量超出计划产生量 ${tolerance / 100}% 以上时，账本自动立案“超计划产生”；向计划外的接收单位转移时自动立案“计划外转移”。计划有变化的，请及时变更管理计划。`) : null)
+      tolerance !== null ? h('div.detail', judged === false
+        ? `${year} 年开始于账本启用合规检查（${from || '未启用'}）之前，本年度超出计划不自动立案。计划有变化的，仍应及时变更管理计划。`
+        : `实际产生量超出计划产生量 ${tolerance / 100}% 以上时，账本自动立案“超计划产生”；向计划外的接收单位转移时自动立案“计划外转移”。计划有变化的，请及时变更管理计划。`) : null)
       : notice('ok', '各项实际数量均未超出计划。'),
     h('h2', '产生与自行利用处置'),
     stackOnPhone(table([
