@@ -1898,7 +1898,9 @@ impl Planner {
             ..Course::default()
         };
         self.manifest(id, gi, 0, INCINERATOR, opened, &lines, &course, None);
-        let disposed_at = received_at + self.hours(4);
+        // As late as the history goes: disposal_short concerns disposals from 00:00 CST of
+        // `compliance_from` on, which for a ledger made by `serve --demo` is its genesis' date.
+        let disposed_at = (self.latest - secs(10 * 60)).max(received_at + secs(60));
         self.guard(
             received_at,
             disposed_at,
