@@ -199,6 +199,92 @@ fn check_district(base: &str, keys: &Path, tickets: &[Value]) {
 /// Collectors in the demo: manifests stored by a collector (入库贮存), and an onward manifest it
 /// opened from its stock, received and disposed of by the incinerator; the collector keeps the
 /// rest in a lot that remembers where it came from.
+/// Classes, plans, declarations and a compliance ticket (HJ 1259-2022), as the console's
+/// plan, declaration and compliance pages show them.
+fn check_plans(base: &str, regulator_key: &Path, tickets: &[Value]) {
+    let mut entries = Vec::new();
+    let mut from = 0;
+    loop {
+        let page = get_as(
+            base,
+            regulator_key,
+            REGULATOR_ORG,
+            &format!("/v1/entries?from={from}&limit=1000"),
+        )
+        .unwrap();
+        let got = page["entries"].as_array().unwrap().clone();
+        if got.is_empty() {
+            break;
+        }
+        from += got.len();
+        entries.extend(got);
+    }
+    let of = |kind: &str| -> Vec<&Value> {
+        entries
+            .iter()
+            .filter(|e| e["event"]["type"] == kind)
+            .collect()
+    };
+    let plans = of("plan.filed");
+    assert_eq!(plans.len(), 30, "a plan per generator");
+    assert_eq!(of("org.class_set").len(), 11);
+    // A plan reads back with what was declared against it.
+    let plan = &plans[0]["event"]["body"];
+    let view = get_as(
+        base,
+        regulator_key,
+        REGULATOR_ORG,
+        &format!(
+            "/v1/plans/{}/{}",
+            plan["org"].as_str().unwrap(),
+            plan["year"]
+        ),
+    )
+    .unwrap();
+    assert_eq!(
+        view["lines"].as_array().unwrap().len(),
+        plan["lines"].as_array().unwrap().len()
+    );
+    assert!(
+        view["lines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["declared_g"].as_i64() > Some(0)),
+        "{view}"
+    );
+    // Declarations, each over the report the ledger still computes for its period.
+    let declarations = of("declaration.filed");
+    assert!(
+        declarations.len() >= 8,
+        "the 重点监管 units declare last month"
+    );
+    for d in &declarations {
+        let b = &d["event"]["body"];
+        let report = get_as(
+            base,
+            regulator_key,
+            REGULATOR_ORG,
+            &format!(
+                "/v1/reports/declaration?org={}&period={}&size={}",
+                b["org"].as_str().unwrap(),
+                b["period"].as_str().unwrap(),
+                d["seq"]
+            ),
+        )
+        .unwrap();
+        assert_eq!(report["report_sha256"], b["report_sha256"], "{b}");
+        assert!(!report["lines"].as_array().unwrap().is_empty());
+    }
+    let over: Vec<&Value> = tickets
+        .iter()
+        .filter(|t| t["kind"] == "storage_over_capacity")
+        .collect();
+    assert_eq!(over.len(), 1, "the overfilled storage point");
+    assert_eq!(over[0]["quantity_g"], 400_000);
+    assert_eq!(over[0]["subject"]["facility"], "ZC01");
+}
+
 fn check_chains(base: &str, regulator_key: &Path) {
     let read = |path: &str| get_as(base, regulator_key, REGULATOR_ORG, path).unwrap();
     let stored = read("/v1/manifests?status=stored&limit=100");
@@ -399,6 +485,7 @@ storage_test!(serve_demo_builds_the_district_once, |b| async move {
 
     let tickets = wait_for_tickets(&base, &regulator_key, &IMPROPER_KINDS);
     check_district(&base, &keys, &tickets);
+    check_plans(&base, &regulator_key, &tickets);
     verify(d, &base, &keys);
 
     // Started again with --demo, it builds nothing and rewrites no key.

@@ -132,6 +132,7 @@ async function checkPages(party, viewport, pages, { tab = true, suffix = '' } = 
 const REGULATOR_PAGES = () => [
   ['overview', '/overview'],
   ['tickets', '/tickets'],
+  ['compliance', '/compliance'],
   ['ticket', `/tickets/${d.ticket}`],
   ['manifests', '/manifests'],
   ['manifest', `/manifests/${d.manifest}`],
@@ -148,6 +149,9 @@ const GENERATOR_PAGES = () => [
   ['open', '/open'],
   ['my-stock', '/my-stock'],
   ['figures', '/figures'],
+  ['plan', '/plan'],
+  ['plan-status', '/plan-status'],
+  ['declaration', '/declaration'],
 ];
 
 test('sign-in at 1366×768 and at 390×844: fits, and Tab reaches every control', async () => {

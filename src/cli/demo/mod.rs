@@ -246,9 +246,20 @@ fn build(b: &Build) -> anyhow::Result<Outcome> {
         "writing the demo district's history"
     );
     send(&b.url, &plan, &signers)?;
+    let declared = declarations(&b.url, &mut reader, &signers)?;
+    tracing::info!(declared, "declarations filed");
     restore_backdate(b, &regulator_key)?;
 
-    let cases = cases(&mut reader, &plan)?;
+    let mut cases = cases(&mut reader, &plan)?;
+    if declared > 0 {
+        cases.push(files::Case {
+            what: format!(
+                "定期申报：{declared} 家产废单位已按管理类别确认上月、上季度或上年的申报"
+            ),
+            where_: "产废单位的“定期申报”页".into(),
+            who: None,
+        });
+    }
     let limits = ledger_info(&b.url)?.limits;
     files::write_readme(
         &b.out,
@@ -333,6 +344,71 @@ fn post_batch(url: &str, events: &[plan::Event], batch: Vec<Value>) -> anyhow::R
     Ok(())
 }
 
+/// Each generator confirms the latest declaration its management class asks for (重点监管:
+/// last month; 简化管理: last quarter; 登记管理: last year), as the console's 确认申报 does: a
+/// `declaration.filed` over the hash of the report the ledger computes now. A unit with
+/// nothing to report for that period files nothing. Returns how many were filed.
+fn declarations(
+    url: &str,
+    reader: &mut Reader,
+    signers: &HashMap<String, SigningKey>,
+) -> anyhow::Result<usize> {
+    use chrono::Datelike;
+    let today = time::cst_date(chrono::Utc::now());
+    let (y, m) = (today.year(), today.month());
+    let month = if m == 1 {
+        format!("{}-12", y - 1)
+    } else {
+        format!("{y}-{:02}", m - 1)
+    };
+    let quarter = match (m - 1) / 3 {
+        0 => format!("{}-Q4", y - 1),
+        q => format!("{y}-Q{q}"),
+    };
+    let year = format!("{}", y - 1);
+    let mut filed = 0;
+    for o in plan::orgs()
+        .iter()
+        .filter(|o| o.role == district::Role::Generator)
+    {
+        let org: Value = serde_json::from_str(&reader.get(&format!("/v1/orgs/{}", o.org))?)?;
+        let period = match org["class"]["class"].as_str() {
+            Some("key") => &month,
+            Some("simplified") => &quarter,
+            _ => &year,
+        };
+        let report: Value = serde_json::from_str(&reader.get(&format!(
+            "/v1/reports/declaration?org={}&period={period}",
+            o.org
+        ))?)?;
+        if report["lines"].as_array().is_none_or(|l| l.is_empty()) {
+            continue;
+        }
+        let event = json!({
+            "v": 1,
+            "id": Uuid::new_v4().to_string(),
+            "type": "declaration.filed",
+            "actor": o.org,
+            "at": time::format_timestamp(time::truncate_millis(chrono::Utc::now())),
+            "body": {"org": o.org, "period": period, "report_sha256": report["report_sha256"]},
+        });
+        let key = signers
+            .get(&o.org)
+            .with_context(|| format!("no key for {}", o.org))?;
+        let answer = client::post_json(url, "/v1/events", &event::sign_envelope(&event, key))?;
+        if answer.status != 201 {
+            bail!(
+                "the declaration of {} for {period} was refused ({}): {}",
+                o.org,
+                answer.status,
+                answer.body
+            );
+        }
+        filed += 1;
+    }
+    Ok(filed)
+}
+
 /// After a build by `serve --demo`, sets `max_backdate` back to what a bureau keeps.
 fn restore_backdate(b: &Build, regulator_key: &SigningKey) -> anyhow::Result<()> {
     let Some(raised) = b.restore_from else {
@@ -391,6 +467,9 @@ fn cases(reader: &mut Reader, plan: &plan::Plan) -> anyhow::Result<Vec<files::Ca
         }
         if let Some(t) = h.ticket {
             where_.push(format!("问题 {t}"));
+        }
+        if let Some(place) = h.place {
+            where_.push(place.to_owned());
         }
         if where_.is_empty() {
             where_.push("见监管首页的问题清单".into());

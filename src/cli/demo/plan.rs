@@ -47,6 +47,13 @@ const DRUM_SHOP: usize = 10;
 const COLLECTED_SHOPS: [usize; 2] = [18, 19];
 const COLLECTOR_STORE: &str = "SJ01";
 
+/// The resin plant whose plan falls short of what it generates.
+const UNDER_PLANNED: usize = 5;
+/// The paint works that overfills its storage point.
+const OVERFILLED: usize = 3;
+/// The printer whose load the incinerator disposes of only in part.
+const SHORT_DISPOSAL: usize = 28;
+
 /// How much routine history to write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Scale {
@@ -108,6 +115,8 @@ pub struct Highlight {
     pub ticket: Option<Uuid>,
     /// Who to sign in as to see it (besides the regulator).
     pub org: Option<String>,
+    /// Where in the console to look, when it is neither a manifest nor a ticket.
+    pub place: Option<&'static str>,
 }
 
 /// Times between which a sweep of the service must not run: a deadline that has passed on the
@@ -213,6 +222,7 @@ pub fn plan(
     p.routine();
     p.cases();
     p.manual_tickets();
+    p.plans_and_compliance();
     p.finish()
 }
 
@@ -815,6 +825,7 @@ impl Planner {
             manifest,
             ticket,
             org,
+            place: None,
         });
     }
 
@@ -1740,6 +1751,171 @@ impl Planner {
         }
     }
 
+    // --- plans, classes and compliance (HJ 1259-2022) ------------------------------------
+
+    fn plans_and_compliance(&mut self) {
+        self.classes_and_plans();
+        self.storage_point_overfilled();
+        self.disposal_short_today();
+    }
+
+    /// The receivers a code goes to as `route` sends it outside the metal recycler's
+    /// suspension, and the share of the year's transfers each one is planned for.
+    fn planned_receivers(gi: usize, code: &str) -> Vec<(usize, i64)> {
+        let mut out = match &code[8..] {
+            "01" => vec![(MEDICAL_PLANT, 100)],
+            "08" => vec![(OIL_RECYCLER, 100)],
+            // The incinerator as a second receiver, as plans name one for when the first cannot take it.
+            "17" | "22" | "34" => vec![(METAL_RECYCLER, 90), (INCINERATOR, 10)],
+            _ => vec![(INCINERATOR, 100)],
+        };
+        if COLLECTED_SHOPS.contains(&gi) && code == "900-214-08" {
+            out = vec![(OIL_RECYCLER, 70), (COLLECTOR, 30)];
+        }
+        out
+    }
+
+    /// At the start of the year the bureau names the chemical and plating plants 重点监管 and
+    /// the circuit-board makers 简化管理 (org.class_set); every generator files its management
+    /// plan (plan.filed) for the year: per waste stream a year's expected generation, rounded
+    /// to 100 kg, to the receivers its shipments go to. One resin plant planned too little, so
+    /// its 计划执行情况 shows generation beyond the plan.
+    fn classes_and_plans(&mut self) {
+        const WHAT: &str = "年度管理计划：常州钰衡树脂的实际产生量超出计划（计划执行情况）";
+        let year = time::cst_year(self.now);
+        let january = |day| {
+            let d = NaiveDate::from_ymd_opt(year, 1, day).expect("a day of January");
+            time::cst_day_start(d) + secs(9 * HOUR + 30 * 60)
+        };
+        let set_at = january(5).max(self.start);
+        let filed_at = january(8).max(set_at + self.hours(2));
+        if !self.fits(set_at) || filed_at > self.latest - self.days(1) {
+            return self.left_out(WHAT, "超出可补录时限".into());
+        }
+        let regulator = self.regulator.clone();
+        for (gi, g) in GENERATORS.iter().enumerate() {
+            let class = match g.industry {
+                "化工" | "电镀" => "key",
+                "印制电路板" => "simplified",
+                _ => continue,
+            };
+            let org = self.gen(gi);
+            self.push(
+                &regulator,
+                "org.class_set",
+                set_at + secs(gi as i64 * 10),
+                json!({"org": org, "class": class, "reason": format!("列入常州市{year}年环境监管重点单位名录")}),
+            );
+        }
+        for (gi, g) in GENERATORS.iter().enumerate() {
+            let org = self.gen(gi);
+            let lines: Vec<Value> = g
+                .wastes
+                .iter()
+                .map(|w| {
+                    let per_period = i64::from(w.min_kg + w.max_kg) * 1000 / 2;
+                    let mut year_g = per_period * 365 / i64::from(g.period_days);
+                    if gi == UNDER_PLANNED {
+                        year_g = year_g * 6 / 10;
+                    }
+                    let year_g = (year_g / 100_000).max(1) * 100_000;
+                    let mut line = json!({"code": w.code, "generate_g": year_g});
+                    let mut transfers = Vec::new();
+                    if gi == TREATING_PLANT && w.code == "900-404-06" {
+                        // Part of its solvent is burnt in its own incinerator.
+                        line["treat_onsite_g"] = json!(1_000_000);
+                    }
+                    for (r, share) in Self::planned_receivers(gi, w.code) {
+                        transfers.push(json!({"receiver": RECEIVERS[r].org(r), "quantity_g": year_g / 100 * share}));
+                    }
+                    line["transfers"] = Value::Array(transfers);
+                    line
+                })
+                .collect();
+            self.push(
+                &org,
+                "plan.filed",
+                filed_at + secs(gi as i64 * 60),
+                json!({"org": org, "year": year, "lines": lines}),
+            );
+        }
+        self.highlights.push(Highlight {
+            what: WHAT.to_owned(),
+            manifest: None,
+            ticket: None,
+            org: Some(self.gen(UNDER_PLANNED)),
+            place: Some(
+                "产废单位的“计划执行情况”页；监管部门在“计划执行情况”中填写其统一社会信用代码",
+            ),
+        });
+    }
+
+    /// A paint works puts a batch of sludge into its storage point (贮存点, 3 t at most) on top
+    /// of nothing shipped: 3.4 t. Waste that exists is recorded; the ledger opens 贮存超能力.
+    fn storage_point_overfilled(&mut self) {
+        const WHAT: &str = "贮存点超出贮存能力（合规问题：贮存超能力）";
+        let gi = OVERFILLED;
+        let t = self.latest - self.hours(6);
+        if !self.fits(t) {
+            return self.left_out(WHAT, "超出可补录时限".into());
+        }
+        let org = self.gen(gi);
+        let code = GENERATORS[gi].wastes[0].code;
+        self.push(
+            &org,
+            "waste.declared",
+            t,
+            json!({"generator": org, "code": code, "quantity_g": 3_400_000, "date": Self::date(t), "facility": STORE}),
+        );
+        self.highlights.push(Highlight {
+            what: WHAT.to_owned(),
+            manifest: None,
+            ticket: None,
+            org: Some(org),
+            place: Some("监管部门的“合规问题”页"),
+        });
+    }
+
+    /// The incinerator signs for a printer's ink sludge today and records disposing of less
+    /// than it received: 利用处置量少于接收量 (while compliance is on, which it is from the
+    /// genesis of a ledger made by `serve --demo`).
+    fn disposal_short_today(&mut self) {
+        const WHAT: &str = "处置量少于接收量（合规问题：利用处置量少于接收量）";
+        let gi = SHORT_DISPOSAL;
+        let opened = self.latest - self.hours(9);
+        if !self.fits(opened - self.hours(1)) {
+            return self.left_out(WHAT, "超出可补录时限".into());
+        }
+        let code = "900-253-12";
+        let q = 1_600_000;
+        let id = named_uuid("manifest/disposal-short");
+        self.declare(gi, code, q, opened - self.hours(1));
+        let lines = [Self::line_of(gi, code, q, "D10")];
+        let received_at = opened + self.hours(3);
+        let course = Course {
+            pickup: Some(opened + self.hours(1)),
+            receipt: Some((received_at, vec![q])),
+            ..Course::default()
+        };
+        self.manifest(id, gi, 0, INCINERATOR, opened, &lines, &course, None);
+        // As late as the history goes: disposal_short concerns disposals from 00:00 CST of
+        // `compliance_from` on, which for a ledger made by `serve --demo` is its genesis' date.
+        let disposed_at = (self.latest - secs(10 * 60)).max(received_at + secs(60));
+        self.guard(
+            received_at,
+            disposed_at,
+            received_at + secs(self.limits.disposal_s),
+        );
+        let rec = self.receiver(INCINERATOR);
+        self.push(
+            &rec,
+            "manifest.disposed",
+            disposed_at,
+            json!({"manifest": id.to_string(), "lines": [{"code": code, "quantity_g": q - 150_000, "method": "D10"}]}),
+        );
+        self.highlight(WHAT, Some(id), None, Some(rec));
+    }
+
     fn finish(mut self) -> Result<Plan, PlanError> {
         self.events.sort_by_key(|(at, n, _)| (*at, *n));
         let events: Vec<Event> = self.events.into_iter().map(|(_, _, e)| e).collect();
@@ -1791,16 +1967,25 @@ fn container_id(org: &str, code: &str, date: NaiveDate, serial: u32) -> String {
 fn check_codes(events: &[Event]) -> Result<(), String> {
     for e in events {
         let edition = Edition::in_force_on(time::cst_date(e.at));
+        // A plan's codes are of the edition in force on 1 January of its year.
+        let edition = match (e.kind, e.body["year"].as_i64()) {
+            ("plan.filed", Some(y)) => i32::try_from(y)
+                .ok()
+                .and_then(|y| NaiveDate::from_ymd_opt(y, 1, 1))
+                .map_or(edition, Edition::in_force_on),
+            _ => edition,
+        };
         let mut codes: Vec<&str> = Vec::new();
         match e.kind {
             "waste.declared" | "waste.treated" => codes.extend(e.body["code"].as_str()),
-            "manifest.opened" | "manifest.received" | "manifest.disposed" => codes.extend(
-                e.body["lines"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|l| l["code"].as_str()),
-            ),
+            "manifest.opened" | "manifest.received" | "manifest.disposed" | "plan.filed" => codes
+                .extend(
+                    e.body["lines"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|l| l["code"].as_str()),
+                ),
             "license.issued" | "license.amended" => {
                 for scope in e.body["scopes"].as_array().into_iter().flatten() {
                     for c in scope["codes"].as_array().into_iter().flatten() {
@@ -1977,6 +2162,34 @@ mod tests {
         assert!(kinds["manifest.opened"] > 300, "{kinds:?}");
         assert!(kinds["waste.declared"] > 1000, "{kinds:?}");
         assert!(plan.first_at < now - secs(390 * DAY));
+        // Every generator files its plan for the year in January; the bureau names 11 classes.
+        let plans: Vec<&Event> = plan
+            .events
+            .iter()
+            .filter(|e| e.kind == "plan.filed")
+            .collect();
+        assert_eq!(plans.len(), GENERATORS.len());
+        for e in &plans {
+            assert_eq!(e.body["year"], json!(2026));
+            assert_eq!(time::format_date(time::cst_date(e.at)), "2026-01-08");
+            for line in e.body["lines"].as_array().unwrap() {
+                let planned: i64 = line["transfers"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|t| t["quantity_g"].as_i64().unwrap())
+                    .sum();
+                assert!(planned <= line["generate_g"].as_i64().unwrap(), "{line}");
+            }
+        }
+        assert_eq!(kinds["org.class_set"], 11, "{kinds:?}");
+        let storings: Vec<&Event> = plan
+            .events
+            .iter()
+            .filter(|e| e.kind == "waste.declared" && e.body["facility"] == STORE)
+            .filter(|e| e.body["quantity_g"].as_i64() > Some(3_000_000))
+            .collect();
+        assert_eq!(storings.len(), 1, "one storage point overfilled");
     }
 
     #[test]

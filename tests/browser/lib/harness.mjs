@@ -92,7 +92,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
  * The genesis regulator's key is `hwledger-keys/regulator.pem` there.
  */
 export class Ledger {
-  static async start({ maxBackdate } = {}) {
+  static async start({ maxBackdate, complianceFrom } = {}) {
     if (!fs.existsSync(BIN)) {
       throw new Error(`the hwledger binary is not at ${BIN}: run the tests with cargo test --test browser, or set HWLEDGER_BIN`);
     }
@@ -100,6 +100,7 @@ export class Ledger {
     const port = await freePort();
     const args = ['serve', '--listen', `127.0.0.1:${port}`];
     if (maxBackdate) args.push('--max-backdate', maxBackdate);
+    if (complianceFrom) args.push('--compliance-from', complianceFrom);
     if (process.env.HWLEDGER_WEB_DIR) args.push('--web-dir', path.resolve(process.env.HWLEDGER_WEB_DIR));
     const log = fs.openSync(path.join(dir, 'serve.log'), 'a');
     const child = spawn(BIN, args, { cwd: dir, stdio: ['ignore', log, log] });

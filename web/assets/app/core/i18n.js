@@ -100,11 +100,11 @@ export const TICKET_KINDS = {
   transit_overdue: '运输超期',
   disposal_overdue: '处置超期',
   storage_overdue: '贮存超期',
-  disposal_short: '处置量不足',
+  disposal_short: '利用处置量少于接收量',
   storage_over_capacity: '贮存超能力',
   unplanned_transfer: '计划外转移',
   plan_exceeded: '超计划产生',
-  plan_missing: '未报管理计划',
+  plan_missing: '未备案管理计划',
   declaration_overdue: '逾期未申报',
   reported_dumping: '偷倒偷排（举报）',
   illegal_dumping: '非法倾倒',
@@ -117,6 +117,27 @@ export const IMPROPER_KINDS = [
   'quantity_shortfall', 'unlicensed_receipt', 'unlicensed_handling',
   'transit_overdue', 'disposal_overdue', 'storage_overdue',
 ];
+
+/**
+ * The six compliance kinds of protocol §7, in its order: duties missed (plans, declarations,
+ * disposal and storage figures), not waste lost; they do not change the rate.
+ */
+export const COMPLIANCE_KINDS = [
+  'disposal_short', 'storage_over_capacity', 'unplanned_transfer',
+  'plan_exceeded', 'plan_missing', 'declaration_overdue',
+];
+
+/** Management classes (管理类别, HJ 1259-2022 4.2). */
+export const MANAGEMENT_CLASSES = { key: '重点监管', simplified: '简化管理', registered: '登记管理' };
+
+/** The periods each class declares (protocol §6 Declarations). */
+export const CLASS_PERIODS = { key: '按月、按年申报', simplified: '按季、按年申报', registered: '按年申报' };
+
+/** An org's `class` view ({year, class, set}) as "重点监管（由监管部门认定）". */
+export function classText(c) {
+  if (!c) return '—';
+  return `${label(MANAGEMENT_CLASSES, c.class)}（${c.set ? '由监管部门认定' : '按规则推定'}）`;
+}
 
 export const LICENCE_STATUS = { active: '有效', suspended: '暂停', revoked: '已吊销' };
 

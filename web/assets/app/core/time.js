@@ -58,3 +58,45 @@ export function cstLocalToTimestamp(local) {
   const utc = Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +(m[6] || 0)) - CST_MS;
   return new Date(utc).toISOString();
 }
+
+/**
+ * A period of protocol §1 (`YYYY-MM`, `YYYY-Qn`, `YYYY`) as {kind, year, n, from, to}: `from` its
+ * first day and `to` the first day of the next period of its kind (CST dates); null when the text
+ * is not a period.
+ */
+export function parsePeriod(text) {
+  const p = (n) => String(n).padStart(2, '0');
+  let m = /^(\d{4})-(\d{2})$/.exec(text || '');
+  if (m && +m[2] >= 1 && +m[2] <= 12) {
+    const [from, to] = monthRange(+m[1], +m[2]);
+    return { kind: 'month', year: +m[1], n: +m[2], from, to };
+  }
+  m = /^(\d{4})-Q([1-4])$/.exec(text || '');
+  if (m) {
+    const y = +m[1];
+    const q = +m[2];
+    return { kind: 'quarter', year: y, n: q, from: `${y}-${p(3 * q - 2)}-01`, to: q === 4 ? `${y + 1}-01-01` : `${y}-${p(3 * q + 1)}-01` };
+  }
+  m = /^(\d{4})$/.exec(text || '');
+  if (m && +m[1] >= 1) return { kind: 'year', year: +m[1], n: null, from: `${m[1]}-01-01`, to: `${+m[1] + 1}-01-01` };
+  return null;
+}
+
+/** A period in words: "2026 年 11 月", "2026 年第 4 季度", "2026 年". */
+export function periodText(text) {
+  const p = parsePeriod(text);
+  if (!p) return text;
+  if (p.kind === 'month') return `${p.year} 年 ${p.n} 月`;
+  if (p.kind === 'quarter') return `${p.year} 年第 ${p.n} 季度`;
+  return `${p.year} 年`;
+}
+
+/** The last month, quarter and year that have ended by `today` (a CST date), as periods. */
+export function lastEndedPeriods(today) {
+  const y = +today.slice(0, 4);
+  const mo = +today.slice(5, 7);
+  const month = mo === 1 ? `${y - 1}-12` : `${y}-${String(mo - 1).padStart(2, '0')}`;
+  const q = Math.floor((mo - 1) / 3) + 1;
+  const quarter = q === 1 ? `${y - 1}-Q4` : `${y}-Q${q - 1}`;
+  return { month, quarter, year: String(y - 1) };
+}

@@ -6,7 +6,7 @@
 import { h, mount, table, field, fieldError, notice, select, link, badge, dl, stackOnPhone } from '../../core/dom.js';
 import { listOrgs, rememberOrgNames } from '../../core/api.js';
 import { act, errorNotice, heading, orgIdError, proofHref, setFlash, takeFlash } from '../../core/ui.js';
-import { ROLES } from '../../core/i18n.js';
+import { ROLES, MANAGEMENT_CLASSES, classText } from '../../core/i18n.js';
 
 const REGION_RE = /^\d{6}$/;
 const KEY_RE = /^[0-9a-f]{64}$/;
@@ -186,6 +186,38 @@ function keyForms(ctx, o) {
   ];
 }
 
+/**
+ * 管理类别 (HJ 1259-2022 4.2): the regulator sets a unit's class, or returns it to the class the
+ * ledger derives (facilities, licences, quantities declared in the three years before).
+ */
+function classForm(ctx, o) {
+  const current = o.class && o.class.set ? o.class.class : 'derived';
+  const cls = select([...Object.entries(MANAGEMENT_CLASSES).map(([k, l]) => [k, l]),
+    ['derived', '按规则推定（取消认定）']], { value: current, 'data-testid': 'class-select' });
+  const reason = h('textarea', { rows: 2, maxlength: 2000 });
+  const button = h('button.primary', { type: 'submit' }, '签名并设定');
+  const out = h('div.out', { 'aria-live': 'polite' });
+  const form = h('form', { novalidate: true },
+    field('管理类别', cls, '重点监管单位按月、按年申报，简化管理单位按季、按年申报，登记管理单位按年申报。选择“按规则推定”则由账本按设施、许可证和前三年产生量推定。'),
+    field('认定理由', reason, '例如：列入本年度重点监管单位名录'),
+    h('div.actions', button), out);
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    fieldError(reason, '');
+    if (!reason.value.trim()) return fieldError(reason, '请填写认定理由');
+    const entry = await act(button, out,
+      () => ctx.api.submit('org.class_set', { org: o.org, class: cls.value, reason: reason.value.trim() }),
+      (e) => `已设定，记入账本第 ${e.seq} 条。`);
+    if (entry) {
+      setFlash(cls.value === 'derived'
+        ? `已取消认定，管理类别按规则推定，记入账本第 ${entry.seq} 条。`
+        : `已认定为${MANAGEMENT_CLASSES[cls.value]}，记入账本第 ${entry.seq} 条。`);
+      ctx.refresh();
+    }
+  });
+  return h('section.card', h('h3', '设定管理类别'), form);
+}
+
 async function renderOne(ctx, orgId) {
   const shown = takeFlash();
   mount(ctx.main, h('p', link('/orgs', '← 单位登记')), heading('单位详情'), h('p.muted', '正在加载……'));
@@ -207,7 +239,7 @@ async function renderOne(ctx, orgId) {
       ['所在地区', o.region],
       ['角色', rolesText(o.roles)],
       ['登记记录', h('a', { href: proofHref(o.registered_seq), target: '_blank', rel: 'noopener' }, `账本第 ${o.registered_seq} 条`)],
-      o.class ? ['管理类别', `${o.class.year} 年：${({ key: '重点监管', simplified: '简化管理', registered: '登记管理' })[o.class.class] || o.class.class}`] : null,
+      o.class ? ['管理类别', h('span', { 'data-testid': 'org-class' }, `${o.class.year} 年：${classText(o.class)}`)] : null,
     ])),
     h('h2', '密钥'),
     stackOnPhone(table([
@@ -219,8 +251,11 @@ async function renderOne(ctx, orgId) {
       { title: '添加于', get: (k) => h('a', { href: proofHref(k.added_seq), target: '_blank', rel: 'noopener' }, `账本第 ${k.added_seq} 条`) },
     ], o.keys, { caption: `共 ${o.keys.length} 个，有效 ${activeKeys(o).length} 个` })),
     h('div.two-col', keyForms(ctx, o)),
+    o.roles.includes('generator') || o.roles.includes('receiver') ? classForm(ctx, o) : null,
     o.roles.includes('receiver') ? h('p', link(`/licenses?holder=${o.org}`, '查看该单位的经营许可证')) : null,
-    o.roles.includes('generator') || o.roles.includes('receiver') ? h('p', link(`/stock?generator=${o.org}`, '查看该单位的库存')) : null);
+    o.roles.includes('generator') || o.roles.includes('receiver') ? h('p', link(`/stock?generator=${o.org}`, '查看该单位的库存')) : null,
+    o.roles.includes('generator') ? h('p', link(`/plan-status?org=${o.org}`, '查看该单位的管理计划执行情况'), '　',
+      link(`/declaration?org=${o.org}`, '查看该单位的申报表'), '　', link(`/compliance?org=${o.org}`, '查看该单位的合规问题')) : null);
 }
 
 export async function render(ctx) {

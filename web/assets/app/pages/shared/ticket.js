@@ -9,7 +9,7 @@ import { act, errorNotice, heading, proofHref, orgIdError, setFlash, takeFlash }
 import { sha256Hex } from '../../core/crypto.js';
 import { formatQuantity } from '../../core/units.js';
 import { formatTime, todayCst, addDays } from '../../core/time.js';
-import { TICKET_KINDS, EVENT_TYPES, IMPROPER_KINDS, label } from '../../core/i18n.js';
+import { TICKET_KINDS, EVENT_TYPES, IMPROPER_KINDS, COMPLIANCE_KINDS, label } from '../../core/i18n.js';
 import { statusBadge, subjectParts, orgLabel } from './tickets.js';
 
 const MAX_EVIDENCE = 50;
@@ -247,7 +247,8 @@ export async function render(ctx) {
     h('p.no-print', link('/tickets', '← 问题清单')),
     heading(`问题详情：${label(TICKET_KINDS, t.kind)}`),
     shown,
-    h('div.ticket-status', statusBadge(t), IMPROPER_KINDS.includes(t.kind) ? [' ', h('span.muted', '账本自动发现')] : null),
+    h('div.ticket-status', statusBadge(t), IMPROPER_KINDS.includes(t.kind) ? [' ', h('span.muted', '账本自动发现')] : null,
+      COMPLIANCE_KINDS.includes(t.kind) ? [' ', h('span.muted', '账本自动发现的合规事项（未履行管理义务，不计入规范化处理率）')] : null),
     h('section.card',
       dl([
         ['编号', h('span.mono', t.ticket)],

@@ -6,8 +6,8 @@ import { h, mount, table, field, fieldError, select, link, badge, download, stac
 import { orgNames } from '../../core/api.js';
 import { act, errorNotice, heading, orgIdError, setFlash } from '../../core/ui.js';
 import { formatQuantity, toGrams, QuantityError, UNITS } from '../../core/units.js';
-import { formatTime, todayCst } from '../../core/time.js';
-import { TICKET_KINDS, TICKET_STATUS, IMPROPER_KINDS, label } from '../../core/i18n.js';
+import { formatTime, todayCst, periodText } from '../../core/time.js';
+import { TICKET_KINDS, TICKET_STATUS, IMPROPER_KINDS, COMPLIANCE_KINDS, label } from '../../core/i18n.js';
 
 const PAGE_SIZE = 50;
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -48,7 +48,10 @@ export function subjectParts(subject, names, numbers) {
     parts.push(h('div.nowrap', '联单 ', link(`/manifests/${s.manifest}`, number || h('span.mono', s.manifest.slice(0, 8) + '…'))));
   }
   if (s.org) parts.push(h('div', orgLabel(names, s.org)));
+  if (s.year !== null && s.year !== undefined) parts.push(h('div', `年度 ${s.year}`));
+  if (s.period) parts.push(h('div', `申报期间 ${periodText(s.period)}`));
   if (s.code) parts.push(h('div', '废物代码 ', h('span.mono', s.code)));
+  if (s.facility) parts.push(h('div', '设施 ', s.org ? link(`/facilities/${s.org}/${s.facility}`, s.facility) : s.facility));
   if (s.lot !== null && s.lot !== undefined) parts.push(h('div', `批次 #${s.lot}`));
   if (s.site) {
     parts.push(h('div', '地点 ', s.site.address,
@@ -56,6 +59,13 @@ export function subjectParts(subject, names, numbers) {
         ? `（纬度 ${fromMicro(s.site.lat)}，经度 ${fromMicro(s.site.lon)}）` : ''));
   }
   return parts.length ? parts : '—';
+}
+
+/** A ticket's kind, and whether the ledger found it: a waste-loss kind, or a duty missed. */
+export function kindCell(t) {
+  if (IMPROPER_KINDS.includes(t.kind)) return [label(TICKET_KINDS, t.kind), h('div.muted.small', '自动发现')];
+  if (COMPLIANCE_KINDS.includes(t.kind)) return [badge(label(TICKET_KINDS, t.kind), 'warn'), h('div.muted.small', '合规事项 · 自动发现')];
+  return label(TICKET_KINDS, t.kind);
 }
 
 /** Numbers of the manifests `ids`, looked up together; an unreadable one is left out. */
@@ -81,7 +91,14 @@ function route(q) {
 
 function filterForm(ctx, q) {
   const status = select([['', '全部'], ...Object.entries(TICKET_STATUS)], { value: q.status || '', name: 'status' });
-  const kind = select([['', '全部'], ...Object.entries(TICKET_KINDS)], { value: q.kind || '', name: 'kind' });
+  // Grouped as protocol §7 groups them: waste handled improperly, duties missed, opened by hand.
+  const group = (title, kinds) => h('optgroup', { label: title },
+    kinds.map((k) => h('option', { value: k, selected: q.kind === k }, TICKET_KINDS[k])));
+  const kind = h('select', { name: 'kind' },
+    h('option', { value: '', selected: !q.kind }, '全部'),
+    group('不规范处理（自动发现）', IMPROPER_KINDS),
+    group('合规事项（自动发现）', COMPLIANCE_KINDS),
+    group('手工立案', MANUAL_KINDS));
   const org = h('input', { type: 'text', value: q.org || '', maxlength: 18, autocomplete: 'off', spellcheck: 'false', name: 'org' });
   const form = h('form.filters', { novalidate: true, 'aria-label': '筛选' },
     field('状态', status),
@@ -236,7 +253,7 @@ export async function render(ctx) {
 
   mount(ctx.main,
     heading('问题清单', regulator
-      ? '账本自动发现的问题（数量短缺、无证接收或处置、运输超期、处置超期、贮存超期）和生态环境局手工登记的问题，以及交办、整改、销号的全过程。'
+      ? '账本自动发现的问题（数量短缺、无证接收或处置、运输超期、处置超期、贮存超期，以及管理计划、申报等合规事项）和生态环境局手工登记的问题，以及交办、整改、销号的全过程。合规事项另见“合规问题”。'
       : '与本单位有关的问题：本单位为对象或责任单位的问题，以及本单位参与的联单上的问题。'),
     filterForm(ctx, q),
     // Not a fragment link: the hash is the console's route.
@@ -254,7 +271,7 @@ export async function render(ctx) {
     listEl,
     regulator ? [
       h('h2#open-ticket', { tabindex: '-1' }, '手工立案'),
-      h('p.muted', '登记群众举报、现场检查发现的偷倒偷排、非法倾倒、非法贮存等问题。自动发现的六类问题由账本自行立案，不能手工登记。'),
+      h('p.muted', '登记群众举报、现场检查发现的偷倒偷排、非法倾倒、非法贮存等问题。自动发现的问题由账本自行立案，不能在此登记。'),
       openForm(ctx),
     ] : null);
 
@@ -290,7 +307,7 @@ export async function render(ctx) {
     mount(listEl,
       stackOnPhone(table([
         { title: '编号', class: 'nowrap', get: (t) => h('a.mono', { href: `#/tickets/${t.ticket}`, title: t.ticket, 'aria-label': `问题 ${t.ticket}` }, t.ticket.slice(0, 8)) },
-        { title: '类型', class: 'nowrap', get: (t) => [label(TICKET_KINDS, t.kind), IMPROPER_KINDS.includes(t.kind) ? h('div.muted.small', '自动发现') : null] },
+        { title: '类型', class: 'nowrap', get: kindCell },
         { title: '状态', class: 'nowrap', get: statusBadge },
         { title: '摘要', class: 'ticket-summary', get: (t) => t.summary },
         { title: '对象', get: (t) => subjectParts(t.subject, names, numbers) },
