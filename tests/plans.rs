@@ -248,6 +248,12 @@ storage_test!(three_units_through_a_year, |b| async move {
         json!({"org": g.org, "period": "2027-01", "report_sha256": fresh}),
     )
     .await;
+    let (_, filed) = l.get(&format!("/v1/declarations/{}", g.org)).await;
+    assert_eq!(filed["declarations"].as_array().unwrap().len(), 1);
+    assert_eq!(filed["declarations"][0]["period"], "2027-01");
+    assert_eq!(filed["declarations"][0]["report_sha256"], fresh.as_str());
+    let (status, _) = l.get_as(&g2, &format!("/v1/declarations/{}", g.org)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "another unit's declarations");
     assert_problem(
         &file_declaration(&l, &g, "2027-02", &fresh).await,
         422,
@@ -394,6 +400,11 @@ storage_test!(three_units_through_a_year, |b| async move {
     assert_eq!(status, StatusCode::NOT_FOUND, "another unit's plan");
     let (status, _) = l.get_as(&g, &format!("/v1/plans/{}/2027", g.org)).await;
     assert_eq!(status, StatusCode::OK, "its own plan");
+    assert_problem(
+        &l.get(&format!("/v1/plans/{}/20x7", g.org)).await,
+        400,
+        "invalid_query",
+    );
 
     // 1 April 00:00 CST (2027-03-31T16:00:00Z): G2 and G3 declared waste in 2027 and filed no
     // plan. At the due moment itself they are still in time.
@@ -679,6 +690,7 @@ async fn the_openapi_document_has_the_plan_and_report_reads() {
     let (_, doc) = l.get_with("/openapi.json", None).await;
     for p in [
         "/v1/plans/{org}/{year}",
+        "/v1/declarations/{org}",
         "/v1/reports/declaration",
         "/v1/reports/declaration.csv",
     ] {

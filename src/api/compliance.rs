@@ -72,7 +72,7 @@ pub async fn get_plan(
         .parse()
         .ok()
         .filter(|y| (1..=9999).contains(y))
-        .ok_or_else(|| ApiError::NotFound(what.clone()))?;
+        .ok_or_else(|| ApiError::InvalidQuery(format!("year: {year:?} is not a year")))?;
     let live = state.sequencer.state().await;
     let plan = live
         .compliance
@@ -105,6 +105,60 @@ pub async fn get_plan(
         seq: plan.seq,
         at: time::format_timestamp(plan.at),
         lines,
+    }))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct FiledView {
+    period: String,
+    /// The seq of the `declaration.filed` entry in force for the period (the last one).
+    seq: u64,
+    at: String,
+    report_sha256: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct FiledPage {
+    org: String,
+    /// By year; within a year its months, then its quarters, then the year.
+    declarations: Vec<FiledView>,
+}
+
+/// The declarations a unit has filed, the last one for each period, so that a unit and the
+/// bureau see which periods are declared and over which report.
+#[utoipa::path(get, path = "/v1/declarations/{org}", tag = "compliance", security(("bearer" = [])),
+    params(("org" = String, Path,)),
+    responses((status = 200, body = FiledPage), (status = 401, body = super::Problem, description = "token_*"),
+              (status = 404, body = super::Problem, description = "another unit's")))]
+pub async fn list_declarations(
+    caller: Caller,
+    State(state): State<AppState>,
+    Path(org): Path<String>,
+) -> ApiResult<Json<FiledPage>> {
+    readable(&caller, &org, &format!("the declarations of {org}"))?;
+    let live = state.sequencer.state().await;
+    if live.org(&org).is_none() {
+        return Err(ApiError::NotFound(format!("organisation {org}")));
+    }
+    let mut filed: Vec<_> = live
+        .compliance
+        .declarations
+        .iter()
+        .filter(|((o, _), _)| *o == org)
+        .map(|((_, period), d)| (*period, d))
+        .collect();
+    filed.sort_by_key(|(p, _)| (p.year, p.kind, p.n));
+    Ok(Json(FiledPage {
+        org: org.clone(),
+        declarations: filed
+            .into_iter()
+            .map(|(p, d)| FiledView {
+                period: p.to_string(),
+                seq: d.seq,
+                at: time::format_timestamp(d.at),
+                report_sha256: d.report_sha256.clone(),
+            })
+            .collect(),
     }))
 }
 

@@ -122,6 +122,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/tickets/{id}", get(tickets::get_ticket))
         .route("/v1/stats/disposal", get(stats::disposal))
         .route("/v1/plans/{org}/{year}", get(compliance::get_plan))
+        .route("/v1/declarations/{org}", get(compliance::list_declarations))
         .route(
             "/v1/reports/declaration",
             get(compliance::declaration_report),

@@ -79,6 +79,7 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         super::tickets::tickets_csv,
         super::stats::disposal,
         super::compliance::get_plan,
+        super::compliance::list_declarations,
         super::compliance::declaration_report,
         super::compliance::declaration_csv,
         super::catalogue::codes,

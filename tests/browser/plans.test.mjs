@@ -186,6 +186,7 @@ test('generator: views last month\'s report, downloads the CSV and declares with
   const shown = (await page.getByTestId('report-sha256').innerText()).trim();
   const report = await ledger.get(`/v1/reports/declaration?org=${plant.org}&period=${LAST_MONTH}`, plant);
   assert.equal(shown, report.report_sha256, 'the page shows the ledger\'s hash of the report');
+  await see(page, page.getByTestId('declaration-status').getByText('未申报', { exact: true }));
   await shot(page, 'plans-declaration-report');
 
   const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('report-csv').click()]);
@@ -213,11 +214,16 @@ test('generator: views last month\'s report, downloads the CSV and declares with
   await page.getByRole('row').filter({ hasText: CODE }).getByText('3.2 吨').first().waitFor();
   const fresh = (await page.getByTestId('report-sha256').innerText()).trim();
   assert.notEqual(fresh, shown);
+  // The declaration filed over the old report is on record, and said to differ from this one.
+  await see(page, page.getByTestId('declaration-status').getByText('当前报表与申报时不同'));
   await shot(page, 'plans-declaration-changed');
   await page.getByTestId('file-declaration').click();
   await page.getByTestId('declaration-filed').getByText(`已申报${LAST_MONTH_TEXT}`).waitFor();
   const entries = (await ledger.get('/v1/entries?from=0&limit=1000')).entries.filter((e) => e.event.type === 'declaration.filed');
   assert.deepEqual(entries.map((e) => e.event.body.report_sha256), [shown, fresh]);
+  // A later visit says the period is declared, over the report it shows.
+  await go(page, `/declaration?period=${LAST_MONTH}`);
+  await see(page, page.getByTestId('declaration-status').getByText('与当前报表一致'));
 
   // This month has not ended: the report shows, the button waits.
   await go(page, `/declaration?period=${today().slice(0, 7)}`);

@@ -89,12 +89,26 @@ async function loadReport(ctx, org, period) {
   const report = await ctx.api.get('/v1/reports/declaration', { org, period });
   const p = parsePeriod(period);
   const receivers = report.lines.flatMap((l) => l.transferred.map((t) => t.receiver));
-  const [names, methods, cat] = await Promise.all([
+  const [names, methods, cat, filed] = await Promise.all([
     orgNames(ctx.api, receivers),
     loadMethods().catch(() => []),
     catalogueEntries(report.lines.map((l) => l.code), addDays(p.to, -1)).catch(() => new Map()),
+    ctx.api.get(`/v1/declarations/${encodeURIComponent(org)}`).then(
+      (d) => d.declarations.find((x) => x.period === report.period) || null,
+      () => undefined),
   ]);
-  return { report, names, methods: new Map(methods.map((m) => [m.code, m.name])), cat };
+  return { report, names, methods: new Map(methods.map((m) => [m.code, m.name])), cat, filed };
+}
+
+/** 已申报 / 未申报, and whether the filed hash is still the report's. */
+function filedLine(filed, report) {
+  if (filed === undefined) return '—';
+  if (!filed) return h('span', { 'data-testid': 'declaration-status' }, '未申报');
+  const same = filed.report_sha256 === report.report_sha256;
+  return h('span', { 'data-testid': 'declaration-status' },
+    h('strong', `已申报（账本第 ${filed.seq} 条，${filed.at.replace('T', ' ').replace('Z', ' UTC')}）`),
+    same ? '，与当前报表一致'
+      : h('span.muted', '；申报之后账本有影响本期的新记录，当前报表与申报时不同，可重新确认申报'));
 }
 
 function reportTable({ report, names, methods, cat }) {
@@ -222,6 +236,7 @@ async function showReport(ctx, out, org, period, today, before) {
       ['申报期间', `${periodText(report.period)}（${report.from} 至 ${addDays(report.to, -1)}）`],
       ['管理类别', classLine(report.class, p)],
       ['依据', `账本前 ${report.size} 条记录`],
+      ['申报状态', filedLine(data.filed, report)],
       ['报表摘要（SHA-256）', h('span.mono.small', { 'data-testid': 'report-sha256' }, report.report_sha256)],
     ])),
     reportTable(data),
