@@ -466,6 +466,7 @@ impl Sequencer {
                 let p = self.ticket_event(&t);
                 swept.push(self.append(&mut state, &mut batch, p, now, &recorded_at));
             }
+            state.settle_swept(now);
             state.advance_rate(now);
         }
         if !batch.entries.is_empty() {

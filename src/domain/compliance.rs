@@ -1168,6 +1168,17 @@ impl State {
         Ok(())
     }
 
+    /// After a sweep appended the due tickets of every due moment before `now`: settles those
+    /// moments at once, as the next entry would, so that reads and later rounds do not judge
+    /// every unit again until then. Settling is a function of the state and the time, and only
+    /// automatic tickets can come between, so a replay that settles at the next entry reaches
+    /// the same state. A moment whose tickets are not all in the ledger stays unsettled.
+    pub fn settle_swept(&mut self, now: Timestamp) {
+        if self.compliance.due_next.is_some() {
+            let _ = self.settle_due(now);
+        }
+    }
+
     /// Records a compliance ticket the ledger opened, for `compliance_by_kind`.
     pub(super) fn note_arisen(&mut self, id: Uuid, kind: Kind, subject: &Value, at: Timestamp) {
         let org = match subject["org"].as_str() {
