@@ -215,13 +215,34 @@ impl Sequencer {
         self.head = empty_head();
         let target = self.store.head().await?;
         // Up to the head read above: entries appended since are caught up by the next round.
-        while self.head.size < target.size {
-            let want = (target.size - self.head.size).min(5000);
-            let chunk = self.store.entries_with_hash(self.head.size, want).await?;
-            if chunk.is_empty() {
-                break;
+        // Two stages overlap: a task reads the next run of entries and reads their events on
+        // the other cores while this one applies the run before, in order.
+        let (tx, mut rx) =
+            mpsc::channel::<(Vec<(Entry, event::Hash)>, Vec<Result<Prepared, String>>)>(2);
+        let store = self.store.clone();
+        let from = self.head.size;
+        let reader: tokio::task::JoinHandle<anyhow::Result<()>> = tokio::spawn(async move {
+            let mut read = from;
+            while read < target.size {
+                let want = (target.size - read).min(5000);
+                let chunk = store.entries_with_hash(read, want).await?;
+                if chunk.is_empty() {
+                    break;
+                }
+                read += chunk.len() as u64;
+                let run = tokio::task::spawn_blocking(move || {
+                    let prepared = prepare_recorded(&chunk);
+                    (chunk, prepared)
+                })
+                .await?;
+                if tx.send(run).await.is_err() {
+                    break;
+                }
             }
-            for (e, stored) in &chunk {
+            Ok(())
+        });
+        while let Some((chunk, prepared)) = rx.recv().await {
+            for ((e, stored), p) in chunk.iter().zip(prepared) {
                 let hash = e.hash();
                 if hash != *stored {
                     bail!(
@@ -231,9 +252,11 @@ impl Sequencer {
                         hex::encode(stored)
                     );
                 }
-                self.absorb(&mut state, e)?;
+                self.absorb_prepared(&mut state, e, p)?;
             }
         }
+        reader.await??;
+        self.head.root = self.frontier.root();
         if self.head.size != target.size || self.head.root != target.root {
             bail!(
                 "the stored head (size {}, root {}) does not match the entries (size {}, root {})",
@@ -251,6 +274,19 @@ impl Sequencer {
     /// process). Its rules are checked again: a stored entry the rules refuse means the
     /// database was altered, and the service must not build on it.
     fn absorb(&mut self, state: &mut State, e: &Entry) -> anyhow::Result<()> {
+        self.absorb_prepared(state, e, State::prepare_recorded(e))?;
+        self.head.root = self.frontier.root();
+        Ok(())
+    }
+
+    /// [`Sequencer::absorb`] with the event already read, leaving `head.root` to the caller
+    /// (the root of a run is computed once, at its end).
+    fn absorb_prepared(
+        &mut self,
+        state: &mut State,
+        e: &Entry,
+        p: Result<Prepared, String>,
+    ) -> anyhow::Result<()> {
         if e.seq != self.head.size || e.prev != self.head.head {
             bail!(
                 "stored entry {} does not link to the head {} at size {}",
@@ -260,14 +296,14 @@ impl Sequencer {
             );
         }
         state
-            .apply_recorded(e)
+            .apply_recorded_prepared(e, p)
             .map_err(|m| anyhow::anyhow!("stored {m}"))?;
         let hash = e.hash();
         self.frontier.push(merkle::leaf_hash(&hash));
         self.head = Head {
             size: e.seq + 1,
             head: hash,
-            root: self.frontier.root(),
+            root: self.head.root,
             recorded_at: e.recorded_at.clone(),
         };
         Ok(())
@@ -522,6 +558,31 @@ impl Sequencer {
             _ => now,
         }
     }
+}
+
+/// Reads the events of stored entries, spread over the cores (start-up).
+fn prepare_recorded(chunk: &[(Entry, event::Hash)]) -> Vec<Result<Prepared, String>> {
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .clamp(1, chunk.len().div_ceil(256).max(1));
+    let size = chunk.len().div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        let parts: Vec<_> = chunk
+            .chunks(size)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter()
+                        .map(|(e, _)| State::prepare_recorded(e))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        parts
+            .into_iter()
+            .flat_map(|h| h.join().expect("reading an event does not panic"))
+            .collect()
+    })
 }
 
 /// The manifest a manifest event is about.

@@ -551,14 +551,30 @@ impl State {
     /// replays of a prefix): every rule is still checked, and a refusal means the entries were
     /// altered.
     pub fn apply_recorded(&mut self, e: &crate::protocol::event::Entry) -> Result<Outcome, String> {
+        self.apply_recorded_prepared(e, Self::prepare_recorded(e))
+    }
+
+    /// The part of [`State::apply_recorded`] that needs no state (reading the event and
+    /// checking its shape), so that it may run on other threads ahead of the replay.
+    pub fn prepare_recorded(e: &crate::protocol::event::Entry) -> Result<Prepared, String> {
+        let mut p = Prepared::from_entry(e).map_err(|m| format!("entry {}: {m}", e.seq))?;
+        p.sig_ok = true;
+        Ok(p)
+    }
+
+    /// [`State::apply_recorded`] with the entry already read by [`State::prepare_recorded`].
+    pub fn apply_recorded_prepared(
+        &mut self,
+        e: &crate::protocol::event::Entry,
+        p: Result<Prepared, String>,
+    ) -> Result<Outcome, String> {
         if e.seq != self.size {
             return Err(format!(
                 "entry {} comes where entry {} belongs",
                 e.seq, self.size
             ));
         }
-        let mut p = Prepared::from_entry(e).map_err(|m| format!("entry {}: {m}", e.seq))?;
-        p.sig_ok = true;
+        let p = p?;
         let now = time::parse_timestamp(&e.recorded_at)
             .map_err(|m| format!("entry {} has a bad recorded_at: {m}", e.seq))?;
         match self.submit(&p, now) {
