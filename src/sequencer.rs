@@ -252,7 +252,7 @@ impl Sequencer {
                         hex::encode(stored)
                     );
                 }
-                self.absorb_prepared(&mut state, e, p)?;
+                self.absorb_prepared(&mut state, e, hash, p)?;
             }
         }
         reader.await??;
@@ -274,17 +274,18 @@ impl Sequencer {
     /// process). Its rules are checked again: a stored entry the rules refuse means the
     /// database was altered, and the service must not build on it.
     fn absorb(&mut self, state: &mut State, e: &Entry) -> anyhow::Result<()> {
-        self.absorb_prepared(state, e, State::prepare_recorded(e))?;
+        self.absorb_prepared(state, e, e.hash(), State::prepare_recorded(e))?;
         self.head.root = self.frontier.root();
         Ok(())
     }
 
-    /// [`Sequencer::absorb`] with the event already read, leaving `head.root` to the caller
-    /// (the root of a run is computed once, at its end).
+    /// [`Sequencer::absorb`] with the event already read and the entry's hash computed,
+    /// leaving `head.root` to the caller (the root of a run is computed once, at its end).
     fn absorb_prepared(
         &mut self,
         state: &mut State,
         e: &Entry,
+        hash: event::Hash,
         p: Result<Prepared, String>,
     ) -> anyhow::Result<()> {
         if e.seq != self.head.size || e.prev != self.head.head {
@@ -298,7 +299,6 @@ impl Sequencer {
         state
             .apply_recorded_prepared(e, p)
             .map_err(|m| anyhow::anyhow!("stored {m}"))?;
-        let hash = e.hash();
         self.frontier.push(merkle::leaf_hash(&hash));
         self.head = Head {
             size: e.seq + 1,
