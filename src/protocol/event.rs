@@ -213,21 +213,32 @@ impl Entry {
         out.extend_from_slice(b"{\"event\":");
         out.extend_from_slice(self.event_jcs.as_bytes());
         out.extend_from_slice(b",\"key\":\"");
-        out.extend_from_slice(hex::encode(self.key).as_bytes());
+        push_hex(&mut out, &self.key);
         out.extend_from_slice(b"\",\"prev\":\"");
-        out.extend_from_slice(hex::encode(self.prev).as_bytes());
+        push_hex(&mut out, &self.prev);
         out.extend_from_slice(b"\",\"recorded_at\":");
         // recorded_at is produced by the ledger, but an entry read back from a file may hold
-        // anything: serialise it as a JSON string rather than trusting its characters.
-        out.extend_from_slice(
-            serde_json::to_string(&self.recorded_at)
-                .expect("a string serialises")
-                .as_bytes(),
-        );
+        // anything: a string of printable ASCII other than `"` and `\` is written as it is
+        // (JCS leaves those characters alone), anything else is serialised as a JSON string.
+        let plain = self
+            .recorded_at
+            .bytes()
+            .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\');
+        if plain {
+            out.push(b'"');
+            out.extend_from_slice(self.recorded_at.as_bytes());
+            out.push(b'"');
+        } else {
+            out.extend_from_slice(
+                serde_json::to_string(&self.recorded_at)
+                    .expect("a string serialises")
+                    .as_bytes(),
+            );
+        }
         out.extend_from_slice(b",\"seq\":");
         out.extend_from_slice(self.seq.to_string().as_bytes());
         out.extend_from_slice(b",\"sig\":\"");
-        out.extend_from_slice(hex::encode(self.sig).as_bytes());
+        push_hex(&mut out, &self.sig);
         out.extend_from_slice(b"\"}");
         out
     }
@@ -256,6 +267,16 @@ impl Entry {
             sig: hex::encode(self.sig),
             hash: hex::encode(self.hash()),
         }
+    }
+}
+
+/// Appends `bytes` as lowercase hex.
+fn push_hex(out: &mut Vec<u8>, bytes: &[u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    out.reserve(bytes.len() * 2);
+    for b in bytes {
+        out.push(DIGITS[usize::from(b >> 4)]);
+        out.push(DIGITS[usize::from(b & 0x0f)]);
     }
 }
 
@@ -306,6 +327,35 @@ pub fn sign_envelope(event: &Value, key: &ed25519_dalek::SigningKey) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_entry_s_canonical_form_is_the_jcs_of_its_json() {
+        for recorded_at in [
+            "2026-12-04T18:00:00.123Z",
+            "quote \" and backslash \\",
+            "control \u{1} and delete \u{7f}",
+            "非 ASCII",
+            "",
+        ] {
+            let e = Entry {
+                seq: 1234567,
+                prev: [0xab; 32],
+                recorded_at: recorded_at.into(),
+                event_jcs: r#"{"a":1,"b":"x"}"#.into(),
+                key: [0x01; 32],
+                sig: [0xfe; 64],
+            };
+            let json = serde_json::json!({
+                "seq": e.seq, "prev": hex::encode(e.prev), "recorded_at": e.recorded_at,
+                "event": {"a": 1, "b": "x"}, "key": hex::encode(e.key), "sig": hex::encode(e.sig),
+            });
+            assert_eq!(
+                String::from_utf8(e.canonical()).unwrap(),
+                String::from_utf8(jcs::canonical(&json)).unwrap(),
+                "{recorded_at:?}"
+            );
+        }
+    }
     use ed25519_dalek::SigningKey;
 
     fn key(n: u8) -> SigningKey {
