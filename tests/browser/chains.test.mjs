@@ -13,7 +13,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Ledger, launch, openPage, signIn, settle, navigation, shot, today, addDays } from './lib/harness.mjs';
+import { Ledger, launch, openPage, signIn, settle, navigation, shot, today, addDays, needs, menu } from './lib/harness.mjs';
 
 const BOXED = '900-249-08';
 const LOOSE = '900-214-08';
@@ -26,6 +26,7 @@ let carrier;
 let collector;
 let disposer;
 const state = {};
+const need = needs(state);
 
 before(async () => {
   ledger = await Ledger.start();
@@ -70,15 +71,6 @@ after(async () => {
   await browser?.close();
   await ledger?.stop();
 });
-
-function need(key, step) {
-  assert.ok(state[key], `needs the earlier step: ${step}`);
-  return state[key];
-}
-
-async function menu(page, title) {
-  await navigation(page, () => page.getByRole('navigation').getByRole('link', { name: title, exact: true }).click());
-}
 
 test('collector: receives at the dock, weighing each drum', async () => {
   const number = state.firstNumber;

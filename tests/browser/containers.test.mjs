@@ -11,7 +11,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Ledger, launch, openPage, signIn, settle, navigation, shot, today } from './lib/harness.mjs';
+import { Ledger, launch, openPage, signIn, settle, navigation, shot, today, needs, menu } from './lib/harness.mjs';
 
 const CODE = '900-249-08';
 const PLATE = '苏D54321';
@@ -22,6 +22,7 @@ let plant;
 let carrier;
 let receiver;
 const state = {};
+const need = needs(state);
 
 before(async () => {
   ledger = await Ledger.start();
@@ -41,15 +42,6 @@ after(async () => {
   await browser?.close();
   await ledger?.stop();
 });
-
-function need(key, step) {
-  assert.ok(state[key], `needs the earlier step: ${step}`);
-  return state[key];
-}
-
-async function menu(page, title) {
-  await navigation(page, () => page.getByRole('navigation').getByRole('link', { name: title, exact: true }).click());
-}
 
 test('regulator: registers a storage facility of the generator in 贮存设施', async () => {
   const page = await openPage(browser);

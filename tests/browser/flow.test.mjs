@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { Ledger, launch, openPage, signIn, settle, navigation, shot, sha256Hex } from './lib/harness.mjs';
+import { Ledger, launch, openPage, signIn, settle, navigation, shot, sha256Hex, needs, menu } from './lib/harness.mjs';
 
 const CODE = '900-249-08';
 const PLATE = '苏D12345';
@@ -23,6 +23,7 @@ let plant;
 let carrier;
 let receiver;
 const state = {};
+const need = needs(state);
 
 before(async () => {
   ledger = await Ledger.start();
@@ -38,18 +39,9 @@ after(async () => {
   await ledger?.stop();
 });
 
-function need(key, step) {
-  assert.ok(state[key], `needs the earlier step: ${step}`);
-  return state[key];
-}
-
 /** Waits for the API to show `ticket` in `status` (the page has already said so). */
 async function ticketStatus(id) {
   return (await ledger.get(`/v1/tickets/${id}`)).status;
-}
-
-async function menu(page, title) {
-  await navigation(page, () => page.getByRole('navigation').getByRole('link', { name: title, exact: true }).click());
 }
 
 test('generator: signs in with its key file and declares 2 t of waste', async () => {

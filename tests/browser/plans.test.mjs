@@ -15,7 +15,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { randomUUID } from 'node:crypto';
-import { Ledger, launch, openPage, signIn, settle, navigation, shot, today, addDays, go } from './lib/harness.mjs';
+import { Ledger, launch, openPage, signIn, settle, navigation, shot, today, addDays, go, needs, menu } from './lib/harness.mjs';
 
 const CODE = '900-249-08';
 const THIS_YEAR = today().slice(0, 4);
@@ -31,6 +31,7 @@ let carrier;
 let planned;
 let unplanned;
 const state = {};
+const need = needs(state);
 
 before(async () => {
   ledger = await Ledger.start({ maxBackdate: '40d', complianceFrom: `${THIS_YEAR}-01-01` });
@@ -49,15 +50,6 @@ after(async () => {
   await browser?.close();
   await ledger?.stop();
 });
-
-function need(key, step) {
-  assert.ok(state[key], `needs the earlier step: ${step}`);
-  return state[key];
-}
-
-async function menu(page, title) {
-  await navigation(page, () => page.getByRole('navigation').getByRole('link', { name: title, exact: true }).click());
-}
 
 /** Waits for `locator`; on a timeout, the failure quotes what the page shows instead. */
 async function see(page, locator) {

@@ -345,6 +345,22 @@ export async function navigation(page, act) {
  * Waits until the main area shows a page and no "正在加载……" placeholder is left in it (the
  * router empties the area while a page fetches what it shows first).
  */
+/**
+ * The `need` of a test file whose steps build on each other through `state`: the value an
+ * earlier step left under `key`, failing with the step's name when that step did not run.
+ */
+export function needs(state) {
+  return (key, step) => {
+    assert.ok(state[key], `needs the earlier step: ${step}`);
+    return state[key];
+  };
+}
+
+/** Follows the console's navigation link named `title`. */
+export async function menu(page, title) {
+  await navigation(page, () => page.getByRole('navigation').getByRole('link', { name: title, exact: true }).click());
+}
+
 export async function settle(page) {
   await page.waitForFunction(() => {
     const main = document.getElementById('main');
