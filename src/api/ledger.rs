@@ -201,6 +201,16 @@ pub struct ClassView {
     set: bool,
 }
 
+impl ClassView {
+    fn of(year: i32, c: crate::domain::compliance::ClassOf) -> ClassView {
+        ClassView {
+            year,
+            class: c.class.as_str().to_owned(),
+            set: c.set,
+        }
+    }
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct OrgWithClass {
     #[serde(flatten)]
@@ -229,11 +239,7 @@ pub async fn get_org(
     let class = state.sequencer.state().await.class_of(&org, year);
     Ok(Json(OrgWithClass {
         org: view,
-        class: ClassView {
-            year,
-            class: class.class.as_str().to_owned(),
-            set: class.set,
-        },
+        class: ClassView::of(year, class),
     }))
 }
 
@@ -248,7 +254,7 @@ pub struct OrgsQuery {
 
 #[derive(Serialize, ToSchema)]
 pub struct OrgPage {
-    orgs: Vec<OrgView>,
+    orgs: Vec<OrgWithClass>,
     /// Pass as `after` for the next page; null on the last page.
     next: Option<String>,
 }
@@ -295,5 +301,19 @@ pub async fn list_orgs(
     let next = (orgs.len() as u64 == limit)
         .then(|| orgs.last().map(|o| o.registered_seq.to_string()))
         .flatten();
+    let year = crate::protocol::time::cst_year(chrono::Utc::now());
+    let classes = state
+        .sequencer
+        .state()
+        .await
+        .classes_of(orgs.iter().map(|o| o.org.as_str()), year);
+    let orgs = orgs
+        .into_iter()
+        .zip(classes)
+        .map(|(org, class)| OrgWithClass {
+            org,
+            class: ClassView::of(year, class),
+        })
+        .collect();
     Ok(Json(OrgPage { orgs, next }))
 }

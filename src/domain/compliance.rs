@@ -717,6 +717,18 @@ impl State {
         self.class_with(org, year, &self.treaters())
     }
 
+    /// [`State::class_of`] for several orgs at once (a page of the registry).
+    pub fn classes_of<'a>(
+        &self,
+        orgs: impl IntoIterator<Item = &'a str>,
+        year: i32,
+    ) -> Vec<ClassOf> {
+        let treaters = self.treaters();
+        orgs.into_iter()
+            .map(|o| self.class_with(o, year, &treaters))
+            .collect()
+    }
+
     fn class_with(&self, org: &str, year: i32, treaters: &HashSet<&str>) -> ClassOf {
         if let Some(c) = self.compliance.frozen.get(&(org.to_owned(), year)) {
             return *c;

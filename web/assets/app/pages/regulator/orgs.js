@@ -282,6 +282,7 @@ export async function render(ctx) {
       { title: '单位名称', get: (o) => o.name },
       { title: '地区', get: (o) => o.region },
       { title: '角色', get: (o) => rolesText(o.roles) },
+      { title: '管理类别', get: (o) => (o.class && o.roles.includes('generator') ? classText(o.class) : '—') },
       { title: '有效密钥', class: 'num', get: (o) => String(activeKeys(o).length) },
     ], orgs, { empty: '没有符合条件的单位', caption: `共 ${orgs.length} 个单位` })));
   } catch (e) {
