@@ -480,7 +480,7 @@ impl Sequencer {
         for item in items {
             // The tickets of due moments passed come before any later entry (§7).
             if let Ok(p) = &item {
-                if !crate::domain::compliance::is_automatic_ticket(p) {
+                if !crate::domain::ticket::is_automatic_ticket(p) {
                     for t in state.due_tickets(now) {
                         let ticket = self.ticket_event(&t);
                         if let Pending::Rejected(r) =

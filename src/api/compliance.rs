@@ -202,10 +202,8 @@ async fn answer(caller: &Caller, state: &AppState, q: &ReportQuery) -> ApiResult
     let size = q.size.unwrap_or(live.size);
     let build = |d: &Domain| {
         let report = d.compliance.report(&q.org, &period);
-        let lines = d
-            .compliance
-            .report_lines(&q.org, period.start(), period.end());
-        let receivers = lines
+        let receivers = report
+            .lines
             .iter()
             .flat_map(|l| l.transferred.iter().map(|(r, _, _)| r.clone()))
             .filter_map(|r| {
@@ -219,7 +217,7 @@ async fn answer(caller: &Caller, state: &AppState, q: &ReportQuery) -> ApiResult
             class: d.class_of(&q.org, period.year).class.as_str(),
             body: report.body,
             sha256: report.sha256,
-            lines,
+            lines: report.lines,
             receivers,
         }
     };

@@ -29,7 +29,7 @@ use super::manifest::Manifest;
 use super::oversight::{ticket_id, AutoTicket, Kind};
 use super::rejection::{reject, Code, Rejection};
 use super::state::{body, Limits, Outcome, Role, State, Touched};
-use crate::protocol::event::{Prepared, LEDGER_ACTOR};
+use crate::protocol::event::Prepared;
 use crate::protocol::jcs;
 use crate::protocol::time::{self, Timestamp};
 
@@ -452,6 +452,8 @@ pub struct Report {
     /// Exactly `{"org","period","lines"}`.
     pub body: Value,
     pub sha256: String,
+    /// The lines of `body`, as numbers.
+    pub lines: Vec<ReportLine>,
 }
 
 /// One line of a report, as numbers.
@@ -514,7 +516,7 @@ impl Compliance {
     }
 
     /// The report lines of `org` for [from, to).
-    pub fn report_lines(&self, org: &str, from: NaiveDate, to: NaiveDate) -> Vec<ReportLine> {
+    fn report_lines(&self, org: &str, from: NaiveDate, to: NaiveDate) -> Vec<ReportLine> {
         let Some(codes) = self.books.get(org) else {
             return Vec::new();
         };
@@ -564,12 +566,12 @@ impl Compliance {
 
     /// The report of `org` for `period` on the entries folded so far.
     pub fn report(&self, org: &str, period: &Period) -> Report {
-        let lines: Vec<Value> = self
-            .report_lines(org, period.start(), period.end())
-            .into_iter()
+        let figures = self.report_lines(org, period.start(), period.end());
+        let lines: Vec<Value> = figures
+            .iter()
             .map(|l| {
                 json!({
-                    "code": l.code,
+                    "code": &l.code,
                     "generated_g": l.generated_g,
                     "treated_onsite": l.treated_onsite.iter().map(|(m, q)| json!({"method": m, "quantity_g": q})).collect::<Vec<_>>(),
                     "transferred": l.transferred.iter().map(|(r, lic, q)| json!({"receiver": r, "license": lic, "quantity_g": q})).collect::<Vec<_>>(),
@@ -580,7 +582,11 @@ impl Compliance {
             .collect();
         let body = json!({"org": org, "period": period.to_string(), "lines": lines});
         let sha256 = report_hash(&body);
-        Report { body, sha256 }
+        Report {
+            body,
+            sha256,
+            lines: figures,
+        }
     }
 
     /// Whether the report of `org` for [from, to) has a line.
@@ -1284,11 +1290,6 @@ fn subject_key_of(t: &AutoTicket) -> String {
         ),
         _ => t.id.to_string(),
     }
-}
-
-/// Whether an entry is an automatic ticket (exempt from the due-moment check).
-pub fn is_automatic_ticket(p: &Prepared) -> bool {
-    p.header.actor == LEDGER_ACTOR && p.header.kind == "ticket.opened"
 }
 
 #[cfg(test)]

@@ -462,7 +462,7 @@ impl State {
             ("ledger.genesis", None) => body::<Genesis>(p.body())?.limits.max_backdate_s,
             _ => self.limits().max_backdate_s,
         };
-        if -ahead > max_backdate * 1000 && !self.exempt_from_backdate(p) {
+        if -ahead > max_backdate * 1000 && !super::ticket::is_automatic_ticket(p) {
             return reject(
                 Code::BadTimestamp,
                 format!(
@@ -473,7 +473,7 @@ impl State {
         }
         // Due moments passed before this entry's time are settled first: their tickets must
         // already be in the ledger (§7).
-        if !super::compliance::is_automatic_ticket(p) {
+        if !super::ticket::is_automatic_ticket(p) {
             self.settle_due(now)?;
         }
         // Steps 6 and 7, then the state absorbs the event.
@@ -582,11 +582,6 @@ impl State {
             Ok(Verdict::Replay(s)) => Err(format!("entry {} repeats the event of {s}", e.seq)),
             Err(r) => Err(format!("entry {} breaks a rule: {r}", e.seq)),
         }
-    }
-
-    /// Automatic tickets are dated when their condition arose, however long ago (§3 step 5).
-    fn exempt_from_backdate(&self, p: &Prepared) -> bool {
-        p.header.actor == LEDGER_ACTOR && p.header.kind == "ticket.opened"
     }
 
     /// Steps 6 and 7: who may sign, then the event's rules in the order §6 lists them. Nothing

@@ -136,6 +136,12 @@ pub fn is_automatic(kind: &str) -> bool {
     AUTOMATIC_KINDS.contains(&kind) || COMPLIANCE_KINDS.contains(&kind)
 }
 
+/// Whether an entry is an automatic ticket, the ledger's own `ticket.opened`: dated when its
+/// condition arose, however long ago (§3 step 5), and exempt from the due-moment check (§7).
+pub fn is_automatic_ticket(p: &Prepared) -> bool {
+    p.header.actor == LEDGER_ACTOR && p.header.kind == "ticket.opened"
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Opened {
