@@ -113,27 +113,7 @@ impl Auditor {
     /// threads while the previous run is applied: each entry's shape (its event read and checked
     /// against the schemas), spread over the cores, and then its signature, likewise.
     pub fn prepare(entries: &[(Entry, Option<Hash>)]) -> Vec<Result<Prepared, String>> {
-        let threads = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-            .clamp(1, entries.len().div_ceil(64).max(1));
-        let size = entries.len().div_ceil(threads).max(1);
-        let mut prepared: Vec<Result<Prepared, String>> = std::thread::scope(|scope| {
-            let parts: Vec<_> = entries
-                .chunks(size)
-                .map(|part| {
-                    scope.spawn(move || {
-                        part.iter()
-                            .map(|(e, _)| Prepared::from_entry(e))
-                            .collect::<Vec<_>>()
-                    })
-                })
-                .collect();
-            parts
-                .into_iter()
-                .flat_map(|h| h.join().expect("a shape check does not panic"))
-                .collect()
-        });
+        let mut prepared = event::map_on_cores(entries, |(e, _)| Prepared::from_entry(e));
         let mut to_verify: Vec<&mut Prepared> = prepared
             .iter_mut()
             .filter_map(|p| p.as_mut().ok())

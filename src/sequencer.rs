@@ -231,7 +231,7 @@ impl Sequencer {
                 }
                 read += chunk.len() as u64;
                 let run = tokio::task::spawn_blocking(move || {
-                    let prepared = prepare_recorded(&chunk);
+                    let prepared = event::map_on_cores(&chunk, |(e, _)| State::prepare_recorded(e));
                     (chunk, prepared)
                 })
                 .await?;
@@ -558,31 +558,6 @@ impl Sequencer {
             _ => now,
         }
     }
-}
-
-/// Reads the events of stored entries, spread over the cores (start-up).
-fn prepare_recorded(chunk: &[(Entry, event::Hash)]) -> Vec<Result<Prepared, String>> {
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .clamp(1, chunk.len().div_ceil(256).max(1));
-    let size = chunk.len().div_ceil(threads).max(1);
-    std::thread::scope(|scope| {
-        let parts: Vec<_> = chunk
-            .chunks(size)
-            .map(|part| {
-                scope.spawn(move || {
-                    part.iter()
-                        .map(|(e, _)| State::prepare_recorded(e))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        parts
-            .into_iter()
-            .flat_map(|h| h.join().expect("reading an event does not panic"))
-            .collect()
-    })
 }
 
 /// The manifest a manifest event is about.

@@ -159,27 +159,35 @@ impl Prepared {
 /// standard one refuses, depending on what it is batched with; a ledger that anyone can audit
 /// with any Ed25519 library must accept exactly what [`verify_one`] accepts.
 pub fn verify_all(items: &mut [&mut Prepared]) {
+    let oks = map_on_cores(items, |p| verify_one(&p.key, &p.sig, &p.event_jcs));
+    for (item, ok) in items.iter_mut().zip(oks) {
+        item.sig_ok = ok;
+    }
+}
+
+/// `f` of every item, in order, the items split over the cores (for runs of entries whose
+/// events are read, or checked, ahead of the replay that needs them in order).
+pub fn map_on_cores<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
     const PER_THREAD: usize = 64;
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
-        .min(items.len().div_ceil(PER_THREAD))
-        .max(1);
-    let check = |chunk: &mut [&mut Prepared]| {
-        for item in chunk {
-            item.sig_ok = verify_one(&item.key, &item.sig, &item.event_jcs);
-        }
-    };
+        .clamp(1, items.len().div_ceil(PER_THREAD).max(1));
     if threads == 1 {
-        check(items);
-        return;
+        return items.iter().map(f).collect();
     }
     let size = items.len().div_ceil(threads);
+    let f = &f;
     std::thread::scope(|scope| {
-        for chunk in items.chunks_mut(size) {
-            scope.spawn(move || check(chunk));
-        }
-    });
+        let parts: Vec<_> = items
+            .chunks(size)
+            .map(|part| scope.spawn(move || part.iter().map(f).collect::<Vec<_>>()))
+            .collect();
+        parts
+            .into_iter()
+            .flat_map(|h| h.join().expect("a worker does not panic"))
+            .collect()
+    })
 }
 
 /// Verifies one signature over an event's signing bytes: the standard (cofactorless) Ed25519
