@@ -179,6 +179,21 @@ impl State {
         self.licences_of(holder).any(|l| l.covers_receipt(code, d))
     }
 
+    /// The least number (byte order) of the licences of `holder` that cover the receipt of
+    /// `code` on `d`: the licence a declaration reports a transfer under (§6 Declarations).
+    pub fn least_covering_receipt(
+        &self,
+        holder: &str,
+        code: &WasteCode,
+        d: NaiveDate,
+    ) -> Option<String> {
+        self.licences_of(holder)
+            .filter(|l| l.covers_receipt(code, d))
+            .map(|l| l.license.as_str())
+            .min()
+            .map(str::to_owned)
+    }
+
     /// The licences held by `holder`.
     pub fn licences_of<'a>(&'a self, holder: &str) -> impl Iterator<Item = &'a Licence> + 'a {
         self.licences_by_holder

@@ -375,17 +375,21 @@ impl State {
             );
         }
         let day = time::cst_date(p.header.at);
-        for code in &codes {
-            if !self.covers_receipt(&b.receiver, code, day) {
-                return reject(
-                    Code::UnlicensedReceiver,
-                    format!(
-                        "no licence of {} covers {code} for storage, utilisation or disposal on {day}",
-                        b.receiver
-                    ),
-                );
-            }
-        }
+        let licences = codes
+            .iter()
+            .map(|code| {
+                self.least_covering_receipt(&b.receiver, code, day)
+                    .ok_or_else(|| {
+                        Rejection::new(
+                            Code::UnlicensedReceiver,
+                            format!(
+                                "no licence of {} covers {code} for storage, utilisation or disposal on {day}",
+                                b.receiver
+                            ),
+                        )
+                    })
+            })
+            .collect::<Result<Vec<String>, Rejection>>()?;
         let shipped: i64 = b.lines.iter().map(|l| l.quantity_g).sum();
         let year = time::cst_year(p.header.at);
         let capacity: i64 = self
@@ -480,11 +484,6 @@ impl State {
                 }
             }
             touched.extend(self.origins_touched(&lots));
-            let licence = self
-                .licences_of(&b.receiver)
-                .filter(|lic| lic.covers_receipt(&codes[i], day))
-                .map(|lic| lic.license.clone())
-                .min();
             lines.push(Line {
                 code: l.code,
                 quantity_g: l.quantity_g,
@@ -501,7 +500,7 @@ impl State {
                 stored_g: None,
                 lot: None,
                 storing_covered: None,
-                licence,
+                licence: Some(licences[i].clone()),
             });
         }
         *self.intake_in_flight.entry(b.receiver.clone()).or_insert(0) += shipped;
