@@ -522,17 +522,7 @@ storage_test!(forged_automatic_tickets_are_refused, |b| async move {
     // Received in full and on time: no ticket of any kind.
     receive(&l, &s.receiver, &m, &[(OIL, 1_000)]).await;
     assert!(automatic_tickets(&l).await.is_empty());
-    assert_eq!(
-        l.service
-            .as_ref()
-            .unwrap()
-            .state
-            .sequencer
-            .sweep()
-            .await
-            .unwrap(),
-        0
-    );
+    assert_eq!(l.sweep().await, 0);
     // A shortfall within tolerance (1 %) is weighing error.
     let m2 = open(&l, &s.gen, &s.carrier, &s.receiver, &[(OIL, 1_000)]).await;
     pick_up(&l, &s.carrier, &m2).await;

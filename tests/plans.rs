@@ -441,21 +441,11 @@ storage_test!(three_units_through_a_year, |b| async move {
     assert_eq!(keys(&l, "plan_missing").await.len(), 2);
     // 16 April 00:00 CST, by the sweeper: March for the key unit, Q1 for the simplified one;
     // a sweep at the due moment itself opens nothing.
-    let sweep = || async {
-        l.service
-            .as_ref()
-            .unwrap()
-            .state
-            .sequencer
-            .sweep()
-            .await
-            .unwrap()
-    };
     clock.set(t("2027-04-15T16:00:00Z"));
-    sweep().await;
+    l.sweep().await;
     assert_eq!(keys(&l, "declaration_overdue").await.len(), 1);
     clock.set(t("2027-04-15T16:00:00.001Z"));
-    sweep().await;
+    l.sweep().await;
     assert_eq!(
         keys(&l, "declaration_overdue").await,
         vec![
@@ -509,14 +499,14 @@ storage_test!(three_units_through_a_year, |b| async move {
     // 1 April 2028 has passed when the sweeper next runs: December, Q4, January, February,
     // the plans for 2028 of all three, and the 2027 years of G2 and G3 (G filed).
     clock.set(t("2028-03-31T16:00:00Z"));
-    sweep().await;
+    l.sweep().await;
     assert_eq!(
         keys(&l, "plan_missing").await.len(),
         2,
         "not yet at the due moment"
     );
     clock.set(t("2028-04-02T00:00:00Z"));
-    sweep().await;
+    l.sweep().await;
     expected.extend([
         format!("{}:2027-12", g.org),
         format!("{}:2027-Q4", g3.org),

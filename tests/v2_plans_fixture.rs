@@ -191,9 +191,8 @@ async fn record() {
                "reason": "试点结束"}),
     )
     .await;
-    let sequencer = l.service.as_ref().unwrap().state.sequencer.clone();
-    sequencer.sweep().await.expect("a sweep");
-    assert_eq!(sequencer.sweep().await.unwrap(), 0);
+    l.sweep().await;
+    assert_eq!(l.sweep().await, 0);
     let (_, kinds) = l.get("/v1/tickets?limit=1000").await;
     let kinds: std::collections::BTreeSet<String> = kinds["tickets"]
         .as_array()

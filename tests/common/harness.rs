@@ -434,6 +434,19 @@ impl TestLedger {
         actor
     }
 
+    /// Runs one sweep on the started service, as `--sweep-interval` would; returns how many
+    /// tickets it appended.
+    pub async fn sweep(&self) -> usize {
+        self.service
+            .as_ref()
+            .expect("a started service")
+            .state
+            .sequencer
+            .sweep()
+            .await
+            .expect("a sweep")
+    }
+
     pub async fn size(&self) -> u64 {
         self.get("/v1/ledger").await.1["size"]
             .as_u64()
