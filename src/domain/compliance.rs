@@ -78,13 +78,15 @@ impl MgmtClass {
 }
 
 /// A unit's class for a year, and whether a regulator set it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ClassOf {
     pub class: MgmtClass,
     pub set: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub enum PeriodKind {
     Month,
     Quarter,
@@ -92,7 +94,9 @@ pub enum PeriodKind {
 }
 
 /// A declaration period (§1): `YYYY-MM`, `YYYY-Qn` or `YYYY`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct Period {
     pub year: i32,
     pub kind: PeriodKind,
@@ -254,7 +258,7 @@ pub fn periods_due_at(d: Timestamp) -> Vec<Period> {
 }
 
 /// Grams by CST date, with their total.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize, PartialEq)]
 pub struct DaySums {
     by_day: BTreeMap<NaiveDate, i64>,
     total: i64,
@@ -295,7 +299,7 @@ impl DaySums {
 }
 
 /// What one code of one unit's own waste did, by date.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize, PartialEq)]
 pub struct CodeBook {
     pub generated: DaySums,
     pub treated: DaySums,
@@ -340,7 +344,7 @@ impl CodeBook {
 }
 
 /// A plan line (管理计划).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct PlanLine {
     pub code: String,
@@ -349,7 +353,7 @@ pub struct PlanLine {
     pub transfers: Vec<PlanTransfer>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct PlanTransfer {
     pub receiver: String,
@@ -357,7 +361,7 @@ pub struct PlanTransfer {
 }
 
 /// A unit's plan for a year: its last `plan.filed` for that year.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Plan {
     pub seq: u64,
     pub at: Timestamp,
@@ -377,7 +381,7 @@ impl Plan {
 }
 
 /// A filed declaration.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Declaration {
     pub seq: u64,
     pub at: Timestamp,
@@ -385,7 +389,7 @@ pub struct Declaration {
 }
 
 /// A compliance condition that arose, for `compliance_by_kind` (§8).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Arisen {
     pub kind: Kind,
     pub at: Timestamp,
@@ -395,7 +399,7 @@ pub struct Arisen {
 }
 
 /// Everything classes, plans and declarations need, folded from the entries.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize, PartialEq)]
 pub struct Compliance {
     /// org → the class a regulator set (`None`: `derived` again).
     class_set: HashMap<String, Option<MgmtClass>>,

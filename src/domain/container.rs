@@ -21,7 +21,7 @@ use crate::protocol::time;
 /// The length of a 数字识别码: unit (18), waste code (8), packing date (8), serial (3).
 pub const CONTAINER_ID_LEN: usize = 37;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum ContainerStatus {
     InStock,
     Reserved,
@@ -47,7 +47,7 @@ impl ContainerStatus {
 }
 
 /// One container, by its id.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Container {
     /// The seq of the entry that made the lot it was last put in.
     pub lot: super::stock::LotKey,

@@ -63,7 +63,7 @@ impl FacilityStatus {
 }
 
 /// A facility, by (org, facility).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Facility {
     pub org: String,
     pub facility: String,
@@ -94,7 +94,7 @@ impl Facility {
 
 /// A storage facility taken over its capacity by one entry (§6 Facilities): the condition of a
 /// `storage_over_capacity` ticket, keyed `<org>:<facility>:<seq>`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Crossing {
     pub org: String,
     pub facility: String,

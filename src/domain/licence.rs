@@ -68,7 +68,7 @@ impl LicenceStatus {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Licence {
     pub license: String,
     pub holder: String,

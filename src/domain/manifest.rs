@@ -52,7 +52,7 @@ impl ManifestStatus {
 }
 
 /// One line of a manifest: what was shipped, and what became of it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Line {
     pub code: String,
     pub quantity_g: i64,
@@ -84,7 +84,7 @@ pub struct Line {
 
 /// A part of a line's waste (§6 Chains): what it took from one lot, of one portion (named by
 /// its first leg) or unattributed, with what the receipt counted and the storing stored of it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Part {
     pub lot: LotKey,
     pub first_leg: Option<FirstLeg>,
@@ -106,7 +106,7 @@ pub fn count(quantities: impl Iterator<Item = i64>, mut n: i64) -> Vec<i64> {
 
 /// A container a manifest line names: what it held, and its weight at receipt when the receipt
 /// weighed it (0 when left out of a receipt line that lists containers).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct LineContainer {
     pub id: String,
     pub quantity_g: i64,
@@ -142,7 +142,7 @@ impl Line {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Manifest {
     pub id: Uuid,
     pub number: String,

@@ -33,7 +33,9 @@ use crate::protocol::time::{self, Timestamp};
 pub const TICKET_NAMESPACE: Uuid = Uuid::from_u128(0x6f1c2a52_8f5e_4b8e_9a61_1d2c3b4a5e6f);
 
 /// The kinds of improper handling, which are also the ticket kinds the ledger opens itself.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub enum Kind {
     QuantityShortfall,
     UnlicensedReceipt,
@@ -141,10 +143,11 @@ pub fn ticket_id(kind: &str, subject_key: &str) -> Uuid {
 }
 
 /// An automatic ticket the entries call for.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AutoTicket {
     pub id: Uuid,
     pub kind: Kind,
+    #[serde(with = "crate::domain::as_json")]
     pub subject: Value,
     /// When the condition arose: the causing event's `at`, or the moment a deadline passed.
     pub at: Timestamp,
@@ -173,7 +176,9 @@ impl AutoTicket {
 }
 
 /// Something with a deadline the sweeper watches.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub enum Watched {
     Transit(Uuid),
     Disposal(Uuid),
@@ -191,7 +196,7 @@ impl Watched {
 }
 
 /// Items keyed by a time, findable both by time and by item.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq)]
 pub struct Schedule<T: Ord + Copy + std::hash::Hash> {
     by_time: BTreeSet<(Timestamp, T)>,
     of: HashMap<T, Timestamp>,
@@ -250,7 +255,9 @@ impl MinValue for RateItem {
 
 /// What the rate counts (§8): a portion on a manifest line (the line, then the portion's first
 /// leg), a lot still at its generator, a portion in a lot stored at a receiver, a treatment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub enum RateItem {
     Portion(Uuid, u16, Uuid, u16),
     /// A lot of `waste.declared`.
@@ -262,7 +269,7 @@ pub enum RateItem {
 }
 
 /// The class of a quantity once its time no longer matters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Class {
     Proper,
     /// Treated on site by its generator: proper, and also shown apart (§8).
@@ -275,7 +282,7 @@ pub enum Class {
 }
 
 /// One quantity of an item, where the rate puts it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Contribution {
     pub date: NaiveDate,
     pub category: u8,
@@ -286,7 +293,7 @@ pub struct Contribution {
 }
 
 /// Sums of one (generator, date, category).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Sums {
     pub proper: i64,
     pub treated: i64,
@@ -321,7 +328,7 @@ impl Sums {
 }
 
 /// The running sums of the rate.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq)]
 pub struct RateBook {
     /// Deadlines before this time are already folded into the sums as improper.
     watermark: Timestamp,

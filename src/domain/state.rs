@@ -157,7 +157,7 @@ impl Role {
 }
 
 /// A registered organisation.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Org {
     pub org: String,
     pub name: String,
@@ -175,7 +175,7 @@ impl Org {
 }
 
 /// Who a key belongs to and whether it still signs.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct KeyRecord {
     /// The org, or `None` for the ledger key.
     pub owner: Option<String>,
@@ -232,12 +232,13 @@ pub enum Verdict {
 }
 
 /// Everything the rules need, folded from the entries applied so far.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct State {
     pub ledger_key: [u8; 32],
     /// Number of entries applied: the seq the next accepted event gets.
     pub size: u64,
     pub origin: Option<String>,
+    #[serde(with = "crate::domain::as_json")]
     pub limits: Option<Limits>,
     pub orgs: HashMap<String, Org>,
     pub keys: HashMap<[u8; 32], KeyRecord>,

@@ -21,7 +21,9 @@ use crate::protocol::time::{self, Timestamp};
 /// A lot's name (§6 Stock): the seq of the entry that made it, and its code. A `waste.declared`
 /// makes one lot; a storing makes one per manifest line, and a manifest's lines have distinct
 /// codes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct LotKey {
     pub seq: u64,
     /// The 8 digits of the waste code as a number (codes are checked before a lot is made).
@@ -52,7 +54,7 @@ impl LotKey {
 }
 
 /// One lot: a quantity of one code at one holder.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Lot {
     /// The seq of the `waste.declared` entry: the lot's identity.
     pub seq: u64,
@@ -92,7 +94,7 @@ pub enum PortionStep {
 }
 
 /// Where a stored lot came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Origin {
     pub manifest: uuid::Uuid,
     pub line: u16,
@@ -103,7 +105,7 @@ pub struct Origin {
 pub type FirstLeg = (uuid::Uuid, u16);
 
 /// What a stored lot holds of one first leg.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Portion {
     pub first_leg: FirstLeg,
     /// The seq of the first leg's `manifest.opened` (the order of portions).

@@ -93,7 +93,7 @@ pub struct Subject {
 }
 
 /// A ticket of the problem list.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Ticket {
     pub id: Uuid,
     pub kind: String,

@@ -14,7 +14,7 @@ use crate::protocol::event::Prepared;
 use crate::protocol::time;
 
 /// One `waste.treated`, by the seq of its entry.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Treatment {
     pub seq: u64,
     pub generator: String,
