@@ -786,6 +786,7 @@ fn run_backend(backend: Backend, url: &str, args: &Args) -> anyhow::Result<Backe
     );
 
     let config = ServiceConfig {
+        snapshot: None,
         db: DbUrl::new(url),
         origin: ORIGIN.into(),
         ledger_key,

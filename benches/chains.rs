@@ -410,6 +410,7 @@ fn run(backend: Backend, world: &World, mix: &Mix, args: &Args) -> anyhow::Resul
     let db = BenchDb::create(backend, &admin)?;
     let ledger_key = party(1_000_000).key;
     let config = ServiceConfig {
+        snapshot: None,
         db: DbUrl::new(db.url.clone()),
         origin: ORIGIN.into(),
         ledger_key: ledger_key.clone(),

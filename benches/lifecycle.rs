@@ -3263,6 +3263,7 @@ fn service_config(
     limits: LimitFlags,
 ) -> ServiceConfig {
     ServiceConfig {
+        snapshot: None,
         db: DbUrl::new(url),
         origin: ORIGIN.into(),
         ledger_key: ledger_key.clone(),

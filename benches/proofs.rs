@@ -498,6 +498,7 @@ fn run_backend(backend: Backend, url: &str, args: &Args) -> anyhow::Result<Backe
     let ledger_key = SigningKey::generate(&mut rng);
     let ledger_public = ledger_key.verifying_key();
     let config = ServiceConfig {
+        snapshot: None,
         db: DbUrl::new(url),
         origin: ORIGIN.into(),
         ledger_key,

@@ -101,6 +101,7 @@ async fn run(name: &str, url: String, n: usize) -> anyhow::Result<()> {
     let ledger_key = SigningKey::from_bytes(&[11; 32]);
     let regulator = SigningKey::from_bytes(&[12; 32]);
     let service = Service::start(ServiceConfig {
+        snapshot: None,
         db: DbUrl::new(url.clone()),
         origin: ORIGIN.into(),
         ledger_key: ledger_key.clone(),

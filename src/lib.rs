@@ -3,7 +3,7 @@
 //! from which every manifest's state, the proper-disposal rate and the problem list are derived.
 //!
 //! `protocol` and `domain` are pure (no I/O); `store` is the database; `sequencer` the single
-//! writer; `api` the HTTP interface; `cli` the command line; `audit` the offline recomputation.
+//! writer; `snapshot` its start-up snapshots; `api` the HTTP interface; `cli` the command line; `audit` the offline recomputation.
 
 pub mod api;
 pub mod audit;
@@ -12,4 +12,5 @@ pub mod domain;
 pub mod protocol;
 pub mod sequencer;
 pub mod service;
+pub mod snapshot;
 pub mod store;

@@ -11,6 +11,10 @@
 //!
 //! The domain state is shared with readers behind a lock that the writer holds for a whole
 //! round, commit included, so a reader never sees an event that is not durable.
+//!
+//! Start-up loads the last snapshot (see [`crate::snapshot`]) when it checks out against the
+//! database and replays only the entries after it; the writer writes a new one in the
+//! background every so many entries, and one more when it stops.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -25,6 +29,7 @@ use crate::domain::state::{State, Verdict};
 use crate::protocol::event::{self, Entry, Prepared, LEDGER_ACTOR, ZERO_HASH};
 use crate::protocol::merkle::{self, Frontier};
 use crate::protocol::time::{self, Timestamp};
+use crate::snapshot::{self, SnapshotConfig, Unusable};
 use crate::store::{Batch, ContainerStep, Head, NewEntry, Store};
 
 /// Most envelopes one round takes; more wait for the next.
@@ -57,6 +62,18 @@ pub struct SequencerHandle {
     head: watch::Receiver<Head>,
     stop: Arc<watch::Sender<bool>>,
     state: Arc<RwLock<State>>,
+    loaded: Arc<std::sync::Mutex<Loaded>>,
+}
+
+/// How the writer last loaded the ledger from the database.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Loaded {
+    /// The size of the snapshot it started from, if it used one.
+    pub from_snapshot: Option<u64>,
+    /// Entries it replayed through the rules after that (all of them without a snapshot).
+    pub replayed: u64,
+    /// Why no snapshot was used, when one was configured.
+    pub snapshot_unusable: Option<Unusable>,
 }
 
 impl SequencerHandle {
@@ -110,6 +127,14 @@ impl SequencerHandle {
     pub async fn state(&self) -> RwLockReadGuard<'_, State> {
         self.state.read().await
     }
+
+    /// How the ledger was last loaded: from which snapshot, and how many entries were replayed.
+    pub fn loaded(&self) -> Loaded {
+        self.loaded
+            .lock()
+            .expect("the load report is never poisoned")
+            .clone()
+    }
 }
 
 /// The writer's own state: the domain fold and the tree frontier, both at `head.size`.
@@ -123,6 +148,17 @@ pub struct Sequencer {
     rx: mpsc::Receiver<Job>,
     stop: watch::Receiver<bool>,
     clock: Clock,
+    snapshots: Option<Snapshots>,
+    loaded: Arc<std::sync::Mutex<Loaded>>,
+}
+
+/// The writer's snapshot bookkeeping.
+struct Snapshots {
+    config: SnapshotConfig,
+    /// The size of the last snapshot written or loaded.
+    last: u64,
+    /// A snapshot being written in the background, and the size it covers.
+    writing: Option<(u64, tokio::task::JoinHandle<anyhow::Result<u64>>)>,
 }
 
 fn empty_head() -> Head {
@@ -177,6 +213,7 @@ impl Sequencer {
         store: Store,
         ledger_key: SigningKey,
         clock: Clock,
+        snapshot: Option<SnapshotConfig>,
     ) -> anyhow::Result<(SequencerHandle, tokio::task::JoinHandle<()>)> {
         let (tx, rx) = mpsc::channel(1024);
         let (head_tx, head_rx) = watch::channel(empty_head());
@@ -194,19 +231,28 @@ impl Sequencer {
             rx,
             stop: stop_rx,
             clock,
+            snapshots: snapshot.map(|config| Snapshots {
+                config,
+                last: 0,
+                writing: None,
+            }),
+            loaded: Default::default(),
         };
         seq.reload().await?;
+        let loaded = seq.loaded.clone();
         let task = tokio::spawn(seq.run());
         let handle = SequencerHandle {
             tx,
             head: head_rx,
             stop: Arc::new(stop_tx),
             state,
+            loaded,
         };
         Ok((handle, task))
     }
 
-    /// Rebuilds the in-memory state from the database.
+    /// Rebuilds the in-memory state from the database: from the snapshot when one checks out,
+    /// then by replaying the entries after it.
     async fn reload(&mut self) -> anyhow::Result<()> {
         let lock = self.state.clone();
         let mut state = lock.write().await;
@@ -214,6 +260,30 @@ impl Sequencer {
         self.frontier = Frontier::new();
         self.head = empty_head();
         let target = self.store.head().await?;
+        let mut loaded = Loaded::default();
+        if let Some(config) = self.snapshots.as_ref().map(|s| s.config.clone()) {
+            match self.load_snapshot(&config, &target).await {
+                Ok((snap, frontier, head)) => {
+                    tracing::info!(path = %config.path.display(), size = head.size, "loaded the snapshot");
+                    *state = snap;
+                    self.frontier = frontier;
+                    self.head = head;
+                    loaded.from_snapshot = Some(self.head.size);
+                }
+                Err(Unusable::Missing(path)) if target.size == 0 => {
+                    loaded.snapshot_unusable = Some(Unusable::Missing(path));
+                }
+                Err(why) => {
+                    tracing::warn!(reason = %why, "not using the snapshot; replaying every entry");
+                    loaded.snapshot_unusable = Some(why);
+                }
+            }
+            // Without a usable snapshot, the next round writes one.
+            if let Some(s) = self.snapshots.as_mut() {
+                s.last = loaded.from_snapshot.unwrap_or(0);
+            }
+        }
+        let started_at = self.head.size;
         // Up to the head read above: entries appended since are caught up by the next round.
         // Two stages overlap: a task reads the next run of entries and reads their events on
         // the other cores while this one applies the run before, in order.
@@ -266,8 +336,151 @@ impl Sequencer {
                 hex::encode(self.head.root)
             );
         }
+        loaded.replayed = self.head.size - started_at;
+        *self
+            .loaded
+            .lock()
+            .expect("the load report is never poisoned") = loaded;
         self.head_tx.send_replace(self.head.clone());
         Ok(())
+    }
+
+    /// Reads the snapshot and checks it against the database (see [`crate::snapshot`]): the
+    /// state, the frontier rebuilt from the stored tree nodes, and the head at its size.
+    async fn load_snapshot(
+        &self,
+        config: &SnapshotConfig,
+        target: &Head,
+    ) -> Result<(State, Frontier, Head), Unusable> {
+        let path = config.path.clone();
+        let key = self.ledger_key.verifying_key();
+        let (header, state) = tokio::task::spawn_blocking(move || snapshot::read(&path, &key))
+            .await
+            .map_err(|e| Unusable::Unreadable {
+                path: config.path.display().to_string(),
+                reason: e.to_string(),
+            })??;
+        let mismatch = |reason: String| Unusable::Mismatch {
+            path: config.path.display().to_string(),
+            reason,
+        };
+        let db = |e: anyhow::Error| mismatch(format!("the database cannot be read: {e:#}"));
+        if header.size == 0 || header.size > target.size {
+            return Err(mismatch(format!(
+                "it covers {} entries, the database holds {}",
+                header.size, target.size
+            )));
+        }
+        let last = self
+            .store
+            .entry(header.size - 1)
+            .await
+            .map_err(db)?
+            .ok_or_else(|| mismatch(format!("entry {} is not stored", header.size - 1)))?;
+        let stored = self.store.entry_hash(header.size - 1).await.map_err(db)?;
+        let hash = last.hash();
+        if hash != header.head || stored != Some(hash) {
+            return Err(Unusable::Foreign {
+                path: config.path.display().to_string(),
+                reason: format!(
+                    "entry {} hashes to {}, the snapshot names {}",
+                    header.size - 1,
+                    hex::encode(hash),
+                    hex::encode(header.head)
+                ),
+            });
+        }
+        let ids = Frontier::nodes_for(header.size);
+        let nodes = self.store.tree_nodes(&ids).await.map_err(db)?;
+        let hashes = ids
+            .iter()
+            .map(|id| nodes.get(id).copied())
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| {
+                mismatch(format!(
+                    "the tree nodes of size {} are not all stored",
+                    header.size
+                ))
+            })?;
+        let frontier = Frontier::from_nodes(header.size, &hashes);
+        if frontier.root() != header.root {
+            return Err(mismatch(format!(
+                "the stored tree's root at size {} is {}, the snapshot names {}",
+                header.size,
+                hex::encode(frontier.root()),
+                hex::encode(header.root)
+            )));
+        }
+        let head = Head {
+            size: header.size,
+            head: header.head,
+            root: header.root,
+            recorded_at: last.recorded_at.clone(),
+        };
+        Ok((state, frontier, head))
+    }
+
+    /// Starts writing a snapshot in the background when enough entries were appended since
+    /// the last and none is being written; collects the one written before.
+    async fn maybe_snapshot(&mut self) {
+        self.collect_snapshot(false).await;
+        let due = self.snapshots.as_ref().is_some_and(|s| {
+            s.writing.is_none() && self.head.size >= s.last + s.config.every.max(1)
+        });
+        if due {
+            self.start_snapshot().await;
+        }
+    }
+
+    /// At a stop: waits for a snapshot being written, then writes one of the head if entries
+    /// were appended since.
+    async fn final_snapshot(&mut self) {
+        self.collect_snapshot(true).await;
+        let due = self
+            .snapshots
+            .as_ref()
+            .is_some_and(|s| self.head.size > 0 && self.head.size != s.last);
+        if due {
+            self.start_snapshot().await;
+            self.collect_snapshot(true).await;
+        }
+    }
+
+    /// Copies the state at the head (between rounds, so it is the fold of exactly the durable
+    /// entries) and writes it on a blocking thread.
+    async fn start_snapshot(&mut self) {
+        let state = self.state.read().await.clone();
+        let (key, head) = (self.ledger_key.clone(), self.head.clone());
+        let Some(s) = self.snapshots.as_mut() else {
+            return;
+        };
+        let path = s.config.path.clone();
+        s.writing = Some((
+            head.size,
+            tokio::task::spawn_blocking(move || {
+                let r = &head;
+                snapshot::write(&path, &key, &state, r.size, r.head, r.root, &r.recorded_at)
+            }),
+        ));
+    }
+
+    /// Takes the result of the snapshot being written, when it is done or `wait` is set.
+    async fn collect_snapshot(&mut self, wait: bool) {
+        let Some(s) = self.snapshots.as_mut() else {
+            return;
+        };
+        let Some((size, task)) = s.writing.take_if(|(_, t)| wait || t.is_finished()) else {
+            return;
+        };
+        match task.await {
+            Ok(Ok(bytes)) => {
+                s.last = size;
+                metrics::gauge!("hwledger_snapshot_size").set(size as f64);
+                tracing::info!(size, bytes, path = %s.config.path.display(), "wrote a snapshot");
+            }
+            Ok(Err(e)) => tracing::error!(error = %format!("{e:#}"), "cannot write a snapshot"),
+            Err(e) => tracing::error!(error = %e, "the snapshot task failed"),
+        }
     }
 
     /// Applies an entry that is already in the database (start-up, or appended by another
@@ -355,11 +568,16 @@ impl Sequencer {
                         }
                         let _ = job.reply.send(Ok(mine));
                     }
+                    self.maybe_snapshot().await;
                 }
                 Err(e) => {
                     tracing::error!(error = %format!("{e:#}"), "append failed; reloading state from the database");
                     for job in jobs {
                         let _ = job.reply.send(Err(anyhow::anyhow!("append failed")));
+                    }
+                    if let Some((_, task)) = self.snapshots.as_mut().and_then(|s| s.writing.take())
+                    {
+                        let _ = task.await;
                     }
                     if let Err(e) = self.reload().await {
                         tracing::error!(error = %format!("{e:#}"), "cannot reload the ledger; stopping the writer");
@@ -368,6 +586,7 @@ impl Sequencer {
                 }
             }
         }
+        self.final_snapshot().await;
     }
 
     /// The `ticket.opened` event of an automatic ticket, signed with the ledger key.

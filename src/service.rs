@@ -128,6 +128,8 @@ pub struct ServiceConfig {
     pub sweep_interval: Duration,
     /// The ledger's clock: the system clock, except in tests of due moments.
     pub clock: sequencer::Clock,
+    /// Where start-up snapshots are kept, and how often they are written; `None`: never.
+    pub snapshot: Option<crate::snapshot::SnapshotConfig>,
 }
 
 /// A started service: its state for the router, and its writer task.
@@ -152,10 +154,14 @@ impl Service {
         }
         let store = Store::connect(&cfg.db).await?;
         check_existing(&store, &cfg).await?;
-        let (sequencer, sequencer_task) =
-            Sequencer::start(store.clone(), cfg.ledger_key.clone(), cfg.clock.clone())
-                .await
-                .context("cannot load the ledger")?;
+        let (sequencer, sequencer_task) = Sequencer::start(
+            store.clone(),
+            cfg.ledger_key.clone(),
+            cfg.clock.clone(),
+            cfg.snapshot.clone(),
+        )
+        .await
+        .context("cannot load the ledger")?;
         if sequencer.head().size == 0 {
             let envelope = genesis_envelope(&cfg)?;
             let item = Prepared::from_value(envelope)

@@ -912,6 +912,7 @@ storage_test!(
             ),
         ] {
             let cfg = hwledger::service::ServiceConfig {
+                snapshot: None,
                 limits: other,
                 ..l.config()
             };
@@ -927,6 +928,7 @@ storage_test!(
             ..Default::default()
         };
         let cfg = hwledger::service::ServiceConfig {
+            snapshot: None,
             limits: same,
             ..l.config()
         };

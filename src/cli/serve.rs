@@ -84,8 +84,42 @@ pub struct ServeArgs {
     /// (for working on the console).
     #[arg(long)]
     pub web_dir: Option<PathBuf>,
+    /// The start-up snapshot file, or `off` (default: beside a SQLite database, FILE.snapshot;
+    /// for PostgreSQL, hwledger-ORIGIN.snapshot in the current folder).
+    #[arg(long)]
+    pub snapshot: Option<String>,
+    /// Write a snapshot whenever this many entries were appended since the last.
+    #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub snapshot_every: u64,
     #[command(flatten)]
     pub demo: super::demo::ServeDemoArgs,
+}
+
+/// Where snapshots go: `--snapshot`, or beside a SQLite file, or named after the origin.
+fn snapshot_config(
+    flag: Option<&str>,
+    db: &DbUrl,
+    origin: &str,
+    every: u64,
+) -> Option<crate::snapshot::SnapshotConfig> {
+    let path = match flag {
+        Some("off") => return None,
+        Some(p) => PathBuf::from(p),
+        None if db.is_postgres() => PathBuf::from(format!("hwledger-{origin}.snapshot")),
+        None => {
+            let file = db
+                .expose()
+                .strip_prefix("sqlite://")
+                .or_else(|| db.expose().strip_prefix("sqlite:"))?;
+            let file = file.split('?').next().unwrap_or(file);
+            if file.is_empty() || file.starts_with(':') {
+                // An in-memory database has nothing to start from.
+                return None;
+            }
+            PathBuf::from(format!("{file}.snapshot"))
+        }
+    };
+    Some(crate::snapshot::SnapshotConfig { path, every })
 }
 
 /// A duration such as `30s`, `15m`, `72h` or `5d`, in whole seconds.
@@ -215,8 +249,15 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .demo
         .genesis_backdate(genesis.is_none(), args.max_backdate);
     let regulator_org = args.regulator_org.clone();
+    let snapshot = snapshot_config(
+        args.snapshot.as_deref(),
+        &db,
+        &args.origin,
+        args.snapshot_every,
+    );
     let config = ServiceConfig {
         db: db.clone(),
+        snapshot,
         origin: args.origin,
         ledger_key,
         regulator: GenesisRegulator {

@@ -249,6 +249,7 @@ pub fn config(
     limits: LimitFlags,
 ) -> ServiceConfig {
     ServiceConfig {
+        snapshot: None,
         db: DbUrl::new(db.url.clone()),
         origin: ORIGIN.into(),
         ledger_key: ledger_key.clone(),
@@ -282,6 +283,7 @@ impl TestLedger {
             key: key(1_000_001),
         };
         let service = Service::start(ServiceConfig {
+            snapshot: None,
             clock: clock.clone(),
             ..config(&db, &ledger_key, &regulator, limits)
         })
@@ -301,6 +303,7 @@ impl TestLedger {
 
     pub fn config(&self) -> ServiceConfig {
         ServiceConfig {
+            snapshot: None,
             clock: self.clock.clone(),
             ..config(&self.db, &self.ledger_key, &self.regulator, self.limits)
         }

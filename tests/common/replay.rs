@@ -38,6 +38,7 @@ pub fn fixture_dir(name: &str) -> PathBuf {
 /// The ledger key and regulator of every fixture (the harness's deterministic keys).
 pub fn fixture_config(db_url: &str) -> ServiceConfig {
     ServiceConfig {
+        snapshot: None,
         db: DbUrl::new(db_url.to_owned()),
         origin: ORIGIN.into(),
         ledger_key: key(1_000_000),
@@ -157,7 +158,7 @@ fn strings(v: &Value) -> Vec<String> {
 }
 
 /// The reads of a recorded fixture (fixtures of version 1 list no further reads).
-fn recorded_reads(exp: &Value) -> Vec<String> {
+pub fn recorded_reads(exp: &Value) -> Vec<String> {
     reads(
         exp["size"].as_u64().expect("size"),
         exp["as_of"].as_str().expect("as_of"),
@@ -220,6 +221,25 @@ pub fn check_export(dir: &Path) {
     }
 }
 
+/// A fresh database holding the fixture (SQLite: a copy of the recorded database file;
+/// PostgreSQL: the export, written as the writer writes), not yet served.
+pub async fn fixture_db(dir: &Path, backend: Backend) -> TestDb {
+    let db = TestDb::new(backend).await;
+    match backend {
+        Backend::Sqlite => {
+            let path = db.url.trim_start_matches("sqlite://").to_owned();
+            std::fs::copy(dir.join("ledger.db"), &path).expect("copy the recorded database");
+        }
+        Backend::Postgres => load_export(dir, &db.url).await,
+    }
+    db
+}
+
+/// The fixture served on `backend`.
+pub async fn serve_fixture(dir: &Path, backend: Backend) -> TestLedger {
+    serve(fixture_db(dir, backend).await).await
+}
+
 /// A TestLedger over a started service on `db`.
 async fn serve(db: TestDb) -> TestLedger {
     let cfg = fixture_config(&db.url);
@@ -243,7 +263,7 @@ async fn serve(db: TestDb) -> TestLedger {
 
 /// Writes recorded entries into an empty database as the writer would have: entries, tree
 /// nodes, the projections they touched and the head, in one transaction.
-async fn load_export(dir: &Path, url: &str) {
+pub async fn load_export(dir: &Path, url: &str) {
     let store = Store::connect(&DbUrl::new(url.to_owned()))
         .await
         .expect("connect");
@@ -303,15 +323,7 @@ async fn load_export(dir: &Path, url: &str) {
 /// migrations running on it; PostgreSQL: the export, written as the writer writes), compares
 /// every recorded view, and checks the database with `verify --db`.
 pub async fn check_served(dir: &Path, backend: Backend) {
-    let db = TestDb::new(backend).await;
-    match backend {
-        Backend::Sqlite => {
-            let path = db.url.trim_start_matches("sqlite://").to_owned();
-            std::fs::copy(dir.join("ledger.db"), &path).expect("copy the recorded database");
-        }
-        Backend::Postgres => load_export(dir, &db.url).await,
-    }
-    let mut l = serve(db).await;
+    let mut l = serve_fixture(dir, backend).await;
     let exp = expected(dir);
     let size = exp["size"].as_u64().expect("size");
     assert_eq!(
