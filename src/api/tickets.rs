@@ -172,8 +172,19 @@ const CSV_HEADER: [&str; 13] = [
 ];
 
 /// Appends one RFC 4180 field: quoted when it holds a comma, a quote, CR or LF, with quotes
-/// doubled.
+/// doubled. A field a spreadsheet program would run as a formula (one that begins with `=`, `+`,
+/// `-`, `@`, a tab or CR, or their full-width forms, and is not a plain number) is written with
+/// a leading `'`, which makes the program show it as text: summaries, names and references come
+/// from signed events, and whoever signed them must not get to run a formula on a regulator's
+/// machine.
 fn push_field(out: &mut String, field: &str) {
+    let neutralised;
+    let field = if is_formula(field) {
+        neutralised = format!("'{field}");
+        neutralised.as_str()
+    } else {
+        field
+    };
     if field.contains([',', '"', '\r', '\n']) {
         out.push('"');
         out.push_str(&field.replace('"', "\"\""));
@@ -181,6 +192,26 @@ fn push_field(out: &mut String, field: &str) {
     } else {
         out.push_str(field);
     }
+}
+
+/// Whether a spreadsheet program would take the cell for a formula (or a command, as with `@`
+/// and DDE): it starts with a trigger character and is not a number such as `-12.5`.
+fn is_formula(field: &str) -> bool {
+    let Some(first) = field.chars().next() else {
+        return false;
+    };
+    if !matches!(
+        first,
+        '=' | '+' | '-' | '@' | '\t' | '\r' | '＝' | '＋' | '－' | '＠'
+    ) {
+        return false;
+    }
+    let digits = field.strip_prefix(['-', '+']).unwrap_or(field);
+    let (int, frac) = digits.split_once('.').unwrap_or((digits, "0"));
+    let number = !int.is_empty()
+        && !frac.is_empty()
+        && int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit());
+    !number
 }
 
 /// Appends one record, ended by CRLF as RFC 4180 has it.
@@ -273,6 +304,30 @@ mod tests {
         assert_eq!(
             out,
             "a,\"b,c\",\"say \"\"hi\"\"\",\"line\nbreak\",\"cr\r\",中文\r\n"
+        );
+    }
+
+    #[test]
+    fn formulas_become_text_and_numbers_stay_numbers() {
+        let mut out = String::new();
+        push_record(
+            &mut out,
+            [
+                "=HYPERLINK(\"http://x\",\"点击\")",
+                "+1+2",
+                "-2+3",
+                "@SUM(A1)",
+                "\tx",
+                "＝1+1",
+                "-12.5",
+                "+3",
+                "-",
+                "a=b",
+            ],
+        );
+        assert_eq!(
+            out,
+            "\"'=HYPERLINK(\"\"http://x\"\",\"\"点击\"\")\",'+1+2,'-2+3,'@SUM(A1),'\tx,'＝1+1,-12.5,+3,'-,a=b\r\n"
         );
     }
 }
