@@ -506,3 +506,40 @@ fn tls_files_are_checked_before_anything_starts() {
         "nothing is created when the TLS files are wrong"
     );
 }
+
+/// Logs written to a file (not a terminal) carry no colour codes, even without `NO_COLOR`, and
+/// `--log-format json` writes one JSON object per line for log collectors.
+#[test]
+fn logs_are_plain_off_a_terminal_and_json_on_request() {
+    for format in ["text", "json"] {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("serve.log");
+        let child = serve_with(
+            dir.path(),
+            None,
+            free_port(),
+            &["--log-format", format],
+            Some(&log),
+        );
+        assert!(sigterm(child).success());
+        let text = std::fs::read_to_string(&log).unwrap();
+        assert!(
+            !text.contains('\x1b'),
+            "{format}: a colour code in {text:?}"
+        );
+        assert!(text.contains("serving"), "{format}: {text}");
+        if format == "json" {
+            let lines: Vec<serde_json::Value> = text
+                .lines()
+                .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l:?}")))
+                .collect();
+            let serving = lines
+                .iter()
+                .find(|l| l["message"] == "serving")
+                .expect("the serving line");
+            assert_eq!(serving["level"], "INFO");
+            assert_eq!(serving["size"], 1, "{serving}");
+            assert!(serving["timestamp"].is_string());
+        }
+    }
+}

@@ -88,11 +88,49 @@ pub struct ServeArgs {
     /// for PostgreSQL, hwledger-ORIGIN.snapshot in the current folder).
     #[arg(long)]
     pub snapshot: Option<String>,
+    /// The log's format: `text` (one line per event; colours only on a terminal and without
+    /// NO_COLOR) or `json` (one JSON object per line, for log collectors).
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
     /// Write a snapshot whenever this many entries were appended since the last.
     #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub snapshot_every: u64,
     #[command(flatten)]
     pub demo: super::demo::ServeDemoArgs,
+}
+
+/// `--log-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Logs to standard output at `RUST_LOG` (default: the service at info, the database and HTTP
+/// libraries at warn). Text carries terminal colour codes only when standard output is a
+/// terminal and `NO_COLOR` is not set, so files and journald get plain lines.
+fn init_logs(format: LogFormat) {
+    use std::io::IsTerminal;
+    let filter = || {
+        tracing_subscriber::EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| "info,sqlx=warn,tower_http=warn".into())
+    };
+    match format {
+        LogFormat::Text => {
+            let colour = std::io::stdout().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+            tracing_subscriber::fmt()
+                .with_env_filter(filter())
+                .with_ansi(colour)
+                .init()
+        }
+        LogFormat::Json => tracing_subscriber::fmt()
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_env_filter(filter())
+            .init(),
+    }
 }
 
 /// Where snapshots go: `--snapshot`, or beside a SQLite file, or named after the origin.
@@ -193,12 +231,7 @@ pub fn parse_percent_bp(s: &str) -> Result<i64, String> {
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,sqlx=warn,tower_http=warn".into()),
-        )
-        .init();
+    init_logs(args.log_format);
     // The demo builds the district through this service's own plain-HTTP address.
     if args.demo.demo && args.tls_cert.is_some() {
         anyhow::bail!(

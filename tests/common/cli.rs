@@ -60,7 +60,7 @@ pub fn serve_with(
     let child = Command::new(env!("CARGO_BIN_EXE_hwledger"))
         .current_dir(dir)
         .args(&args)
-        .env("NO_COLOR", "1")
+        .env_remove("NO_COLOR")
         .stdout(output())
         .stderr(output())
         .spawn()
