@@ -832,3 +832,34 @@ storage_test!(
         c.shutdown().await;
     }
 );
+
+storage_test!(
+    a_nul_in_a_path_or_a_query_is_refused_cleanly,
+    |b| async move {
+        let l = TestLedger::start(b).await;
+        let g = l.register(9_400, &["generator"], "320404").await;
+        let size = l.size().await;
+        for (path, status, code) in [
+            ("/v1/orgs/%00".to_owned(), 404, "not_found"),
+            (format!("/v1/orgs/{}%00", g.org), 404, "not_found"),
+            ("/v1/manifests/%00abc".to_owned(), 404, "not_found"),
+            ("/v1/containers/a%00b".to_owned(), 404, "not_found"),
+            ("/v1/tickets/%00".to_owned(), 404, "not_found"),
+            ("/v1/licenses?holder=%00".to_owned(), 400, "invalid_query"),
+            (
+                format!("/v1/stock?generator={}%00", g.org),
+                400,
+                "invalid_query",
+            ),
+            ("/v1/tickets?org=x%00y".to_owned(), 400, "invalid_query"),
+            ("/v1/orgs?region=32%00".to_owned(), 400, "invalid_query"),
+        ] {
+            let answer = l.get(&path).await;
+            assert_problem(&answer, status, code);
+        }
+        // Nothing changed, and the service still answers.
+        assert_eq!(l.size().await, size);
+        let (status, _) = l.get(&format!("/v1/orgs/{}", g.org)).await;
+        assert_eq!(status, 200);
+    }
+);

@@ -25,6 +25,7 @@ use std::sync::{Arc, OnceLock};
 use axum::extract::{FromRequestParts, MatchedPath};
 use axum::http::request::Parts;
 use axum::http::Request;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use ed25519_dalek::SigningKey;
@@ -138,6 +139,7 @@ pub fn app(state: AppState) -> Router {
         .route("/openapi.json", get(ops::openapi))
         .fallback(ops::not_found)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
+        .layer(axum::middleware::from_fn(refuse_nul))
         .layer(axum::middleware::from_fn(web::security_headers))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
@@ -161,6 +163,26 @@ pub async fn serve(
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
+}
+
+/// Refuses a request whose path or query string holds an encoded U+0000 (`%00`), before any
+/// handler sees it: no identifier, filter or name of the protocol holds one (events with one are
+/// refused, §3), and databases differ in what they do with one (PostgreSQL refuses it in text,
+/// which would surface as a 500). A path with one names nothing (404 `not_found`); a query
+/// parameter with one is invalid (400 `invalid_query`).
+async fn refuse_nul(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let has_nul = |s: &str| {
+        s.as_bytes()
+            .windows(3)
+            .any(|w| w[0] == b'%' && w[1] == b'0' && w[2] == b'0')
+    };
+    if has_nul(req.uri().path()) {
+        return ApiError::NotFound("a path holding U+0000:".into()).into_response();
+    }
+    if req.uri().query().is_some_and(has_nul) {
+        return ApiError::InvalidQuery("a parameter holds U+0000".into()).into_response();
+    }
+    next.run(req).await
 }
 
 /// A query string extractor whose failures are `invalid_query` problems. Unknown parameters are
