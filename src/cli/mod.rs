@@ -1,5 +1,6 @@
 //! The command line (spec §10).
 
+mod backup;
 mod client;
 mod demo;
 mod export;
@@ -47,6 +48,9 @@ pub enum Command {
     Prove(prove::ProveArgs),
     /// Check a bundle written by `prove`: entry hash, event signature, checkpoint, inclusion.
     VerifyProof(verify_proof::VerifyProofArgs),
+    /// Copy a ledger's database consistently while the service runs (SQLite: VACUUM INTO;
+    /// PostgreSQL: pg_dump).
+    Backup(backup::BackupArgs),
     /// Build the demo district (钟楼区) in a new ledger through its API, with a key file per
     /// organisation to sign in with.
     Demo(demo::DemoArgs),
@@ -71,6 +75,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Prove(args) => runtime().block_on(prove::run(args)),
         Command::VerifyProof(args) => return verify_proof::run(args),
         Command::Demo(args) => demo::run(args),
+        Command::Backup(args) => runtime().block_on(backup::run(args)),
     };
     match result {
         Ok(code) => code,
