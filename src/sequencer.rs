@@ -575,10 +575,8 @@ impl Sequencer {
                     for job in jobs {
                         let _ = job.reply.send(Err(anyhow::anyhow!("append failed")));
                     }
-                    if let Some((_, task)) = self.snapshots.as_mut().and_then(|s| s.writing.take())
-                    {
-                        let _ = task.await;
-                    }
+                    self.collect_snapshot(true).await;
+                    self.store.reset_writer().await;
                     if let Err(e) = self.reload().await {
                         tracing::error!(error = %format!("{e:#}"), "cannot reload the ledger; stopping the writer");
                         return;

@@ -392,6 +392,26 @@ impl Store {
     }
 
     /// Opens the write transaction of one group commit, holding the ledger's head lock.
+    /// After a failed round: a SQLite write connection whose commit failed (a full disk, an
+    /// I/O error) may be left marked as inside a transaction that SQLite itself already rolled
+    /// back, and every later round on it would fail. It is closed, which rolls back anything
+    /// still open, and the next round opens a fresh one. PostgreSQL's pool drops broken
+    /// connections by itself, and its failed transactions end at the server.
+    pub async fn reset_writer(&self) {
+        if let Store::Sqlite { write, .. } = self {
+            match write.acquire().await {
+                Ok(conn) => {
+                    if let Err(e) = sqlx::Connection::close(conn.detach()).await {
+                        tracing::warn!(error = %e, "closing the failed write connection");
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot take the write connection to reset it")
+                }
+            }
+        }
+    }
+
     pub async fn begin_write(&self) -> anyhow::Result<WriteTx> {
         match self {
             // IMMEDIATE takes SQLite's write lock now, so a second process waits here rather
