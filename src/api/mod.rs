@@ -16,6 +16,7 @@ mod ops;
 mod proofs;
 mod stats;
 mod tickets;
+pub mod tlog;
 pub mod tls;
 pub mod web;
 
@@ -101,6 +102,9 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/entries/{seq}", get(ledger::get_entry))
         .route("/v1/checkpoint", get(ledger::latest_checkpoint))
         .route("/v1/checkpoints/{size}", get(ledger::checkpoint_at))
+        .route("/v1/tlog/checkpoint", get(tlog::checkpoint))
+        .route("/v1/tlog/checkpoints/{size}", get(tlog::checkpoint_at))
+        .route("/v1/tlog/tile/{*tile}", get(tlog::tile))
         .route("/v1/proofs/inclusion", get(proofs::inclusion))
         .route("/v1/proofs/consistency", get(proofs::consistency))
         .route("/v1/ledger", get(ledger::ledger_info))

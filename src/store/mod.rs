@@ -391,6 +391,44 @@ impl Store {
         Ok(out)
     }
 
+    /// The stored hashes of the tree nodes at `level` with index `from .. from + count`, in
+    /// order (one range read of the primary key). Fewer when some are not stored.
+    pub async fn tree_level_range(
+        &self,
+        level: u32,
+        from: u64,
+        count: u64,
+    ) -> anyhow::Result<Vec<Hash>> {
+        let (from, to) = (bound_of(from), bound_of(from.saturating_add(count)));
+        let rows: Vec<Vec<u8>> = with_pool!(self, pool => {
+            sqlx::query_scalar("select hash from tree_nodes where level = $1 and idx >= $2 and idx < $3 order by idx")
+                .bind(level as i64)
+                .bind(from)
+                .bind(to)
+                .fetch_all(pool)
+                .await?
+        });
+        rows.into_iter()
+            .map(|h| {
+                h.try_into()
+                    .map_err(|_| anyhow::anyhow!("stored tree node is not 32 bytes"))
+            })
+            .collect()
+    }
+
+    /// The stored hashes of entries `from .. from + count`, in order.
+    pub async fn entry_hashes(&self, from: u64, count: u64) -> anyhow::Result<Vec<Hash>> {
+        let (from, to) = (bound_of(from), bound_of(from.saturating_add(count)));
+        let rows: Vec<String> = with_pool!(self, pool => {
+            sqlx::query_scalar("select hash from entries where seq >= $1 and seq < $2 order by seq")
+                .bind(from)
+                .bind(to)
+                .fetch_all(pool)
+                .await?
+        });
+        rows.iter().map(|h| hash_of(h)).collect()
+    }
+
     /// Opens the write transaction of one group commit, holding the ledger's head lock.
     /// After a failed round: a SQLite write connection whose commit failed (a full disk, an
     /// I/O error) may be left marked as inside a transaction that SQLite itself already rolled
