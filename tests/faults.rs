@@ -395,3 +395,57 @@ async fn a_clock_stepping_back_never_makes_recorded_at_decrease() {
     let (ok, out) = common::fixtures::verify_db(&l).await;
     assert!(ok, "{out}");
 }
+
+/// PostgreSQL itself restarts while clients post. Ignored by default, since it interrupts every
+/// other test using the server; run it alone with
+/// `cargo test --test faults -- --ignored postgres_restart`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn a_postgres_restart_loses_nothing_acknowledged() {
+    let db = TestDb::new(Backend::Postgres).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (url, path) = (db.url.clone(), dir.path().to_owned());
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut child = tokio::task::block_in_place(|| serve_with(&path, Some(&url), port, &[], None));
+    let regulator = keys::load(&path.join("hwledger-keys/regulator.pem")).unwrap();
+    let load = Load::start(&base, envelopes(&regulator, 700_000, 3_000), 4);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let version = std::fs::read_dir("/etc/postgresql")
+        .expect("a Debian PostgreSQL cluster")
+        .next()
+        .unwrap()
+        .unwrap()
+        .file_name();
+    let restarted = std::process::Command::new("pg_ctlcluster")
+        .arg("--skip-systemctl-redirect")
+        .arg(&version)
+        .args(["main", "restart"])
+        .status()
+        .unwrap();
+    assert!(restarted.success());
+    let (acked, refused) = tokio::task::block_in_place(|| load.finish());
+    let (fresh, lost_count) = tokio::task::block_in_place(|| {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let fresh = envelopes(&regulator, 800_000, 1);
+        loop {
+            match post(&base, &fresh[0]) {
+                Some(201) => break,
+                _ if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(500)),
+                other => panic!("the service did not recover: {other:?}"),
+            }
+        }
+        (fresh, lost(&base, &acked))
+    });
+    assert_eq!(tokio::task::block_in_place(|| lost(&base, &fresh)), 0);
+    kill9(&mut child);
+    println!(
+        "PostgreSQL restart: {} acknowledged, {lost_count} lost, {} refused ({:?})",
+        acked.len(),
+        refused.len(),
+        refused.iter().collect::<std::collections::BTreeSet<_>>()
+    );
+    assert!(refused.iter().all(|s| *s == 500), "{refused:?}");
+    assert_eq!(lost_count, 0, "acknowledged events lost");
+    verify(&db.url, &ledger_public(dir.path()));
+}
