@@ -449,3 +449,87 @@ async fn a_postgres_restart_loses_nothing_acknowledged() {
     assert_eq!(lost_count, 0, "acknowledged events lost");
     verify(&db.url, &ledger_public(dir.path()));
 }
+
+/// SQLite's `fsync` fails (EIO, injected with strace from the 40th call on) while clients post:
+/// every commit from then on fails and is answered 500, nothing acknowledged is lost, and the
+/// service started again without the fault resumes on a chain that verifies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failing_fsync_under_sqlite_loses_nothing_acknowledged() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_owned();
+    let url = format!("sqlite://{}", dir.path().join("ledger.db").display());
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let log = dir.path().join("serve.log");
+    let listen = format!("127.0.0.1:{port}");
+    let mut strace = std::process::Command::new("strace")
+        .current_dir(&path)
+        .args(["-f", "-o", "/dev/null", "-e", "trace=fsync,fdatasync"])
+        .args(["-e", "inject=fsync,fdatasync:error=EIO:when=40+"])
+        .arg(env!("CARGO_BIN_EXE_hwledger"))
+        .args([
+            "serve",
+            "--db",
+            &url,
+            "--listen",
+            &listen,
+            "--snapshot",
+            "off",
+        ])
+        .stdout(std::fs::File::create(&log).unwrap())
+        .stderr(std::fs::File::options().append(true).open(&log).unwrap())
+        .spawn()
+        .expect("strace runs (apt-get install strace)");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while ureq::get(&format!("{base}/healthz")).call().is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "the service did not come up under strace"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let regulator = keys::load(&path.join("hwledger-keys/regulator.pem")).unwrap();
+    let (acked, failed) = tokio::task::block_in_place(|| {
+        let mut acked = Vec::new();
+        let mut failed = 0;
+        for body in envelopes(&regulator, 900_000, 500) {
+            match post(&base, &body) {
+                Some(200 | 201) => acked.push(body),
+                Some(500) => {
+                    failed += 1;
+                    if failed >= 5 {
+                        break;
+                    }
+                }
+                other => panic!("unexpected answer {other:?}"),
+            }
+        }
+        (acked, failed)
+    });
+    // Stop the traced service (strace detaches from its tracee when killed, so the service
+    // itself is killed first).
+    let children = std::process::Command::new("pgrep")
+        .args(["-P", &strace.id().to_string()])
+        .output()
+        .unwrap();
+    for pid in String::from_utf8_lossy(&children.stdout).split_whitespace() {
+        let _ = std::process::Command::new("kill")
+            .args(["-9", pid])
+            .status();
+    }
+    let _ = strace.kill();
+    strace.wait().unwrap();
+    assert!(failed >= 5, "no commit failed ({} appended)", acked.len());
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("append failed"), "the log says why: {text}");
+    // Without the fault, the service resumes; everything acknowledged is there.
+    let mut child = tokio::task::block_in_place(|| serve_with(&path, Some(&url), port, &[], None));
+    let lost_count = tokio::task::block_in_place(|| lost(&base, &acked));
+    kill9(&mut child);
+    println!(
+        "failing fsync on SQLite: {} acknowledged, {failed} commits failed, {lost_count} lost",
+        acked.len()
+    );
+    assert_eq!(lost_count, 0, "acknowledged events lost");
+    verify(&url, &ledger_public(dir.path()));
+}
