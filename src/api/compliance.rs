@@ -59,7 +59,8 @@ pub struct PlanView {
 /// A unit's management plan for a year (its last `plan.filed` for it), planned against actual.
 #[utoipa::path(get, path = "/v1/plans/{org}/{year}", tag = "compliance", security(("bearer" = [])),
     params(("org" = String, Path,), ("year" = i32, Path,)),
-    responses((status = 200, body = PlanView), (status = 401, body = super::Problem, description = "token_*"),
+    responses((status = 200, body = PlanView), (status = 400, body = super::Problem, description = "invalid_query: a year that is not a year"),
+              (status = 401, body = super::Problem, description = "token_*"),
               (status = 404, body = super::Problem, description = "no plan, or another unit's")))]
 pub async fn get_plan(
     caller: Caller,

@@ -125,7 +125,37 @@ impl utoipa::Modify for BearerScheme {
 /// This document.
 #[utoipa::path(get, path = "/openapi.json", tag = "operations", responses((status = 200, description = "OpenAPI 3.1")))]
 pub async fn openapi() -> impl IntoResponse {
-    Json(ApiDoc::openapi())
+    static DOC: std::sync::OnceLock<serde_json::Value> = std::sync::OnceLock::new();
+    Json(DOC.get_or_init(openapi_document).clone())
+}
+
+/// The OpenAPI document: the annotations of the handlers, with every error answer declared as
+/// the `application/problem+json` it is served as (RFC 9457).
+pub fn openapi_document() -> serde_json::Value {
+    let mut doc = serde_json::to_value(ApiDoc::openapi()).expect("the document serialises");
+    if let Some(paths) = doc["paths"].as_object_mut() {
+        for operation in paths.values_mut().filter_map(|p| p.as_object_mut()) {
+            for op in operation.values_mut() {
+                let Some(responses) = op.get_mut("responses").and_then(|r| r.as_object_mut())
+                else {
+                    continue;
+                };
+                for (status, response) in responses.iter_mut() {
+                    if !(status.starts_with('4') || status.starts_with('5')) {
+                        continue;
+                    }
+                    if let Some(content) =
+                        response.get_mut("content").and_then(|c| c.as_object_mut())
+                    {
+                        if let Some(json) = content.remove("application/json") {
+                            content.insert("application/problem+json".into(), json);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    doc
 }
 
 pub async fn not_found() -> ApiError {
