@@ -76,30 +76,67 @@ pub struct Loaded {
     pub snapshot_unusable: Option<Unusable>,
 }
 
+/// The error of [`SequencerHandle::submit`] when the writer's queue is full: nothing was
+/// queued, so nothing of the submission will be recorded. The HTTP layer answers it with 503
+/// `overloaded` and `Retry-After`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the writer's queue is full")]
+pub struct Overloaded;
+
+/// Jobs (requests, each of up to a batch of envelopes) that may wait for the writer by default.
+pub const DEFAULT_QUEUE: usize = 1024;
+
 impl SequencerHandle {
-    async fn send(&self, items: Vec<Item>, sweep: bool) -> anyhow::Result<Vec<ItemResult>> {
+    /// Queues a job and waits for its answer. With `wait`, waits for room in the queue when it
+    /// is full; without, fails at once with [`Overloaded`].
+    async fn send(
+        &self,
+        items: Vec<Item>,
+        sweep: bool,
+        wait: bool,
+    ) -> anyhow::Result<Vec<ItemResult>> {
         let (reply, rx) = oneshot::channel();
-        self.tx
-            .send(Job {
-                items,
-                sweep,
-                reply,
-            })
-            .await
-            .map_err(|_| anyhow::anyhow!("the sequencer has stopped"))?;
+        let job = Job {
+            items,
+            sweep,
+            reply,
+        };
+        let stopped = || anyhow::anyhow!("the sequencer has stopped");
+        if wait {
+            self.tx.send(job).await.map_err(|_| stopped())?;
+        } else {
+            match self.tx.try_send(job) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(_)) => return Err(Overloaded.into()),
+                Err(mpsc::error::TrySendError::Closed(_)) => return Err(stopped()),
+            }
+        }
         rx.await
             .map_err(|_| anyhow::anyhow!("the sequencer stopped before answering"))?
     }
 
-    /// Submits items in order and waits until the accepted ones are durable. With no items, it
-    /// only brings this process up to date with entries other processes appended.
+    /// Submits items in order and waits until the accepted ones are durable. When the writer's
+    /// queue is full, fails at once with [`Overloaded`] (downcast the error to tell), having
+    /// queued nothing.
     pub async fn submit(&self, items: Vec<Item>) -> anyhow::Result<Vec<ItemResult>> {
-        self.send(items, false).await
+        self.send(items, false, false).await
+    }
+
+    /// Like [`submit`](Self::submit), but waits for room in a full queue instead of failing:
+    /// for the service's own submissions (the genesis).
+    pub async fn submit_waiting(&self, items: Vec<Item>) -> anyhow::Result<Vec<ItemResult>> {
+        self.send(items, false, true).await
+    }
+
+    /// Brings this process up to date with entries other processes appended (an empty round),
+    /// waiting for room in a full queue.
+    pub async fn catch_up(&self) -> anyhow::Result<()> {
+        self.send(Vec::new(), false, true).await.map(drop)
     }
 
     /// Opens the automatic tickets of every deadline passed by now; returns how many.
     pub async fn sweep(&self) -> anyhow::Result<usize> {
-        let results = self.send(Vec::new(), true).await?;
+        let results = self.send(Vec::new(), true, true).await?;
         Ok(results
             .iter()
             .filter(|r| matches!(r, ItemResult::Appended(_)))
@@ -208,14 +245,26 @@ impl Clock {
 impl Sequencer {
     /// Loads the ledger from the store (replaying every entry through the rules) and starts the
     /// writer task. Returns the handle and the task, which ends once asked to stop (or every
-    /// handle is dropped) and the queue is drained.
+    /// handle is dropped) and the queue is drained. The queue holds [`DEFAULT_QUEUE`] jobs.
     pub async fn start(
         store: Store,
         ledger_key: SigningKey,
         clock: Clock,
         snapshot: Option<SnapshotConfig>,
     ) -> anyhow::Result<(SequencerHandle, tokio::task::JoinHandle<()>)> {
-        let (tx, rx) = mpsc::channel(1024);
+        Self::start_with_queue(store, ledger_key, clock, snapshot, DEFAULT_QUEUE).await
+    }
+
+    /// Like [`start`](Self::start), with room for `queue` jobs (at least 1) waiting for the
+    /// writer; [`SequencerHandle::submit`] refuses more with [`Overloaded`].
+    pub async fn start_with_queue(
+        store: Store,
+        ledger_key: SigningKey,
+        clock: Clock,
+        snapshot: Option<SnapshotConfig>,
+        queue: usize,
+    ) -> anyhow::Result<(SequencerHandle, tokio::task::JoinHandle<()>)> {
+        let (tx, rx) = mpsc::channel(queue.max(1));
         let (head_tx, head_rx) = watch::channel(empty_head());
         let (stop_tx, stop_rx) = watch::channel(false);
         let state = Arc::new(RwLock::new(State::new(

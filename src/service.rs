@@ -143,6 +143,12 @@ impl Service {
     /// Opens the database, checks it belongs to this ledger, replays it, and writes the genesis
     /// when the ledger is new.
     pub async fn start(cfg: ServiceConfig) -> anyhow::Result<Service> {
+        Self::start_with_queue(cfg, sequencer::DEFAULT_QUEUE).await
+    }
+
+    /// Like [`start`](Self::start), with room for `queue` requests waiting for the writer
+    /// (`hwledger serve --queue`); an append beyond them is answered 503 `overloaded`.
+    pub async fn start_with_queue(cfg: ServiceConfig, queue: usize) -> anyhow::Result<Service> {
         if cfg.origin.is_empty()
             || cfg.origin.contains(char::is_whitespace)
             || cfg.origin.contains('+')
@@ -154,11 +160,12 @@ impl Service {
         }
         let store = Store::connect(&cfg.db).await?;
         check_existing(&store, &cfg).await?;
-        let (sequencer, sequencer_task) = Sequencer::start(
+        let (sequencer, sequencer_task) = Sequencer::start_with_queue(
             store.clone(),
             cfg.ledger_key.clone(),
             cfg.clock.clone(),
             cfg.snapshot.clone(),
+            queue,
         )
         .await
         .context("cannot load the ledger")?;
@@ -170,7 +177,7 @@ impl Service {
                     p.sig_ok = event::verify_one(&p.key, &p.sig, &p.event_jcs);
                     p
                 })?;
-            match sequencer.submit(vec![Ok(item)]).await?.pop() {
+            match sequencer.submit_waiting(vec![Ok(item)]).await?.pop() {
                 Some(ItemResult::Appended(e)) => {
                     tracing::info!(origin = %cfg.origin, hash = %hex::encode(e.hash()), "wrote the genesis")
                 }

@@ -31,7 +31,7 @@ pub async fn get_chains(
         .ok_or_else(not_found)?;
     // Another process may have appended the manifest: catch up before reading the state.
     if state.store.head().await?.size > state.sequencer.head().size {
-        state.sequencer.submit(Vec::new()).await?;
+        state.sequencer.catch_up().await?;
     }
     let now = time::truncate_millis(chrono::Utc::now());
     let reader = (!caller.regulator).then_some(caller.org.as_str());

@@ -66,8 +66,29 @@ pub enum ApiError {
     /// A read without a usable bearer token (401).
     #[error("{0}")]
     Token(TokenError),
+    /// The writer's queue is full (503, with `Retry-After`): nothing was queued.
+    #[error("the writer's queue is full")]
+    Overloaded,
+    /// The request was not answered within the request timeout of `hwledger serve` (503).
+    #[error("no answer within {} s", .0.as_secs_f64())]
+    Timeout(std::time::Duration),
     #[error(transparent)]
-    Internal(#[from] anyhow::Error),
+    Internal(anyhow::Error),
+}
+
+/// Seconds a client is asked to wait before resending after `overloaded`.
+pub const RETRY_AFTER_S: u32 = 1;
+
+/// Any failure; the writer's [`Overloaded`](crate::sequencer::Overloaded) keeps its meaning
+/// (503 `overloaded`), everything else is internal (500).
+impl From<anyhow::Error> for ApiError {
+    fn from(e: anyhow::Error) -> Self {
+        if e.is::<crate::sequencer::Overloaded>() {
+            ApiError::Overloaded
+        } else {
+            ApiError::Internal(e)
+        }
+    }
 }
 
 impl From<Rejection> for ApiError {
@@ -105,6 +126,26 @@ impl ApiError {
                 Problem::new(400, "invalid_query", "Invalid query parameter", detail)
             }
             ApiError::Token(e) => Problem::new(401, e.code.as_str(), e.code.title(), &e.detail),
+            ApiError::Overloaded => Problem::new(
+                503,
+                "overloaded",
+                "Overloaded",
+                format!(
+                    "the writer's queue is full; nothing of this request was recorded: send it \
+                     again in {RETRY_AFTER_S} s or later"
+                ),
+            ),
+            ApiError::Timeout(limit) => Problem::new(
+                503,
+                "timeout",
+                "Request timed out",
+                format!(
+                    "the request was not answered within {} s; an append may still be \
+                     recorded: send the same event again (same id), which is answered 200 with \
+                     the entry if it was",
+                    limit.as_secs_f64()
+                ),
+            ),
             ApiError::Internal(_) => Problem::new(
                 500,
                 "internal",
@@ -117,8 +158,13 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if let ApiError::Internal(e) = &self {
-            tracing::error!(error = %format!("{e:#}"), "request failed");
+        match &self {
+            ApiError::Internal(e) => tracing::error!(error = %format!("{e:#}"), "request failed"),
+            ApiError::Overloaded => metrics::counter!("hwledger_overloaded_total").increment(1),
+            ApiError::Timeout(_) => {
+                metrics::counter!("hwledger_request_timeouts_total").increment(1)
+            }
+            _ => {}
         }
         let challenge = match &self {
             // RFC 6750 §3: no error code when the request carried no token at all.
@@ -133,8 +179,40 @@ impl IntoResponse for ApiError {
                 header::HeaderValue::from_static(c),
             );
         }
+        if matches!(self, ApiError::Overloaded) {
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                header::HeaderValue::from(RETRY_AFTER_S),
+            );
+        }
         response
     }
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_queue_is_503_overloaded_with_retry_after() {
+        let e = ApiError::from(anyhow::Error::new(crate::sequencer::Overloaded));
+        assert!(matches!(e, ApiError::Overloaded), "{e:?}");
+        let response = e.into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "1");
+        assert_eq!(
+            response.headers()[header::CONTENT_TYPE],
+            "application/problem+json"
+        );
+        let other = ApiError::from(anyhow::anyhow!("disk full"));
+        assert!(matches!(other, ApiError::Internal(_)), "{other:?}");
+        assert_eq!(
+            ApiError::Timeout(std::time::Duration::from_secs(60))
+                .problem()
+                .code,
+            "timeout"
+        );
+    }
+}

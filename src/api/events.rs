@@ -114,6 +114,8 @@ fn batch_item(result: ItemResult) -> BatchItem {
         (status = 413, description = "body_too_large", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "unsupported_media_type", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "a rule of the event's type", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "overloaded: the writer's queue is full and nothing was recorded; send the request again after Retry-After seconds. Also timeout: no answer within the service's request timeout (the append may have been recorded; resend the same events)", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u32, description = "seconds to wait before sending again (with overloaded)"))),
     ))]
 pub async fn post_events(
     State(state): State<AppState>,

@@ -1,6 +1,6 @@
 //! The HTTP interface (spec §9). [`app`] builds the router from its state; [`serve`] runs it on
-//! a listener until a shutdown signal, so tests can drive the same router in-process or over a
-//! real socket.
+//! a listener until a shutdown signal (through [`server::serve`], the accept loop with its
+//! limits on clients), so tests can drive the same router in-process or over a real socket.
 
 pub mod auth;
 mod catalogue;
@@ -14,6 +14,7 @@ mod ledger;
 mod manifests;
 mod ops;
 mod proofs;
+pub mod server;
 mod stats;
 mod tickets;
 pub mod tlog;
@@ -38,6 +39,7 @@ use crate::protocol::checkpoint;
 use crate::sequencer::SequencerHandle;
 use crate::store::Store;
 pub use error::{ApiError, ApiResult, Problem};
+pub use server::ServeLimits;
 
 /// Largest request body accepted (spec §9).
 pub const MAX_BODY: usize = 1 << 20;
@@ -158,15 +160,14 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Serves `app` on `listener` until `shutdown` resolves, then lets in-flight requests finish.
+/// Serves `app` over plain HTTP on `listener` with the default [`ServeLimits`] until `shutdown`
+/// resolves, then lets in-flight requests finish.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     app: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    server::serve(listener, app, None, ServeLimits::default(), shutdown).await
 }
 
 /// Refuses a request whose path or query string holds an encoded U+0000 (`%00`), before any

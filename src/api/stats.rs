@@ -153,7 +153,7 @@ pub async fn disposal(
 pub(super) async fn caught_up(state: &AppState, size: Option<u64>) -> ApiResult<()> {
     let db_size = state.store.head().await?.size;
     if db_size > state.sequencer.head().size {
-        state.sequencer.submit(Vec::new()).await?;
+        state.sequencer.catch_up().await?;
     }
     match size {
         Some(size) if size == 0 || size > db_size => Err(ApiError::InvalidQuery(format!(

@@ -1,6 +1,6 @@
 //! HTTPS for `hwledger serve --tls-cert --tls-key`: the certificate and key read once at start,
-//! and the router served over TLS (rustls with the `ring` provider) with the same graceful
-//! shutdown as plain HTTP.
+//! and the router served over TLS (rustls with the `ring` provider) by the same accept loop as
+//! plain HTTP ([`super::server`]), with the same limits and graceful shutdown.
 //!
 //! Browsers give WebCrypto, which the console signs with, only to secure contexts: a console
 //! reached at anything but `localhost` needs HTTPS, from here or from a proxy in front.
@@ -11,7 +11,6 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use axum::Router;
-use axum_server::tls_rustls::{RustlsAcceptor, RustlsConfig};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::ServerConfig;
@@ -57,25 +56,22 @@ pub fn server_config(cert: &Path, key: &Path) -> anyhow::Result<Arc<ServerConfig
     Ok(Arc::new(config))
 }
 
-/// Serves `app` over TLS on `listener` until `shutdown` resolves, then lets in-flight requests
-/// finish, like [`super::serve`].
+/// Serves `app` over TLS on `listener` with the default [`super::ServeLimits`] until
+/// `shutdown` resolves, then lets in-flight requests finish, like [`super::serve`].
 pub async fn serve(
     listener: tokio::net::TcpListener,
     app: Router,
     config: Arc<ServerConfig>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let handle = axum_server::Handle::<std::net::SocketAddr>::new();
-    let trigger = handle.clone();
-    tokio::spawn(async move {
-        shutdown.await;
-        trigger.graceful_shutdown(None);
-    });
-    axum_server::Server::from_listener(listener)
-        .acceptor(RustlsAcceptor::new(RustlsConfig::from_config(config)))
-        .handle(handle)
-        .serve(app.into_make_service())
-        .await
+    super::server::serve(
+        listener,
+        app,
+        Some(config),
+        super::ServeLimits::default(),
+        shutdown,
+    )
+    .await
 }
 
 #[cfg(test)]

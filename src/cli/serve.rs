@@ -95,6 +95,25 @@ pub struct ServeArgs {
     /// Write a snapshot whenever this many entries were appended since the last.
     #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub snapshot_every: u64,
+    /// Time allowed for a TLS handshake and for the head of an HTTP/1.1 request; a client
+    /// slower than that is disconnected.
+    #[arg(long, default_value = "10s", value_parser = parse_interval)]
+    pub header_timeout: Duration,
+    /// Time a connection may stay silent (nothing read or written) while no answer is being
+    /// produced on it, before it is closed.
+    #[arg(long, default_value = "30s", value_parser = parse_interval)]
+    pub idle_timeout: Duration,
+    /// Time allowed for a request, from the end of its head to its answer; later, it is
+    /// answered 503 `timeout`.
+    #[arg(long, default_value = "60s", value_parser = parse_interval)]
+    pub request_timeout: Duration,
+    /// Connections served at once; more are closed as soon as they are accepted.
+    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
+    /// Appends (requests to POST /v1/events) that may wait for the writer; more are answered
+    /// 503 `overloaded` with Retry-After.
+    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub queue: u64,
     #[command(flatten)]
     pub demo: super::demo::ServeDemoArgs,
 }
@@ -312,7 +331,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         sweep_interval: args.sweep_interval,
         clock: crate::sequencer::Clock::system(),
     };
-    let mut service = Service::start(config).await?;
+    let mut service = Service::start_with_queue(config, args.queue as usize).await?;
     if let Some(dir) = args.web_dir {
         service.state.web = crate::api::web::WebSource::Dir(std::sync::Arc::new(dir));
     }
@@ -330,12 +349,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         service.state.sequencer.clone(),
     );
     let shutdown = demo.or_failure(shutdown_signal());
-    match tls {
-        Some(config) => {
-            crate::api::tls::serve(listener, service.router(), config, shutdown).await?
-        }
-        None => crate::api::serve(listener, service.router(), shutdown).await?,
-    }
+    let limits = crate::api::ServeLimits {
+        header_timeout: args.header_timeout,
+        idle_timeout: args.idle_timeout,
+        request_timeout: args.request_timeout,
+        max_connections: args.max_connections,
+    };
+    crate::api::server::serve(listener, service.router(), tls, limits, shutdown).await?;
     tracing::info!("shutting down: finishing queued appends");
     service.shutdown().await;
     demo.finish()?;
@@ -369,6 +389,33 @@ async fn shutdown_signal() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn client_limits_default_to_the_documented_values() {
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            serve: ServeArgs,
+        }
+        let args = <Cli as clap::Parser>::parse_from(["hwledger"]).serve;
+        let limits = crate::api::ServeLimits::default();
+        assert_eq!(args.header_timeout, limits.header_timeout);
+        assert_eq!(args.idle_timeout, limits.idle_timeout);
+        assert_eq!(args.request_timeout, limits.request_timeout);
+        assert_eq!(args.max_connections, limits.max_connections);
+        assert_eq!(
+            (
+                limits.header_timeout.as_secs(),
+                limits.idle_timeout.as_secs()
+            ),
+            (10, 30)
+        );
+        assert_eq!(args.queue as usize, crate::sequencer::DEFAULT_QUEUE);
+        assert!(<Cli as clap::Parser>::try_parse_from(["hwledger", "--queue", "0"]).is_err());
+        assert!(
+            <Cli as clap::Parser>::try_parse_from(["hwledger", "--idle-timeout", "0s"]).is_err()
+        );
+    }
 
     #[test]
     fn durations_and_percentages() {
