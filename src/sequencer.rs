@@ -9,8 +9,15 @@
 //! ledger key and appended right after it, in the same round; a sweep round appends those whose
 //! deadlines have passed.
 //!
-//! The domain state is shared with readers behind a lock that the writer holds for a whole
-//! round, commit included, so a reader never sees an event that is not durable.
+//! The writer checks and applies events on its own copy of the domain state, which no reader
+//! touches. Readers use a second copy, the *published* state, which holds only committed
+//! entries: after each commit the writer hands the round's entries (with their events already
+//! read) to the mirror thread, which applies them to the published state in short runs, each
+//! under its lock, and only then answers the round's requests. A reader therefore never waits
+//! for a commit (only, at most, for one short run of the mirror), never sees an entry that is
+//! not durable, and a client that was answered sees its own entry in what it reads next. The
+//! price is a second copy of the state in memory and a second application of each entry, on
+//! another core.
 //!
 //! Start-up loads the last snapshot (see [`crate::snapshot`]) when it checks out against the
 //! database and replays only the entries after it; the writer writes a new one in the
@@ -61,7 +68,8 @@ pub struct SequencerHandle {
     tx: mpsc::Sender<Job>,
     head: watch::Receiver<Head>,
     stop: Arc<watch::Sender<bool>>,
-    state: Arc<RwLock<State>>,
+    /// The published state: committed entries only.
+    published: Arc<RwLock<State>>,
     loaded: Arc<std::sync::Mutex<Loaded>>,
 }
 
@@ -160,9 +168,10 @@ impl SequencerHandle {
         self.head.borrow().clone()
     }
 
-    /// The domain state at the head, for reads that need more than the query tables.
+    /// The domain state as of the last commit this process has published, for reads that
+    /// need more than the query tables. Taking it never waits for a commit.
     pub async fn state(&self) -> RwLockReadGuard<'_, State> {
-        self.state.read().await
+        self.published.read().await
     }
 
     /// How the ledger was last loaded: from which snapshot, and how many entries were replayed.
@@ -177,7 +186,11 @@ impl SequencerHandle {
 /// The writer's own state: the domain fold and the tree frontier, both at `head.size`.
 pub struct Sequencer {
     store: Store,
+    /// The writer's own copy of the state; readers use `published`.
     state: Arc<RwLock<State>>,
+    published: Arc<RwLock<State>>,
+    /// Committed rounds for the mirror thread to apply to `published`, then answer.
+    mirror: mpsc::Sender<Mirror>,
     ledger_key: SigningKey,
     frontier: Frontier,
     head: Head,
@@ -187,6 +200,68 @@ pub struct Sequencer {
     clock: Clock,
     snapshots: Option<Snapshots>,
     loaded: Arc<std::sync::Mutex<Loaded>>,
+    /// The events of the entries of the round being built, in order, for the mirror.
+    round_events: Vec<Prepared>,
+}
+
+/// What a committed round hands on: the answers, and what the mirror publishes.
+struct RoundDone {
+    results: Vec<ItemResult>,
+    swept: Vec<ItemResult>,
+    entries: Vec<(Arc<Entry>, Prepared)>,
+    swept_at: Option<Timestamp>,
+}
+
+/// Work for the mirror thread.
+enum Mirror {
+    /// A committed round: its entries in order with their events, then (for a sweep) the
+    /// moment the sweep settled, then the answers to send once all of it is published.
+    Round {
+        entries: Vec<(Arc<Entry>, Prepared)>,
+        swept_at: Option<Timestamp>,
+        replies: Vec<(Reply, Vec<ItemResult>)>,
+    },
+    /// Answered once everything sent before it is published.
+    Barrier(oneshot::Sender<()>),
+}
+
+type Reply = oneshot::Sender<anyhow::Result<Vec<ItemResult>>>;
+
+/// Entries the mirror applies under one taking of the published state's lock.
+const MIRROR_RUN: usize = 64;
+
+/// The mirror thread: applies committed rounds to the published state, then answers them.
+fn run_mirror(published: Arc<RwLock<State>>, mut rx: mpsc::Receiver<Mirror>) {
+    while let Some(work) = rx.blocking_recv() {
+        match work {
+            Mirror::Barrier(done) => {
+                let _ = done.send(());
+            }
+            Mirror::Round {
+                entries,
+                swept_at,
+                replies,
+            } => {
+                let mut entries = entries.into_iter().peekable();
+                while entries.peek().is_some() {
+                    let mut state = published.blocking_write();
+                    for (e, p) in entries.by_ref().take(MIRROR_RUN) {
+                        if let Err(m) = state.apply_recorded_prepared(&e, Ok(p)) {
+                            tracing::error!(seq = e.seq, error = %m, "the published state refused a committed entry");
+                        }
+                    }
+                }
+                if let Some(now) = swept_at {
+                    let mut state = published.blocking_write();
+                    state.settle_swept(now);
+                    state.advance_rate(now);
+                }
+                for (reply, results) in replies {
+                    let _ = reply.send(Ok(results));
+                }
+            }
+        }
+    }
 }
 
 /// The writer's snapshot bookkeeping.
@@ -270,9 +345,17 @@ impl Sequencer {
         let state = Arc::new(RwLock::new(State::new(
             ledger_key.verifying_key().to_bytes(),
         )));
+        let published = Arc::new(RwLock::new(State::new(
+            ledger_key.verifying_key().to_bytes(),
+        )));
+        let (mirror, mirror_rx) = mpsc::channel(64);
+        let mirrored = published.clone();
+        let mirror_thread = tokio::task::spawn_blocking(move || run_mirror(mirrored, mirror_rx));
         let mut seq = Sequencer {
             store,
-            state: state.clone(),
+            state,
+            published: published.clone(),
+            mirror,
             ledger_key,
             frontier: Frontier::new(),
             head: empty_head(),
@@ -286,15 +369,21 @@ impl Sequencer {
                 writing: None,
             }),
             loaded: Default::default(),
+            round_events: Vec::new(),
         };
         seq.reload().await?;
         let loaded = seq.loaded.clone();
-        let task = tokio::spawn(seq.run());
+        let task = tokio::spawn(async move {
+            seq.run().await;
+            if let Err(e) = mirror_thread.await {
+                tracing::error!(error = %e, "the mirror thread failed");
+            }
+        });
         let handle = SequencerHandle {
             tx,
             head: head_rx,
             stop: Arc::new(stop_tx),
-            state,
+            published,
             loaded,
         };
         Ok((handle, task))
@@ -303,6 +392,12 @@ impl Sequencer {
     /// Rebuilds the in-memory state from the database: from the snapshot when one checks out,
     /// then by replaying the entries after it.
     async fn reload(&mut self) -> anyhow::Result<()> {
+        // Rounds committed before are published (and answered) first: the published state is
+        // then replaced as a whole.
+        let (done, published) = oneshot::channel();
+        if self.mirror.send(Mirror::Barrier(done)).await.is_ok() {
+            let _ = published.await;
+        }
         let lock = self.state.clone();
         let mut state = lock.write().await;
         *state = State::new(self.ledger_key.verifying_key().to_bytes());
@@ -385,6 +480,7 @@ impl Sequencer {
                 hex::encode(self.head.root)
             );
         }
+        *self.published.write().await = state.clone();
         loaded.replayed = self.head.size - started_at;
         *self
             .loaded
@@ -535,10 +631,12 @@ impl Sequencer {
     /// Applies an entry that is already in the database (start-up, or appended by another
     /// process). Its rules are checked again: a stored entry the rules refuse means the
     /// database was altered, and the service must not build on it.
-    fn absorb(&mut self, state: &mut State, e: &Entry) -> anyhow::Result<()> {
-        self.absorb_prepared(state, e, e.hash(), State::prepare_recorded(e))?;
+    /// Returns the event as read, for the mirror.
+    fn absorb(&mut self, state: &mut State, e: &Entry) -> anyhow::Result<Prepared> {
+        let p = State::prepare_recorded(e).map_err(|m| anyhow::anyhow!("stored {m}"))?;
+        self.absorb_prepared(state, e, e.hash(), Ok(p.clone()))?;
         self.head.root = self.frontier.root();
-        Ok(())
+        Ok(p)
     }
 
     /// [`Sequencer::absorb`] with the event already read and the entry's hash computed,
@@ -605,17 +703,29 @@ impl Sequencer {
                 .flat_map(|j| std::mem::take(&mut j.items))
                 .collect();
             match self.round(items, sweep).await {
-                Ok((results, swept)) => {
+                Ok(done) => {
                     metrics::histogram!("hwledger_commit_seconds")
                         .record(started.elapsed().as_secs_f64());
-                    let mut results = results.into_iter();
-                    let mut swept = Some(swept);
+                    let mut results = done.results.into_iter();
+                    let mut swept = Some(done.swept);
+                    let mut replies = Vec::with_capacity(jobs.len());
                     for (job, len) in jobs.into_iter().zip(lens) {
                         let mut mine: Vec<ItemResult> = results.by_ref().take(len).collect();
                         if job.sweep {
                             mine.extend(swept.take().unwrap_or_default());
                         }
-                        let _ = job.reply.send(Ok(mine));
+                        replies.push((job.reply, mine));
+                    }
+                    // Answered by the mirror once published, so that what a client reads next
+                    // holds what it was answered.
+                    let round = Mirror::Round {
+                        entries: done.entries,
+                        swept_at: done.swept_at,
+                        replies,
+                    };
+                    if self.mirror.send(round).await.is_err() {
+                        tracing::error!("the mirror thread has stopped; stopping the writer");
+                        return;
                     }
                     self.maybe_snapshot().await;
                 }
@@ -666,6 +776,7 @@ impl Sequencer {
             Ok(Verdict::Replay(seq)) => Pending::Replayed(seq),
             Err(r) => Pending::Rejected(r),
             Ok(Verdict::Accepted(outcome)) => {
+                self.round_events.push(p.clone());
                 batch.touched.extend(outcome.touched);
                 let manifest = manifest_of(&p);
                 batch
@@ -717,13 +828,11 @@ impl Sequencer {
     }
 
     /// One group commit.
-    async fn round(
-        &mut self,
-        items: Vec<Item>,
-        sweep: bool,
-    ) -> anyhow::Result<(Vec<ItemResult>, Vec<ItemResult>)> {
+    async fn round(&mut self, items: Vec<Item>, sweep: bool) -> anyhow::Result<RoundDone> {
         let lock = self.state.clone();
         let mut state = lock.write().await;
+        self.round_events.clear();
+        let mut mirrored = Vec::new();
         let mut tx = self.store.begin_write().await?;
         let db_head = tx.lock_head().await?;
         if db_head.size < self.head.size {
@@ -735,7 +844,8 @@ impl Sequencer {
         }
         if db_head.size > self.head.size {
             for e in tx.entries_from(self.head.size).await? {
-                self.absorb(&mut state, &e)?;
+                let p = self.absorb(&mut state, &e)?;
+                mirrored.push((Arc::new(e), p));
             }
             self.head_tx.send_replace(self.head.clone());
         }
@@ -792,7 +902,14 @@ impl Sequencer {
         for r in swept {
             swept_out.push(self.resolve(r, &appended).await?);
         }
-        Ok((out, swept_out))
+        debug_assert_eq!(appended.len(), self.round_events.len());
+        mirrored.extend(appended.into_iter().zip(self.round_events.drain(..)));
+        Ok(RoundDone {
+            results: out,
+            swept: swept_out,
+            entries: mirrored,
+            swept_at: sweep.then_some(now),
+        })
     }
 
     async fn resolve(&self, r: Pending, appended: &[Arc<Entry>]) -> anyhow::Result<ItemResult> {
