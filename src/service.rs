@@ -200,6 +200,7 @@ impl Service {
             metrics: api::metrics_handle(),
             tokens: Default::default(),
             web: Default::default(),
+            replays: Default::default(),
         };
         let sweeper_task = tokio::spawn(sequencer::run_sweeper(
             state.sequencer.clone(),

@@ -834,3 +834,37 @@ storage_test!(who_sees_what, |b| async move {
     assert_eq!(whole["stored_g"], 9_000 + 20_000);
     assert_eq!(g1["stored_g"], 9_000);
 });
+
+storage_test!(replays_of_the_past_are_rationed_per_org, |b| async move {
+    let l = TestLedger::start(b).await;
+    let g = l.register(95_001, &["generator"], "320404").await;
+    let h = l.register(95_002, &["generator"], "320404").await;
+    let size = l.size().await;
+    let past = format!("/v1/stats/disposal?size={}", size - 1);
+    // Each figure of an earlier size replays the ledger; an org has six a minute.
+    for n in 1..=6 {
+        let (status, v) = l.get_as(&g, &past).await;
+        assert_eq!(status, 200, "replay {n}: {v}");
+    }
+    let (status, headers, v) = l
+        .respond(
+            axum::http::Request::get(&past)
+                .header("authorization", format!("Bearer {}", token_of(&g)))
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(
+        (status.as_u16(), v["code"].as_str()),
+        (429, Some("rate_limited")),
+        "{v}"
+    );
+    let after: u64 = headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&after));
+    // The head costs no replay; another org has its own share; regulators are not rationed.
+    assert_eq!(l.get_as(&g, "/v1/stats/disposal").await.0, 200);
+    assert_eq!(l.get_as(&h, &past).await.0, 200);
+    for _ in 0..8 {
+        assert_eq!(l.get(&past).await.0, 200);
+    }
+});

@@ -227,6 +227,9 @@ async fn answer(caller: &Caller, state: &AppState, q: &ReportQuery) -> ApiResult
     }
     let ledger_key = live.ledger_key;
     drop(live);
+    if !caller.regulator {
+        state.replays.take(&caller.org)?;
+    }
     let replayed = super::stats::replay_prefix(state, ledger_key, size).await?;
     Ok(build(&replayed))
 }
@@ -239,7 +242,8 @@ async fn answer(caller: &Caller, state: &AppState, q: &ReportQuery) -> ApiResult
     responses((status = 200, description = "{org, period, lines, size, from, to, class, report_sha256}", body = Object),
               (status = 400, body = super::Problem, description = "invalid_query"),
               (status = 401, body = super::Problem, description = "token_*"),
-              (status = 404, body = super::Problem, description = "another unit's report")))]
+              (status = 404, body = super::Problem, description = "another unit's report"),
+              (status = 429, body = super::Problem, description = "rate_limited: the org's replays of the past for this minute are used")))]
 pub async fn declaration_report(
     caller: Caller,
     State(state): State<AppState>,

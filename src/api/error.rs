@@ -72,6 +72,10 @@ pub enum ApiError {
     /// The request was not answered within the request timeout of `hwledger serve` (503).
     #[error("no answer within {} s", .0.as_secs_f64())]
     Timeout(std::time::Duration),
+    /// The caller asked for more replays of earlier prefixes than its share (429, with
+    /// `Retry-After` in seconds).
+    #[error("too many replays; retry in {0} s")]
+    RateLimited(u64),
     #[error(transparent)]
     Internal(anyhow::Error),
 }
@@ -146,6 +150,16 @@ impl ApiError {
                     limit.as_secs_f64()
                 ),
             ),
+            ApiError::RateLimited(after) => Problem::new(
+                429,
+                "rate_limited",
+                "Too many requests",
+                format!(
+                    "a figure of an earlier ledger size or time replays the ledger; this org \
+                     has used its share of such replays for now: ask again in {after} s, or \
+                     ask about the head"
+                ),
+            ),
             ApiError::Internal(_) => Problem::new(
                 500,
                 "internal",
@@ -179,11 +193,15 @@ impl IntoResponse for ApiError {
                 header::HeaderValue::from_static(c),
             );
         }
-        if matches!(self, ApiError::Overloaded) {
-            response.headers_mut().insert(
-                header::RETRY_AFTER,
-                header::HeaderValue::from(RETRY_AFTER_S),
-            );
+        let retry_after = match &self {
+            ApiError::Overloaded => Some(u64::from(RETRY_AFTER_S)),
+            ApiError::RateLimited(after) => Some(*after),
+            _ => None,
+        };
+        if let Some(after) = retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from(after));
         }
         response
     }

@@ -73,6 +73,71 @@ pub struct AppState {
     pub tokens: Arc<auth::TokenCache>,
     /// Where the web console's files come from.
     pub web: web::WebSource,
+    /// Each org's share of replays of earlier prefixes (`--replays-per-minute`).
+    pub replays: Arc<ReplayLimit>,
+}
+
+/// A sliding one-minute window of replays per org: a figure of an earlier ledger size or time
+/// replays the ledger from its start, which costs seconds to minutes of a core and a second copy
+/// of the state, so each org that does not regulate may ask for at most `per_minute` of them a
+/// minute. Regulators, who audit past figures and reports in series, are not rationed; for
+/// everyone the replays themselves run one at a time per process.
+#[derive(Debug)]
+pub struct ReplayLimit {
+    per_minute: usize,
+    recent: std::sync::Mutex<
+        std::collections::HashMap<String, std::collections::VecDeque<std::time::Instant>>,
+    >,
+}
+
+impl Default for ReplayLimit {
+    fn default() -> Self {
+        ReplayLimit::new(DEFAULT_REPLAYS_PER_MINUTE)
+    }
+}
+
+/// The default of `hwledger serve --replays-per-minute`.
+pub const DEFAULT_REPLAYS_PER_MINUTE: usize = 6;
+
+impl ReplayLimit {
+    pub fn new(per_minute: usize) -> Self {
+        ReplayLimit {
+            per_minute: per_minute.max(1),
+            recent: Default::default(),
+        }
+    }
+
+    /// Counts a replay for `org`, or says in how many seconds it may ask again.
+    pub fn take(&self, org: &str) -> Result<(), ApiError> {
+        let now = std::time::Instant::now();
+        let window = std::time::Duration::from_secs(60);
+        let mut recent = self
+            .recent
+            .lock()
+            .expect("the replay counts are never poisoned");
+        // Forget orgs whose replays all left the window, so the map stays small.
+        if recent.len() > 10_000 {
+            recent.retain(|_, times| {
+                times
+                    .back()
+                    .is_some_and(|t| now.duration_since(*t) < window)
+            });
+        }
+        let times = recent.entry(org.to_owned()).or_default();
+        while times
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= window)
+        {
+            times.pop_front();
+        }
+        if times.len() >= self.per_minute {
+            let oldest = *times.front().expect("the window is full");
+            let wait = window.saturating_sub(now.duration_since(oldest));
+            return Err(ApiError::RateLimited(wait.as_secs().max(1)));
+        }
+        times.push_back(now);
+        Ok(())
+    }
 }
 
 /// The process-wide Prometheus recorder (installed once, shared by every router in a process).

@@ -86,7 +86,8 @@ fn filter(q: &StatsQuery) -> ApiResult<RateFilter> {
            ("region" = Option<String>, Query, description = "prefix of the generator's division code"),
            ("org" = Option<String>, Query, description = "the generator (for an org that does not regulate: itself, the default)"), ("category" = Option<String>, Query, description = "HWnn")),
     responses((status = 200, body = Stats), (status = 400, body = super::Problem), (status = 401, body = super::Problem, description = "token_*"),
-              (status = 404, body = super::Problem, description = "another org's figures")))]
+              (status = 404, body = super::Problem, description = "another org's figures"),
+              (status = 429, body = super::Problem, description = "rate_limited: the org's replays of the past for this minute are used")))]
 pub async fn disposal(
     caller: Caller,
     State(state): State<AppState>,
@@ -138,6 +139,9 @@ pub async fn disposal(
     let ledger_key = live.ledger_key;
     drop(live);
     let started = std::time::Instant::now();
+    if !caller.regulator {
+        state.replays.take(&caller.org)?;
+    }
     let replayed = replay_prefix(&state, ledger_key, size).await?;
     metrics::histogram!("hwledger_stats_replay_seconds").record(started.elapsed().as_secs_f64());
     Ok(Json(Stats {

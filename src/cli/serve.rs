@@ -114,6 +114,10 @@ pub struct ServeArgs {
     /// 503 `overloaded` with Retry-After.
     #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub queue: u64,
+    /// Replays of earlier ledger sizes or times (figures and reports of the past) each org may
+    /// ask for in a minute; more are answered 429 `rate_limited` with Retry-After.
+    #[arg(long, default_value_t = crate::api::DEFAULT_REPLAYS_PER_MINUTE as u64, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub replays_per_minute: u64,
     #[command(flatten)]
     pub demo: super::demo::ServeDemoArgs,
 }
@@ -332,6 +336,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         clock: crate::sequencer::Clock::system(),
     };
     let mut service = Service::start_with_queue(config, args.queue as usize).await?;
+    service.state.replays = std::sync::Arc::new(crate::api::ReplayLimit::new(
+        args.replays_per_minute as usize,
+    ));
     if let Some(dir) = args.web_dir {
         service.state.web = crate::api::web::WebSource::Dir(std::sync::Arc::new(dir));
     }
