@@ -287,7 +287,7 @@ fn description(code: &str, day: chrono::NaiveDate) -> (String, String) {
     params(("org" = String, Query,), ("period" = String, Query,), ("size" = Option<u64>, Query,)),
     responses((status = 200, description = "CSV, UTF-8 with BOM", content_type = "text/csv"),
               (status = 400, body = super::Problem), (status = 401, body = super::Problem, description = "token_*"),
-              (status = 404, body = super::Problem)))]
+              (status = 404, body = super::Problem), (status = 429, body = super::Problem, description = "rate_limited")))]
 pub async fn declaration_csv(
     caller: Caller,
     State(state): State<AppState>,
