@@ -70,6 +70,8 @@ pub struct SequencerHandle {
     stop: Arc<watch::Sender<bool>>,
     /// The published state: committed entries only.
     published: Arc<RwLock<State>>,
+    /// Its size, as the mirror last published it.
+    published_size: watch::Receiver<u64>,
     loaded: Arc<std::sync::Mutex<Loaded>>,
 }
 
@@ -174,6 +176,23 @@ impl SequencerHandle {
         self.published.read().await
     }
 
+    /// Waits up to `limit` for this process's head to reach `size`; whether it did. A commit
+    /// of this process is visible in the database a moment before its head moves.
+    pub async fn head_reaches(&self, size: u64, limit: std::time::Duration) -> bool {
+        let mut head = self.head.clone();
+        tokio::time::timeout(limit, head.wait_for(|h| h.size >= size))
+            .await
+            .is_ok_and(|r| r.is_ok())
+    }
+
+    /// Waits until the published state holds the first `size` entries this process has
+    /// committed or caught up with (the mirror is behind a commit by one short apply at most).
+    pub async fn published_reaches(&self, size: u64) {
+        let head = self.head().size;
+        let mut published = self.published_size.clone();
+        let _ = published.wait_for(|s| *s >= size.min(head)).await;
+    }
+
     /// How the ledger was last loaded: from which snapshot, and how many entries were replayed.
     pub fn loaded(&self) -> Loaded {
         self.loaded
@@ -189,6 +208,7 @@ pub struct Sequencer {
     /// The writer's own copy of the state; readers use `published`.
     state: Arc<RwLock<State>>,
     published: Arc<RwLock<State>>,
+    published_size: Arc<watch::Sender<u64>>,
     /// Committed rounds for the mirror thread to apply to `published`, then answer.
     mirror: mpsc::Sender<Mirror>,
     ledger_key: SigningKey,
@@ -231,7 +251,11 @@ type Reply = oneshot::Sender<anyhow::Result<Vec<ItemResult>>>;
 const MIRROR_RUN: usize = 64;
 
 /// The mirror thread: applies committed rounds to the published state, then answers them.
-fn run_mirror(published: Arc<RwLock<State>>, mut rx: mpsc::Receiver<Mirror>) {
+fn run_mirror(
+    published: Arc<RwLock<State>>,
+    published_size: Arc<watch::Sender<u64>>,
+    mut rx: mpsc::Receiver<Mirror>,
+) {
     while let Some(work) = rx.blocking_recv() {
         match work {
             Mirror::Barrier(done) => {
@@ -256,6 +280,7 @@ fn run_mirror(published: Arc<RwLock<State>>, mut rx: mpsc::Receiver<Mirror>) {
                     state.settle_swept(now);
                     state.advance_rate(now);
                 }
+                published_size.send_replace(published.blocking_read().size);
                 for (reply, results) in replies {
                     let _ = reply.send(Ok(results));
                 }
@@ -349,12 +374,16 @@ impl Sequencer {
             ledger_key.verifying_key().to_bytes(),
         )));
         let (mirror, mirror_rx) = mpsc::channel(64);
-        let mirrored = published.clone();
-        let mirror_thread = tokio::task::spawn_blocking(move || run_mirror(mirrored, mirror_rx));
+        let (published_size, published_size_rx) = watch::channel(0);
+        let published_size = Arc::new(published_size);
+        let (mirrored, mirrored_size) = (published.clone(), published_size.clone());
+        let mirror_thread =
+            tokio::task::spawn_blocking(move || run_mirror(mirrored, mirrored_size, mirror_rx));
         let mut seq = Sequencer {
             store,
             state,
             published: published.clone(),
+            published_size,
             mirror,
             ledger_key,
             frontier: Frontier::new(),
@@ -384,6 +413,7 @@ impl Sequencer {
             head: head_rx,
             stop: Arc::new(stop_tx),
             published,
+            published_size: published_size_rx,
             loaded,
         };
         Ok((handle, task))
@@ -481,6 +511,7 @@ impl Sequencer {
             );
         }
         *self.published.write().await = state.clone();
+        self.published_size.send_replace(state.size);
         loaded.replayed = self.head.size - started_at;
         *self
             .loaded

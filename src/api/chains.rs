@@ -29,10 +29,9 @@ pub async fn get_chains(
         .await?
         .filter(|m| caller.may_read_manifest(m))
         .ok_or_else(not_found)?;
-    // Another process may have appended the manifest: catch up before reading the state.
-    if state.store.head().await?.size > state.sequencer.head().size {
-        state.sequencer.catch_up().await?;
-    }
+    // The manifest may be newer than the published state (another process's, or a commit the
+    // mirror is publishing): catch up before reading the state.
+    super::stats::caught_up(&state, None).await?;
     let now = time::truncate_millis(chrono::Utc::now());
     let reader = (!caller.regulator).then_some(caller.org.as_str());
     let live = state.sequencer.state().await;

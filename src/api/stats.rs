@@ -156,9 +156,17 @@ pub async fn disposal(
 /// the database's head, and checks a requested prefix `size` against it.
 pub(super) async fn caught_up(state: &AppState, size: Option<u64>) -> ApiResult<()> {
     let db_size = state.store.head().await?.size;
-    if db_size > state.sequencer.head().size {
-        state.sequencer.catch_up().await?;
+    let seq = &state.sequencer;
+    // Entries another process appended: take them in. A commit of this process shows in the
+    // database a moment before its head moves, so that head is given a moment first.
+    if seq.head().size < db_size
+        && !seq
+            .head_reaches(db_size, std::time::Duration::from_millis(20))
+            .await
+    {
+        seq.catch_up().await?;
     }
+    seq.published_reaches(db_size).await;
     match size {
         Some(size) if size == 0 || size > db_size => Err(ApiError::InvalidQuery(format!(
             "size must be 1 to the ledger's size, {db_size}"
