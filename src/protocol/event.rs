@@ -259,9 +259,11 @@ impl Entry {
         h.finalize().into()
     }
 
-    /// The event as JSON.
+    /// The event as JSON, read with the strict parser it was written from: serde_json's own
+    /// reader gives an object whose first member is `$serde_json::private::RawValue` another
+    /// meaning (the JSON text it holds), so it would read other values than the bytes hashed.
     pub fn event(&self) -> Value {
-        serde_json::from_str(&self.event_jcs).expect("stored events are JSON")
+        jcs::parse_strict(self.event_jcs.as_bytes()).expect("stored events are canonical JSON")
     }
 
     /// The response form: the entry plus its `hash`.
@@ -411,6 +413,41 @@ mod tests {
                 .unwrap();
         assert_eq!(back, entry);
         assert_eq!(hash, hex::encode(entry.hash()));
+    }
+
+    /// serde_json, with its `raw_value` feature, reads an object whose first member is named
+    /// `$serde_json::private::RawValue` as the JSON text that member holds (the input of
+    /// `fuzz/corpus/strict_json/crash-raw-value-member`). An entry's event is read as written,
+    /// as its hash and signature cover it: such a member stays a member, and the event is not
+    /// one of the protocol's.
+    #[test]
+    fn an_entry_s_event_reads_back_as_written() {
+        let envelope = sign_envelope(&event(), &key(1));
+        let signed = Prepared::from_value(envelope).unwrap();
+        let signed_jcs = String::from_utf8(signed.event_jcs.clone()).unwrap();
+        for written in [
+            serde_json::json!({"$serde_json::private::RawValue": signed_jcs}),
+            serde_json::json!({"$serde_json::private::RawValue": null}),
+            serde_json::json!({"$serde_json::private::RawValue": 1, "v": 1}),
+        ] {
+            let e = Entry {
+                seq: 1,
+                prev: [0; 32],
+                recorded_at: "2026-01-02T03:04:06.007Z".into(),
+                event_jcs: String::from_utf8(jcs::canonical(&written)).unwrap(),
+                key: signed.key,
+                sig: signed.sig,
+            };
+            assert_eq!(e.event(), written);
+            let view = serde_json::to_string(&e.view()).unwrap();
+            let (back, _) = serde_json::from_str::<EntryView>(&view)
+                .unwrap()
+                .into_entry()
+                .unwrap();
+            assert_eq!(back, e);
+            // Not an event: refused at step 1, whatever its member holds.
+            assert!(Prepared::from_entry(&e).is_err(), "{written}");
+        }
     }
 
     #[test]

@@ -28,6 +28,7 @@ pub enum JsonError {
         column: usize,
         message: String,
     },
+    /// A key given twice in one object; a long key is quoted cut short.
     #[error("duplicate key {0:?}")]
     DuplicateKey(String),
     #[error("number {0} is not an integer")]
@@ -64,6 +65,18 @@ pub fn canonical(value: &Value) -> Vec<u8> {
     // A `Value` has string keys and finite numbers only, which is all that
     // serialisation can fail on.
     serde_json_canonicalizer::to_vec(value).expect("every JSON value has a canonical form")
+}
+
+/// Longest key quoted in a [`JsonError::DuplicateKey`], in characters: a key may be as long as
+/// the body, and the message goes back to the client.
+const MAX_QUOTED_KEY: usize = 80;
+
+/// `key`, cut to [`MAX_QUOTED_KEY`] characters and an ellipsis when longer.
+fn clip_key(key: &str) -> String {
+    match key.char_indices().nth(MAX_QUOTED_KEY) {
+        Some((end, _)) => format!("{}…", &key[..end]),
+        None => key.to_owned(),
+    }
 }
 
 /// serde_json's message without the position it appends, since
@@ -158,7 +171,7 @@ impl<'de> Visitor<'de> for StrictValue<'_> {
         let mut object = Map::new();
         while let Some(key) = map.next_key::<String>()? {
             if object.contains_key(&key) {
-                return Err(self.refuse(JsonError::DuplicateKey(key)));
+                return Err(self.refuse(JsonError::DuplicateKey(clip_key(&key))));
             }
             let value = map.next_value_seed(self)?;
             object.insert(key, value);
@@ -220,6 +233,33 @@ mod tests {
         assert_eq!(
             refusal(r#"{"id":1,"id":2}"#).to_string(),
             r#"duplicate key "id""#
+        );
+    }
+
+    /// A key may be as long as the body: a refusal quotes at most 80 characters of it, so that
+    /// one long key twice is not answered with a message as long as the body (the input of
+    /// `fuzz/corpus/strict_json/crash-long-duplicate-key`).
+    #[test]
+    fn a_long_duplicate_key_is_quoted_briefly() {
+        let key = "k".repeat(1000);
+        let error = refusal(&format!(r#"{{"{key}":1,"{key}":2}}"#));
+        assert_eq!(
+            error,
+            JsonError::DuplicateKey(format!("{}…", "k".repeat(MAX_QUOTED_KEY)))
+        );
+        assert!(error.to_string().chars().count() < 120, "{error}");
+        // Cut at a character, not a byte.
+        let key = "键".repeat(100);
+        let error = refusal(&format!(r#"{{"{key}":1,"{key}":2}}"#));
+        assert_eq!(
+            error,
+            JsonError::DuplicateKey(format!("{}…", "键".repeat(MAX_QUOTED_KEY)))
+        );
+        // A key of exactly the limit is quoted whole.
+        let key = "k".repeat(MAX_QUOTED_KEY);
+        assert_eq!(
+            refusal(&format!(r#"{{"{key}":1,"{key}":2}}"#)),
+            JsonError::DuplicateKey(key)
         );
     }
 
