@@ -18,6 +18,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub use serve::ServeArgs;
+pub use verify_proof::check_bundle;
 
 #[derive(Debug, Parser)]
 #[command(name = "hwledger", version, about = "Hazardous-waste manifest ledger")]

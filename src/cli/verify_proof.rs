@@ -59,15 +59,24 @@ pub fn run(args: VerifyProofArgs) -> ExitCode {
     }
 }
 
-/// Every check in turn; the first failure is the answer, named.
+/// The arguments read: the ledger key parsed and the bundle file read, then checked.
 fn check(args: &VerifyProofArgs) -> Result<String, String> {
     let ledger_key = parse_hex::<32>(&args.ledger_key)
         .and_then(|k| VerifyingKey::from_bytes(&k).ok())
         .ok_or("--ledger-key must be a public key of 64 lowercase hex characters")?;
-    let text = std::fs::read(&args.file)
+    let bytes = std::fs::read(&args.file)
         .map_err(|e| format!("cannot read {}: {e}", args.file.display()))?;
-    let text = std::str::from_utf8(&text)
-        .map_err(|_| format!("bundle: {} is not UTF-8", args.file.display()))?;
+    if std::str::from_utf8(&bytes).is_err() {
+        return Err(format!("bundle: {} is not UTF-8", args.file.display()));
+    }
+    check_bundle(&bytes, &ledger_key)
+}
+
+/// Checks the bytes of a bundle written by `hwledger prove` against the ledger's public key:
+/// every check in turn; the first failure is the answer, named. On success, a one-line summary
+/// of what was proved.
+pub fn check_bundle(bytes: &[u8], ledger_key: &VerifyingKey) -> Result<String, String> {
+    let text = std::str::from_utf8(bytes).map_err(|_| "bundle: not UTF-8".to_owned())?;
     // serde_json refuses trailing data after the object, duplicated and unknown fields.
     let bundle: Bundle = serde_json::from_str(text).map_err(|e| format!("bundle: {e}"))?;
 
@@ -109,7 +118,7 @@ fn check(args: &VerifyProofArgs) -> Result<String, String> {
     let origin = bundle.checkpoint.lines().next().unwrap_or_default();
     checkpoint::check_origin(origin)
         .map_err(|e| format!("checkpoint: its first line is not an origin: {e}"))?;
-    let cp = Checkpoint::open(&bundle.checkpoint, origin, &ledger_key)
+    let cp = Checkpoint::open(&bundle.checkpoint, origin, ledger_key)
         .map_err(|e| format!("checkpoint signature: {e}"))?;
     if cp.size != bundle.size {
         return Err(format!(
@@ -152,6 +161,6 @@ fn check(args: &VerifyProofArgs) -> Result<String, String> {
         hex::encode(entry_hash),
         cp.size,
         hex::encode(cp.root),
-        hex::encode(checkpoint::key_id(origin, &ledger_key))
+        hex::encode(checkpoint::key_id(origin, ledger_key))
     ))
 }
