@@ -119,14 +119,19 @@ async fn may_read_entry(caller: &Caller, state: &AppState, event: &Value) -> Api
 #[utoipa::path(get, path = "/v1/checkpoint", tag = "ledger",
     responses((status = 200, description = "signed note", content_type = "text/plain")))]
 pub async fn latest_checkpoint(State(state): State<AppState>) -> ApiResult<impl IntoResponse> {
+    let note = latest_note(&state).await?;
+    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], note))
+}
+
+/// The signed checkpoint of the database's head.
+pub(super) async fn latest_note(state: &AppState) -> ApiResult<String> {
     let head = state.store.head().await?;
-    let note = Checkpoint {
+    Ok(Checkpoint {
         origin: state.ledger.origin.clone(),
         size: head.size,
         root: head.root,
     }
-    .sign(&state.ledger.key);
-    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], note))
+    .sign(&state.ledger.key))
 }
 
 /// The signed checkpoint of the tree of `size` entries, for any size up to the head. Signatures
@@ -139,13 +144,20 @@ pub async fn checkpoint_at(
     State(state): State<AppState>,
     Path(size): Path<String>,
 ) -> ApiResult<impl IntoResponse> {
+    let note = note_at(&state, &size, 0).await?;
+    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], note))
+}
+
+/// The signed checkpoint of the size written `size` (decimal, no leading zeros), from `min` to
+/// the head; anything else is 404.
+pub(super) async fn note_at(state: &AppState, size: &str, min: u64) -> ApiResult<String> {
     let not_found = || ApiError::NotFound(format!("checkpoint of size {size}"));
     let canonical =
         size.bytes().all(|b| b.is_ascii_digit()) && (size == "0" || !size.starts_with('0'));
     let n: u64 = size
         .parse()
         .ok()
-        .filter(|&n| canonical && super::proofs::storable(n))
+        .filter(|&n| canonical && n >= min && super::proofs::storable(n))
         .ok_or_else(not_found)?;
     // Both reads at once; the head decides whether the root counts (beyond it, nodes are
     // missing).
@@ -154,13 +166,12 @@ pub async fn checkpoint_at(
         return Err(not_found());
     }
     let root = root?;
-    let note = Checkpoint {
+    Ok(Checkpoint {
         origin: state.ledger.origin.clone(),
         size: n,
         root,
     }
-    .sign(&state.ledger.key);
-    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], note))
+    .sign(&state.ledger.key))
 }
 
 #[derive(Serialize, ToSchema)]

@@ -8,7 +8,6 @@ use axum::response::{IntoResponse, Response};
 
 use super::error::{ApiError, ApiResult};
 use super::AppState;
-use crate::protocol::checkpoint::Checkpoint;
 
 /// Hashes per full tile (tile height 8).
 pub const TILE_WIDTH: u64 = 256;
@@ -193,15 +192,7 @@ pub async fn read_tile(store: &crate::store::Store, tile: &Tile) -> anyhow::Resu
 #[utoipa::path(get, path = "/v1/tlog/checkpoint", tag = "ledger",
     responses((status = 200, description = "signed note", content_type = "text/plain")))]
 pub async fn checkpoint(State(state): State<AppState>) -> ApiResult<Response> {
-    let head = state.store.head().await?;
-    Ok(note(
-        Checkpoint {
-            origin: state.ledger.origin.clone(),
-            size: head.size,
-            root: head.root,
-        }
-        .sign(&state.ledger.key),
-    ))
+    Ok(note(super::ledger::latest_note(&state).await?))
 }
 
 /// The checkpoint of a size from 1 to the head.
@@ -213,25 +204,7 @@ pub async fn checkpoint_at(
     State(state): State<AppState>,
     Path(size): Path<String>,
 ) -> ApiResult<Response> {
-    let not_found = || ApiError::NotFound(format!("checkpoint of size {size}"));
-    let canonical = !size.starts_with('0') && size.bytes().all(|b| b.is_ascii_digit());
-    let n: u64 = size
-        .parse()
-        .ok()
-        .filter(|&n| canonical && super::proofs::storable(n))
-        .ok_or_else(not_found)?;
-    if n == 0 || n > state.store.head().await?.size {
-        return Err(not_found());
-    }
-    let root = super::proofs::root_at(&state.store, n).await?;
-    Ok(note(
-        Checkpoint {
-            origin: state.ledger.origin.clone(),
-            size: n,
-            root,
-        }
-        .sign(&state.ledger.key),
-    ))
+    Ok(note(super::ledger::note_at(&state, &size, 1).await?))
 }
 
 #[cfg(test)]
