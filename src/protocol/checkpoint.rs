@@ -15,7 +15,7 @@ use super::merkle::Hash;
 const ED25519_TYPE: u8 = 0x01;
 
 /// Opens a signature line: em dash (U+2014) and a space.
-const SIGNATURE_PREFIX: &str = "\u{2014} ";
+pub const SIGNATURE_PREFIX: &str = "\u{2014} ";
 
 /// More signature lines than this make a note suspect rather than useful;
 /// signed-note asks verifiers to accept at least 16.
@@ -182,13 +182,10 @@ fn sign_note(text: &str, name: &str, key: &SigningKey) -> String {
     format!("{text}\n{SIGNATURE_PREFIX}{name} {}\n", BASE64.encode(blob))
 }
 
-/// Checks the signed-note grammar and the signature by `key` under `name`,
-/// and returns the verified note text (with its final newline).
-fn open_note<'a>(
-    note: &'a str,
-    name: &str,
-    key: &VerifyingKey,
-) -> Result<&'a str, CheckpointError> {
+/// Splits a signed note into its text (with its final newline) and its signature lines,
+/// checking the grammar of signed notes: no control character but newline, a blank line before
+/// the signatures, at least one and at most [`MAX_SIGNATURES`] of them, each well formed.
+pub fn split_note(note: &str) -> Result<(&str, Vec<SignatureLine<'_>>), CheckpointError> {
     if note.chars().any(|c| c < ' ' && c != '\n') {
         return Err(CheckpointError::MalformedNote(
             "it contains a control character other than newline",
@@ -208,14 +205,35 @@ fn open_note<'a>(
     if signatures.is_empty() {
         return Err(CheckpointError::MalformedNote("it has no signature"));
     }
+    let lines = signatures
+        .split('\n')
+        .enumerate()
+        .map(|(count, line)| {
+            if count == MAX_SIGNATURES {
+                return Err(CheckpointError::MalformedNote("it has too many signatures"));
+            }
+            parse_signature_line(line)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((text, lines))
+}
 
+/// Checks the signed-note grammar and the signature by `key` under `name`,
+/// and returns the verified note text (with its final newline).
+fn open_note<'a>(
+    note: &'a str,
+    name: &str,
+    key: &VerifyingKey,
+) -> Result<&'a str, CheckpointError> {
+    let (text, signatures) = split_note(note)?;
     let id = key_id(name, key);
     let mut verified = false;
-    for (count, line) in signatures.split('\n').enumerate() {
-        if count == MAX_SIGNATURES {
-            return Err(CheckpointError::MalformedNote("it has too many signatures"));
-        }
-        let (line_name, blob) = parse_signature_line(line)?;
+    for SignatureLine {
+        name: line_name,
+        blob,
+        ..
+    } in signatures
+    {
         // A signature is ours only when both name and key ID match; any
         // other is someone else's and not for us to judge.
         if line_name != name || blob[..4] != id {
@@ -242,9 +260,19 @@ fn open_note<'a>(
     }
 }
 
-/// Splits `— <name> <base64>` into the name and the decoded key ID and
-/// signature (at least one byte past the ID).
-fn parse_signature_line(line: &str) -> Result<(&str, Vec<u8>), CheckpointError> {
+/// One signature line of a signed note: `— <name> <base64(key ID ‖ signature)>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignatureLine<'a> {
+    /// The whole line, without its newline.
+    pub line: &'a str,
+    pub name: &'a str,
+    /// The decoded key ID and signature: at least one byte past the 4-byte ID.
+    pub blob: Vec<u8>,
+}
+
+/// Parses `— <name> <base64>` into the name and the decoded key ID and signature (at least one
+/// byte past the ID).
+pub fn parse_signature_line(line: &str) -> Result<SignatureLine<'_>, CheckpointError> {
     let rest = line
         .strip_prefix(SIGNATURE_PREFIX)
         .ok_or(CheckpointError::MalformedNote(
@@ -264,7 +292,7 @@ fn parse_signature_line(line: &str) -> Result<(&str, Vec<u8>), CheckpointError> 
     if blob.len() < 5 {
         return Err(CheckpointError::MalformedNote("a signature is too short"));
     }
-    Ok((name, blob))
+    Ok(SignatureLine { line, name, blob })
 }
 
 /// Parses verified note text as a checkpoint of `origin`.

@@ -2,6 +2,7 @@
 //! the Merkle tree, checkpoints, timestamps and key files.
 
 pub mod checkpoint;
+pub mod cosignature;
 pub mod event;
 pub mod jcs;
 pub mod keys;
