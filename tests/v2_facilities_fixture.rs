@@ -8,6 +8,10 @@
 //! it enforces the duties of plans and declarations, so that later rules of compliance kinds
 //! have nothing to ask of it.
 //!
+//! A facility's `treated_g` counts the current CST year, so the recorded year's figures were
+//! taken out of the expected facility views (they would read 0 from 2027 on); the treatments
+//! themselves are still compared, in the stock and the rate.
+//!
 //! `record` (ignored) is how the fixture was made. Never rerun it to make a failing comparison
 //! pass: the point of the fixture is that it was recorded by the old code.
 
