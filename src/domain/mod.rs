@@ -15,6 +15,7 @@ pub mod state;
 pub mod stock;
 pub mod ticket;
 pub mod treatment;
+pub mod witness;
 
 /// Serde helpers for values kept in a start-up snapshot (a compact, non-self-describing
 /// encoding): a field whose own serde form depends on self-description (a JSON value, a struct

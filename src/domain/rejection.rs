@@ -45,6 +45,7 @@ pub enum Code {
     UnknownContainer,
     ContainerUnavailable,
     ReportMismatch,
+    InvalidPolicy,
 }
 
 impl Code {
@@ -90,6 +91,7 @@ impl Code {
             Code::UnknownContainer => "unknown_container",
             Code::ContainerUnavailable => "container_unavailable",
             Code::ReportMismatch => "report_mismatch",
+            Code::InvalidPolicy => "invalid_policy",
         }
     }
 
@@ -148,6 +150,7 @@ impl Code {
             Code::UnknownContainer => "No such container",
             Code::ContainerUnavailable => "The container is not available here",
             Code::ReportMismatch => "The report hash is not the report the ledger computes",
+            Code::InvalidPolicy => "The witness policy is not valid",
         }
     }
 }

@@ -283,6 +283,8 @@ pub struct State {
     pub(super) touched_facilities: BTreeSet<(String, String)>,
     /// Classes, plans, declarations and the books their reports are computed from.
     pub compliance: super::compliance::Compliance,
+    /// Every witness policy set, by the seq of its entry (§5a).
+    pub witness_policies: super::witness::Policies,
 }
 
 /// The body of `ledger.genesis`.
@@ -385,6 +387,7 @@ impl State {
             crossing_candidates: HashMap::new(),
             touched_facilities: BTreeSet::new(),
             compliance: Default::default(),
+            witness_policies: Default::default(),
         }
     }
 
@@ -600,6 +603,7 @@ impl State {
                 self.limits = Some(self.limits().patched(&b.limits));
                 Ok(Outcome::default())
             }
+            "ledger.witnesses_set" => self.witnesses_set(p),
             "org.registered" => self.org_registered(p),
             "org.key_added" => self.key_added(p),
             "org.key_revoked" => self.key_revoked(p),

@@ -41,6 +41,7 @@ macro_rules! event_types {
 event_types!(
     "ledger.genesis",
     "ledger.limits_set",
+    "ledger.witnesses_set",
     "org.registered",
     "org.key_added",
     "org.key_revoked",
@@ -369,6 +370,13 @@ mod tests {
                 json!({"limits": limits(), "reason": "按省厅通知将在途时限调整为5日"}),
             ),
             (
+                "ledger.witnesses_set",
+                json!({
+                    "witnesses": [{"name": "witness.jshb.gov.cn/w1", "key": KEY, "url": "https://witness.jshb.gov.cn/w1"}],
+                    "quorum": 1, "reason": "省厅见证服务上线"
+                }),
+            ),
+            (
                 "org.registered",
                 json!({
                     "org": GENERATOR, "name": "常州市某精密机械有限公司", "region": "320404",
@@ -690,6 +698,32 @@ mod tests {
                     b["limits"].as_object_mut().unwrap().remove("storage_s");
                 }),
                 "/limits",
+            ),
+            (
+                "ledger.witnesses_set",
+                with("ledger.witnesses_set", |b| {
+                    b["witnesses"][0]["name"] = json!("w 1")
+                }),
+                "/witnesses/0/name",
+            ),
+            (
+                "ledger.witnesses_set",
+                with("ledger.witnesses_set", |b| {
+                    b["witnesses"][0]["name"] = json!("w\u{1}")
+                }),
+                "/witnesses/0/name",
+            ),
+            (
+                "ledger.witnesses_set",
+                with("ledger.witnesses_set", |b| b["quorum"] = json!(-1)),
+                "/quorum",
+            ),
+            (
+                "ledger.witnesses_set",
+                with("ledger.witnesses_set", |b| {
+                    b["witnesses"] = json!(vec![b["witnesses"][0].clone(); 17])
+                }),
+                "/witnesses",
             ),
             (
                 "org.registered",
