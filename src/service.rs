@@ -15,6 +15,7 @@ use crate::protocol::event::{self, Prepared, LEDGER_ACTOR};
 use crate::protocol::time;
 use crate::sequencer::{self, ItemResult, Sequencer};
 use crate::store::{DbUrl, Store};
+use crate::witnessing::{self, Submitter};
 use chrono::NaiveDate;
 
 /// The regulator written into the genesis of a new ledger.
@@ -137,6 +138,7 @@ pub struct Service {
     pub state: AppState,
     sequencer_task: JoinHandle<()>,
     sweeper_task: JoinHandle<()>,
+    witness_task: JoinHandle<()>,
 }
 
 impl Service {
@@ -149,6 +151,16 @@ impl Service {
     /// Like [`start`](Self::start), with room for `queue` requests waiting for the writer
     /// (`hwledger serve --queue`); an append beyond them is answered 503 `overloaded`.
     pub async fn start_with_queue(cfg: ServiceConfig, queue: usize) -> anyhow::Result<Service> {
+        Self::start_with_options(cfg, queue, witnessing::DEFAULT_TIMEOUT).await
+    }
+
+    /// Like [`start_with_queue`](Self::start_with_queue), waiting at most `witness_timeout`
+    /// for a witness's answer (`hwledger serve --witness-timeout`).
+    pub async fn start_with_options(
+        cfg: ServiceConfig,
+        queue: usize,
+        witness_timeout: Duration,
+    ) -> anyhow::Result<Service> {
         if cfg.origin.is_empty()
             || cfg.origin.contains(char::is_whitespace)
             || cfg.origin.contains('+')
@@ -201,15 +213,28 @@ impl Service {
             tokens: Default::default(),
             web: Default::default(),
             replays: Default::default(),
+            witnesses: Default::default(),
         };
         let sweeper_task = tokio::spawn(sequencer::run_sweeper(
             state.sequencer.clone(),
             cfg.sweep_interval,
         ));
+        let witness_task = tokio::spawn(
+            Submitter {
+                store: state.store.clone(),
+                sequencer: state.sequencer.clone(),
+                origin: cfg.origin.clone(),
+                key: cfg.ledger_key.clone(),
+                board: state.witnesses.clone(),
+                timeout: witness_timeout,
+            }
+            .run(),
+        );
         Ok(Service {
             state,
             sequencer_task,
             sweeper_task,
+            witness_task,
         })
     }
 
@@ -221,6 +246,7 @@ impl Service {
     pub async fn shutdown(self) {
         let store = self.state.store.clone();
         self.sweeper_task.abort();
+        self.witness_task.abort();
         self.state.sequencer.stop();
         drop(self.state);
         if let Err(e) = self.sequencer_task.await {

@@ -76,6 +76,10 @@ pub enum ApiError {
     /// `Retry-After` in seconds).
     #[error("too many replays; retry in {0} s")]
     RateLimited(u64),
+    /// No checkpoint carries the cosignatures the witness policy asks for yet (503, with
+    /// `Retry-After`).
+    #[error("{0}")]
+    QuorumNotMet(String),
     #[error(transparent)]
     Internal(anyhow::Error),
 }
@@ -139,6 +143,12 @@ impl ApiError {
                      again in {RETRY_AFTER_S} s or later"
                 ),
             ),
+            ApiError::QuorumNotMet(detail) => Problem::new(
+                503,
+                "quorum_not_met",
+                "No checkpoint is cosigned by the quorum of witnesses yet",
+                detail,
+            ),
             ApiError::Timeout(limit) => Problem::new(
                 503,
                 "timeout",
@@ -195,6 +205,7 @@ impl IntoResponse for ApiError {
         }
         let retry_after = match &self {
             ApiError::Overloaded => Some(u64::from(RETRY_AFTER_S)),
+            ApiError::QuorumNotMet(_) => Some(u64::from(RETRY_AFTER_S)),
             ApiError::RateLimited(after) => Some(*after),
             _ => None,
         };

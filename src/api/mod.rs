@@ -20,6 +20,7 @@ mod tickets;
 pub mod tlog;
 pub mod tls;
 pub mod web;
+mod witnesses;
 
 use std::future::Future;
 use std::sync::{Arc, OnceLock};
@@ -75,6 +76,8 @@ pub struct AppState {
     pub web: web::WebSource,
     /// Each org's share of replays of earlier prefixes (`--replays-per-minute`).
     pub replays: Arc<ReplayLimit>,
+    /// What this process knows of each witness it submits checkpoints to (§5a).
+    pub witnesses: Arc<crate::witnessing::Board>,
 }
 
 /// A sliding one-minute window of replays per org: a figure of an earlier ledger size or time
@@ -172,6 +175,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/tlog/checkpoint", get(tlog::checkpoint))
         .route("/v1/tlog/checkpoints/{size}", get(tlog::checkpoint_at))
         .route("/v1/tlog/tile/{*tile}", get(tlog::tile))
+        .route("/v1/witnesses", get(witnesses::list_witnesses))
         .route("/v1/proofs/inclusion", get(proofs::inclusion))
         .route("/v1/proofs/consistency", get(proofs::consistency))
         .route("/v1/ledger", get(ledger::ledger_info))

@@ -63,6 +63,7 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         super::tlog::checkpoint,
         super::tlog::checkpoint_at,
         super::tlog::tile,
+        super::witnesses::list_witnesses,
         super::proofs::inclusion,
         super::proofs::consistency,
         super::ledger::ledger_info,

@@ -8,6 +8,8 @@ use axum::response::{IntoResponse, Response};
 
 use super::error::{ApiError, ApiResult};
 use super::AppState;
+use crate::protocol::checkpoint::Checkpoint;
+use crate::protocol::cosignature;
 
 /// Hashes per full tile (tile height 8).
 pub const TILE_WIDTH: u64 = 256;
@@ -187,24 +189,120 @@ pub async fn read_tile(store: &crate::store::Store, tile: &Tile) -> anyhow::Resu
     Ok(bytes)
 }
 
-/// The latest checkpoint, for tiled-log tools (no witness policy is in force: the ledger's line
-/// only, as `/v1/checkpoint`).
+/// How many of the largest cosigned sizes `/v1/tlog/checkpoint` considers before it falls back
+/// to the largest size that needs no cosignature.
+const CANDIDATE_SIZES: u64 = 64;
+
+/// The checkpoint of the largest size whose stored cosignatures meet the quorum of the witness
+/// policy in force at that size (§5a), with the ledger's line and the witnesses' lines; with
+/// quorum 0 at the head, the latest.
 #[utoipa::path(get, path = "/v1/tlog/checkpoint", tag = "ledger",
-    responses((status = 200, description = "signed note", content_type = "text/plain")))]
+    responses((status = 200, description = "signed note with cosignatures", content_type = "text/plain"),
+        (status = 503, body = super::Problem, description = "quorum_not_met: no checkpoint is cosigned by enough witnesses yet")))]
 pub async fn checkpoint(State(state): State<AppState>) -> ApiResult<Response> {
-    Ok(note(super::ledger::latest_note(&state).await?))
+    let (size, policies) = {
+        let st = state.sequencer.state().await;
+        (st.size, st.witness_policies.clone())
+    };
+    let floor = policies.largest_without_quorum(size);
+    let rows = state
+        .store
+        .recent_cosignatures(size, CANDIDATE_SIZES)
+        .await?;
+    let mut i = 0;
+    while i < rows.len() {
+        let s = rows[i].size;
+        let end = rows[i..]
+            .iter()
+            .position(|r| r.size != s)
+            .map_or(rows.len(), |n| i + n);
+        let group = &rows[i..end];
+        i = end;
+        if floor.is_some_and(|f| s <= f) {
+            break;
+        }
+        let policy = policies.at(s);
+        let (text, count) = cosigned(&state, s, policy, group).await?;
+        if count >= policy.quorum as usize {
+            return Ok(note(text));
+        }
+    }
+    match floor {
+        Some(f) => {
+            let stored = state.store.cosignatures_at(f).await?;
+            Ok(note(cosigned(&state, f, policies.at(f), &stored).await?.0))
+        }
+        None => Err(ApiError::QuorumNotMet(format!(
+            "no checkpoint up to size {size} carries valid cosignatures of {} witnesses of its policy yet",
+            policies.at(size).quorum
+        ))),
+    }
 }
 
-/// The checkpoint of a size from 1 to the head.
+/// The signed checkpoint of `size` followed by the stored, valid cosignature lines of the
+/// witnesses of `policy` among `stored`, in the policy's order; and how many there are.
+async fn cosigned(
+    state: &AppState,
+    size: u64,
+    policy: &crate::domain::witness::Policy,
+    stored: &[crate::store::StoredCosignature],
+) -> ApiResult<(String, usize)> {
+    let root = super::proofs::root_at(&state.store, size).await?;
+    let checkpoint = Checkpoint {
+        origin: state.ledger.origin.clone(),
+        size,
+        root,
+    };
+    let mut out = checkpoint.sign(&state.ledger.key);
+    let count = append_cosignatures(&mut out, &checkpoint.body(), policy, stored);
+    Ok((out, count))
+}
+
+/// Appends to `note` each witness of `policy` whose stored line verifies over `text`.
+fn append_cosignatures(
+    note: &mut String,
+    text: &str,
+    policy: &crate::domain::witness::Policy,
+    stored: &[crate::store::StoredCosignature],
+) -> usize {
+    let mut count = 0;
+    for w in &policy.witnesses {
+        let Ok(witness) = cosignature::parse_witness_arg(&format!("{}={}", w.name, w.key)) else {
+            continue;
+        };
+        let valid = stored.iter().find(|c| {
+            c.witness == w.name
+                && c.key == w.key
+                && cosignature::verify_line(&c.line, text, &w.name, &witness.key).is_ok()
+        });
+        if let Some(c) = valid {
+            note.push_str(&c.line);
+            note.push('\n');
+            count += 1;
+        }
+    }
+    count
+}
+
+/// The checkpoint of a size from 1 to the head, with the stored cosignatures of the witnesses
+/// of the policy in force at that size.
 #[utoipa::path(get, path = "/v1/tlog/checkpoints/{size}", tag = "ledger",
     params(("size" = u64, Path, description = "tree size, 1 to the head")),
-    responses((status = 200, description = "signed note", content_type = "text/plain"),
+    responses((status = 200, description = "signed note with cosignatures", content_type = "text/plain"),
         (status = 404, body = super::Problem, description = "not_found")))]
 pub async fn checkpoint_at(
     State(state): State<AppState>,
     Path(size): Path<String>,
 ) -> ApiResult<Response> {
-    Ok(note(super::ledger::note_at(&state, &size, 1).await?))
+    let mut out = super::ledger::note_at(&state, &size, 1).await?;
+    let n: u64 = size.parse().expect("note_at accepted a decimal size");
+    let stored = state.store.cosignatures_at(n).await?;
+    if !stored.is_empty() {
+        let policy = state.sequencer.state().await.witness_policies.at(n).clone();
+        let text = out[..=out.find("\n\n").expect("a signed note")].to_owned();
+        append_cosignatures(&mut out, &text, &policy, &stored);
+    }
+    Ok(note(out))
 }
 
 #[cfg(test)]

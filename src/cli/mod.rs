@@ -11,6 +11,7 @@ mod submit;
 mod token;
 mod verify;
 mod verify_proof;
+mod witness;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -19,6 +20,7 @@ use clap::{Parser, Subcommand};
 
 pub use serve::ServeArgs;
 pub use verify_proof::check_bundle;
+pub use witness::WitnessArgs;
 
 #[derive(Debug, Parser)]
 #[command(name = "hwledger", version, about = "Hazardous-waste manifest ledger")]
@@ -55,6 +57,9 @@ pub enum Command {
     /// Build the demo district (钟楼区) in a new ledger through its API, with a key file per
     /// organisation to sign in with.
     Demo(demo::DemoArgs),
+    /// Run a witness server (spec §5a): cosign the checkpoints of the given logs, each once
+    /// consistent with the last one cosigned, and keep the requests that prove a fork.
+    Witness(Box<WitnessArgs>),
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -77,6 +82,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::VerifyProof(args) => return verify_proof::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Backup(args) => runtime().block_on(backup::run(args)),
+        Command::Witness(args) => runtime().block_on(witness::run(*args)),
     };
     match result {
         Ok(code) => code,

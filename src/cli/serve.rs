@@ -118,6 +118,10 @@ pub struct ServeArgs {
     /// ask for in a minute; more are answered 429 `rate_limited` with Retry-After.
     #[arg(long, default_value_t = crate::api::DEFAULT_REPLAYS_PER_MINUTE as u64, value_parser = clap::value_parser!(u64).range(1..=10_000))]
     pub replays_per_minute: u64,
+    /// Time a witness may take to answer a checkpoint submission (§5a); a later answer counts
+    /// as a failure, retried with backoff. Appends never wait for witnesses.
+    #[arg(long, default_value = "5s", value_parser = parse_interval)]
+    pub witness_timeout: Duration,
     #[command(flatten)]
     pub demo: super::demo::ServeDemoArgs,
 }
@@ -132,7 +136,7 @@ pub enum LogFormat {
 /// Logs to standard output at `RUST_LOG` (default: the service at info, the database and HTTP
 /// libraries at warn). Text carries terminal colour codes only when standard output is a
 /// terminal and `NO_COLOR` is not set, so files and journald get plain lines.
-fn init_logs(format: LogFormat) {
+pub(super) fn init_logs(format: LogFormat) {
     use std::io::IsTerminal;
     let filter = || {
         tracing_subscriber::EnvFilter::try_from_default_env()
@@ -335,7 +339,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         sweep_interval: args.sweep_interval,
         clock: crate::sequencer::Clock::system(),
     };
-    let mut service = Service::start_with_queue(config, args.queue as usize).await?;
+    let mut service =
+        Service::start_with_options(config, args.queue as usize, args.witness_timeout).await?;
     service.state.replays = std::sync::Arc::new(crate::api::ReplayLimit::new(
         args.replays_per_minute as usize,
     ));
@@ -370,7 +375,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Resolves on SIGINT or SIGTERM.
-async fn shutdown_signal() {
+pub(super) async fn shutdown_signal() {
     let interrupt = async {
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;

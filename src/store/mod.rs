@@ -9,6 +9,7 @@ mod containers;
 mod facilities;
 mod projections;
 mod tickets;
+mod witnesses;
 
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
@@ -31,6 +32,7 @@ pub use projections::{
     ManifestView, OrgFilter, OrgKeyView, OrgView, SeqWindow,
 };
 pub use tickets::{SubjectManifest, TicketFilter, TicketView};
+pub use witnesses::{Halt, StoredCosignature};
 
 /// The ledger's head as stored: size, last entry hash, tree root, last `recorded_at`.
 #[derive(Debug, Clone, PartialEq, Eq)]

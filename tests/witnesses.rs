@@ -1,0 +1,503 @@
+//! Witnessed checkpoints (spec §5a), end to end: the witness policy in the ledger, the ledger
+//! submitting its checkpoints to `hwledger witness` servers over HTTP, the cosigned checkpoint
+//! of `/v1/tlog/checkpoint`, `/v1/witnesses`, and a split view caught by a witness. Every test
+//! runs on SQLite and on PostgreSQL (the ledger's database and the witnesses' alike).
+
+mod common;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::http::StatusCode;
+use ed25519_dalek::SigningKey;
+use serde_json::{json, Value};
+
+use common::harness::*;
+use hwledger::protocol::checkpoint::{self, Checkpoint};
+use hwledger::protocol::cosignature::{self, Witness as Trusted};
+use hwledger::store::DbUrl;
+use hwledger::witness::{Witness, WitnessConfig};
+
+/// A witness server on a local port, counting the submissions it receives.
+struct RunningWitness {
+    name: String,
+    key: SigningKey,
+    db: TestDb,
+    addr: std::net::SocketAddr,
+    requests: Arc<AtomicUsize>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    witness: Option<Witness>,
+}
+
+impl RunningWitness {
+    async fn start(name: &str, seed: u64, backend: Backend, ledger: &TestLedger) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let mut w = RunningWitness {
+            name: name.to_owned(),
+            key: key(seed),
+            db: TestDb::new(backend).await,
+            addr: listener.local_addr().unwrap(),
+            requests: Arc::new(AtomicUsize::new(0)),
+            stop: None,
+            witness: None,
+        };
+        w.serve(listener, ledger).await;
+        w
+    }
+
+    async fn serve(&mut self, listener: tokio::net::TcpListener, ledger: &TestLedger) {
+        let witness = Witness::open(WitnessConfig {
+            name: self.name.clone(),
+            key: self.key.clone(),
+            db: DbUrl::new(self.db.url.clone()),
+            logs: vec![(ORIGIN.to_owned(), ledger.ledger_key.verifying_key())],
+        })
+        .await
+        .expect("the witness opens its database");
+        let requests = self.requests.clone();
+        let app = witness.router().layer(axum::middleware::from_fn(
+            move |req: axum::extract::Request, next: axum::middleware::Next| {
+                let requests = requests.clone();
+                async move {
+                    if req.uri().path() == "/add-checkpoint" {
+                        requests.fetch_add(1, Ordering::SeqCst);
+                    }
+                    next.run(req).await
+                }
+            },
+        ));
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(hwledger::api::serve(listener, app, async move {
+            let _ = stopped.await;
+        }));
+        self.stop = Some(stop);
+        self.witness = Some(witness);
+    }
+
+    /// Stops serving; the port refuses connections until [`restart`](Self::restart).
+    async fn stop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(w) = self.witness.take() {
+            w.close().await;
+        }
+        // Until the listener is gone, a connection could still be accepted.
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(self.addr).await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the witness at {} did not stop", self.addr);
+    }
+
+    /// Serves again on the same port and database.
+    async fn restart(&mut self, ledger: &TestLedger) {
+        let listener = tokio::net::TcpListener::bind(self.addr).await.unwrap();
+        self.serve(listener, ledger).await;
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    fn key_hex(&self) -> String {
+        hex::encode(self.key.verifying_key().as_bytes())
+    }
+
+    fn policy_entry(&self) -> Value {
+        json!({"name": self.name, "key": self.key_hex(), "url": self.url()})
+    }
+
+    fn trusted(&self) -> Trusted {
+        Trusted {
+            name: self.name.clone(),
+            key: self.key.verifying_key(),
+        }
+    }
+}
+
+fn policy(witnesses: &[Value], quorum: u32) -> Value {
+    json!({"witnesses": witnesses, "quorum": quorum, "reason": "省厅与检察院见证服务"})
+}
+
+/// Waits until `/v1/witnesses` shows every named witness at `size` or beyond.
+async fn wait_cosigned(l: &TestLedger, names: &[&str], size: u64) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (status, v) = l.get_with("/v1/witnesses", None).await;
+        assert_eq!(status, StatusCode::OK, "{v}");
+        let done = names.iter().all(|n| {
+            v["witnesses"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|w| w["name"] == *n && w["cosigned_size"].as_u64().unwrap() >= size)
+        });
+        if done {
+            return v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "witnesses {names:?} did not cosign size {size}: {v}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Waits until `/v1/witnesses` shows the witness halted; returns its view.
+async fn wait_halted(l: &TestLedger, name: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, v) = l.get_with("/v1/witnesses", None).await;
+        if let Some(w) = v["witnesses"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|w| w["name"] == name && w["halted"] == true)
+        {
+            return w.clone();
+        }
+        assert!(Instant::now() < deadline, "{name} was not halted: {v}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn text(l: &TestLedger, path: &str) -> (StatusCode, String) {
+    let (status, v) = l.get_with(path, None).await;
+    match v {
+        Value::String(s) => (status, s),
+        other => (status, other.to_string()),
+    }
+}
+
+/// Appends `n` registrations in batches of up to 500.
+async fn append_orgs(l: &TestLedger, first: u64, n: u64) {
+    let mut next = first;
+    while next < first + n {
+        let end = (next + 500).min(first + n);
+        let batch: Vec<Value> = (next..end)
+            .map(|i| {
+                let mut e = event(
+                    &l.regulator.org,
+                    "org.registered",
+                    json!({"org": org_id(i), "name": format!("单位{i}"), "region": "320404",
+                           "roles": ["generator"], "keys": [hex::encode(key(i).verifying_key().as_bytes())]}),
+                );
+                e["at"] = json!(now());
+                sign(&e, &l.regulator.key)
+            })
+            .collect();
+        let (status, v) = l.post(&Value::Array(batch)).await;
+        assert!(status.is_success(), "batch refused: {v}");
+        next = end;
+    }
+}
+
+storage_test!(policy_rules_are_checked, |backend| async move {
+    let l = TestLedger::start(backend).await;
+    let carrier = l.register(11, &["carrier"], "320404").await;
+    let w = |name: &str, k: u64, url: &str| json!({"name": name, "key": hex::encode(key(k).verifying_key().as_bytes()), "url": url});
+    let a = w("bureau.example/w1", 901, "https://w1.example");
+    let b = w("proc.example/w2", 902, "http://w2.example:8090/witness");
+    // Only a regulator sets the policy.
+    assert_problem(
+        &l.submit(
+            &carrier,
+            "ledger.witnesses_set",
+            policy(std::slice::from_ref(&a), 1),
+        )
+        .await,
+        403,
+        "forbidden",
+    );
+    // Shape: a name with a space, more than 16 witnesses, a negative quorum.
+    let spaced = w("bureau example", 903, "https://w3.example");
+    for bad in [
+        policy(&[spaced], 0),
+        policy(
+            &(0..17)
+                .map(|i| w(&format!("w{i}"), 910 + i, "https://w.example"))
+                .collect::<Vec<_>>(),
+            0,
+        ),
+        json!({"witnesses": [], "quorum": -1, "reason": "x"}),
+        json!({"witnesses": [], "quorum": 0}),
+    ] {
+        assert_problem(
+            &l.submit(&l.regulator, "ledger.witnesses_set", bad).await,
+            400,
+            "invalid_event",
+        );
+    }
+    // Rules: a name or key twice, a URL that is not http(s) or ends in '/', a quorum above the
+    // number of witnesses.
+    let same_name = w("bureau.example/w1", 904, "https://w4.example");
+    let same_key = w("other.example/w", 901, "https://w5.example");
+    for (bad, what) in [
+        (policy(&[a.clone(), same_name], 1), "listed twice"),
+        (policy(&[a.clone(), same_key], 1), "listed twice"),
+        (
+            policy(&[w("w", 905, "ftp://w.example")], 0),
+            "http:// or https://",
+        ),
+        (
+            policy(&[w("w", 905, "https://w.example/")], 0),
+            "http:// or https://",
+        ),
+        (policy(&[w("w", 905, "https://")], 0), "http:// or https://"),
+        (policy(&[a.clone(), b.clone()], 3), "quorum 3"),
+    ] {
+        let answer = l.submit(&l.regulator, "ledger.witnesses_set", bad).await;
+        assert_problem(&answer, 422, "invalid_policy");
+        assert!(
+            answer.1["detail"].as_str().unwrap().contains(what),
+            "{}",
+            answer.1
+        );
+    }
+    let size = l.size().await;
+    let entry = l
+        .ok(
+            &l.regulator,
+            "ledger.witnesses_set",
+            policy(&[a.clone(), b.clone()], 2),
+        )
+        .await;
+    assert_eq!(entry["seq"], size);
+    // The policy in force at the head.
+    let (_, v) = l.get_with("/v1/witnesses", None).await;
+    assert_eq!(v["quorum"], 2);
+    assert_eq!(v["witnesses"].as_array().unwrap().len(), 2);
+    assert_eq!(v["witnesses"][1]["url"], "http://w2.example:8090/witness");
+    // No witness answers: no size past the policy is cosigned, so the cosigned checkpoint is
+    // the largest size before the policy took over, with the ledger's line only.
+    let (status, note) = text(&l, "/v1/tlog/checkpoint").await;
+    assert_eq!(status, StatusCode::OK, "{note}");
+    assert_eq!(note.lines().nth(1).unwrap(), size.to_string());
+    // An empty policy (quorum 0) hands the latest back.
+    l.ok(&l.regulator, "ledger.witnesses_set", policy(&[], 0))
+        .await;
+    let (_, note) = text(&l, "/v1/tlog/checkpoint").await;
+    assert_eq!(note.lines().nth(1).unwrap(), (size + 2).to_string());
+    let (ok, out) = common::fixtures::verify_db(&l).await;
+    assert!(ok, "{out}");
+});
+
+storage_test!(
+    witnesses_cosign_and_the_quorum_is_served,
+    |backend| async move {
+        let l = TestLedger::start(backend).await;
+        let mut w1 = RunningWitness::start("bureau.example/w1", 801, backend, &l).await;
+        let w2 = RunningWitness::start("proc.example/w2", 802, backend, &l).await;
+        let w3 = RunningWitness::start("city.example/w3", 803, backend, &l).await;
+        l.ok(
+            &l.regulator,
+            "ledger.witnesses_set",
+            policy(
+                &[w1.policy_entry(), w2.policy_entry(), w3.policy_entry()],
+                2,
+            ),
+        )
+        .await;
+        append_orgs(&l, 100, 20).await;
+        let head = l.size().await;
+        let v = wait_cosigned(&l, &[&w1.name, &w2.name, &w3.name], head).await;
+        assert_eq!(v["quorum"], 2);
+        for w in v["witnesses"].as_array().unwrap() {
+            assert_eq!(w["lag"], 0, "{w}");
+            assert!(w["last_error"].is_null(), "{w}");
+            assert!(w["cosigned_at"].as_str().unwrap().ends_with('Z'));
+        }
+
+        // The cosigned checkpoint: the ledger's line and one line per witness, each valid.
+        let (status, note) = text(&l, "/v1/tlog/checkpoint").await;
+        assert_eq!(status, StatusCode::OK);
+        let cp = Checkpoint::open(&note, ORIGIN, &l.ledger_key.verifying_key()).unwrap();
+        assert_eq!(cp.size, head);
+        let trusted = [w1.trusted(), w2.trusted(), w3.trusted()];
+        assert_eq!(cosignature::cosigners(&note, &trusted).unwrap().len(), 3);
+        assert_eq!(checkpoint::split_note(&note).unwrap().1.len(), 4);
+        // /v1/checkpoint keeps its version-1 bytes: the ledger's line only.
+        let (_, plain) = text(&l, "/v1/checkpoint").await;
+        assert_eq!(checkpoint::split_note(&plain).unwrap().1.len(), 1);
+        assert!(note.starts_with(&plain));
+        // The checkpoint of that size carries the same lines.
+        let (_, at) = text(&l, &format!("/v1/tlog/checkpoints/{head}")).await;
+        assert_eq!(at, note);
+
+        // One witness down: the other two still make the quorum of 2 as the ledger grows.
+        w1.stop().await;
+        append_orgs(&l, 200, 5).await;
+        let head2 = l.size().await;
+        let v = wait_cosigned(&l, &[&w2.name, &w3.name], head2).await;
+        let down = &v["witnesses"][0];
+        assert_eq!(down["cosigned_size"], head, "{v}");
+        assert_eq!(down["lag"], head2 - head);
+        assert!(down["halted"] == false);
+        // Its failure is shown once a round has tried it.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let (_, v) = l.get_with("/v1/witnesses", None).await;
+            if v["witnesses"][0]["last_error"].is_string() {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no error shown for the witness down: {v}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let (_, note) = text(&l, "/v1/tlog/checkpoint").await;
+        assert_eq!(note.lines().nth(1).unwrap(), head2.to_string());
+        let found = cosignature::cosigners(&note, &trusted).unwrap();
+        assert_eq!(
+            found.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(),
+            vec![w2.name.as_str(), w3.name.as_str()]
+        );
+        // The metrics name each witness.
+        let (_, metrics) = text(&l, "/metrics").await;
+        assert!(
+            metrics.contains("hwledger_witness_cosignatures_total{witness=\"proc.example/w2\"}"),
+            "{metrics}"
+        );
+        assert!(
+            metrics.contains("hwledger_witness_failures_total{"),
+            "{metrics}"
+        );
+        assert!(
+            metrics.contains("hwledger_witness_lag{witness=\"bureau.example/w1\"}"),
+            "{metrics}"
+        );
+        let (ok, out) = common::fixtures::verify_db(&l).await;
+        assert!(ok, "{out}");
+    }
+);
+
+storage_test!(
+    a_witness_that_was_down_catches_up_in_one_request,
+    |backend| async move {
+        let l = TestLedger::start(backend).await;
+        let mut w = RunningWitness::start("bureau.example/w1", 811, backend, &l).await;
+        l.ok(
+            &l.regulator,
+            "ledger.witnesses_set",
+            policy(&[w.policy_entry()], 1),
+        )
+        .await;
+        let first = l.size().await;
+        wait_cosigned(&l, &[&w.name], first).await;
+        w.stop().await;
+        append_orgs(&l, 1_000, 2_000).await;
+        let head = l.size().await;
+        // Meanwhile the quorum is not met past the witness's size: the cosigned checkpoint
+        // stays at what it cosigned.
+        let (_, note) = text(&l, "/v1/tlog/checkpoint").await;
+        assert_eq!(note.lines().nth(1).unwrap(), first.to_string());
+        let before = w.requests.load(Ordering::SeqCst);
+        w.restart(&l).await;
+        wait_cosigned(&l, &[&w.name], head).await;
+        assert_eq!(
+            w.requests.load(Ordering::SeqCst) - before,
+            1,
+            "one submission, with a consistency proof over {} entries",
+            head - first
+        );
+        let (_, note) = text(&l, "/v1/tlog/checkpoint").await;
+        assert_eq!(note.lines().nth(1).unwrap(), head.to_string());
+    }
+);
+
+storage_test!(
+    a_lost_answer_is_recovered_through_409,
+    |backend| async move {
+        let mut l = TestLedger::start(backend).await;
+        let w = RunningWitness::start("bureau.example/w1", 821, backend, &l).await;
+        l.ok(
+            &l.regulator,
+            "ledger.witnesses_set",
+            policy(&[w.policy_entry()], 1),
+        )
+        .await;
+        append_orgs(&l, 300, 10).await;
+        let head = l.size().await;
+        wait_cosigned(&l, &[&w.name], head).await;
+        // The ledger forgets the cosignatures (as if every answer had been lost): after a
+        // restart it submits from 0, the witness answers 409 with its size, and the ledger
+        // resends from there.
+        forget_cosignatures(&l.db.url).await;
+        l.restart().await;
+        append_orgs(&l, 400, 3).await;
+        let head2 = l.size().await;
+        let v = wait_cosigned(&l, &[&w.name], head2).await;
+        assert_eq!(v["witnesses"][0]["halted"], false, "{v}");
+        let cosigned = w.witness.as_ref().unwrap().cosigned(ORIGIN).await.unwrap();
+        assert_eq!(cosigned.map(|c| c.size), Some(head2));
+    }
+);
+
+storage_test!(a_split_view_is_refused_by_a_witness, |backend| async move {
+    // Ledger A and ledger B share the ledger key and origin but not their history: an
+    // operator showing one to the bureau and the other to an enterprise.
+    let a = TestLedger::start(backend).await;
+    let b = TestLedger::start(backend).await;
+    let w = RunningWitness::start("bureau.example/w1", 831, backend, &a).await;
+    for l in [&a, &b] {
+        l.ok(
+            &l.regulator,
+            "ledger.witnesses_set",
+            policy(&[w.policy_entry()], 1),
+        )
+        .await;
+    }
+    append_orgs(&a, 500, 10).await;
+    append_orgs(&b, 600, 12).await;
+    let head_a = a.size().await;
+    wait_cosigned(&a, &[&w.name], head_a).await;
+    // B's checkpoint is signed by the same key, so only consistency can tell: the witness
+    // answers 409 with A's size, B resends from it with a proof that fails against A's
+    // root, the witness answers 422 and keeps the request, and B stops sending.
+    let halted = wait_halted(&b, &w.name).await;
+    assert!(
+        halted["last_error"].as_str().unwrap().contains("422"),
+        "{halted}"
+    );
+    assert_eq!(halted["cosigned_size"], 0);
+    let evidence = w.witness.as_ref().unwrap().evidence(ORIGIN).await.unwrap();
+    assert_eq!(evidence.len(), 1, "{evidence:?}");
+    // The witness still holds A's head; B has no cosigned checkpoint beyond its policy.
+    let cosigned = w.witness.as_ref().unwrap().cosigned(ORIGIN).await.unwrap();
+    assert_eq!(cosigned.map(|c| c.size), Some(head_a));
+    let (status, note) = text(&b, "/v1/tlog/checkpoint").await;
+    assert_eq!(status, StatusCode::OK, "{note}");
+    assert_eq!(
+        note.lines().nth(1).unwrap(),
+        "1",
+        "only the genesis, before B's policy, needs no cosignature"
+    );
+    // Nothing more is sent to the halted witness (A is cosigned already and sends nothing).
+    let sent = w.requests.load(Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    assert_eq!(w.requests.load(Ordering::SeqCst), sent);
+});
+
+/// Deletes every stored cosignature of the ledger at `url`.
+async fn forget_cosignatures(url: &str) {
+    if url.starts_with("postgres") {
+        let pool = sqlx::PgPool::connect(url).await.unwrap();
+        sqlx::query("delete from cosignatures")
+            .execute(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+    } else {
+        let pool = sqlx::SqlitePool::connect(url).await.unwrap();
+        sqlx::query("delete from cosignatures")
+            .execute(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+    }
+}
