@@ -127,13 +127,18 @@ async fn from_db(db: &str, args: &ProveArgs) -> anyhow::Result<Bundle> {
 }
 
 fn from_service(remote: &mut client::Reader, seq: u64) -> anyhow::Result<Bundle> {
-    let checkpoint = remote.get("/v1/checkpoint")?;
+    // The cosigned checkpoint (§5a): the largest size the witness policy's quorum has
+    // cosigned, with the witnesses' lines, so that the bundle proves inclusion in a tree that
+    // no split view can hide. Without a policy it is the latest checkpoint.
+    let checkpoint = remote.get("/v1/tlog/checkpoint")?;
     // The note is not opened here (that needs the ledger key, which the auditor holds); its
     // size and root are read to ask for the matching proof and to refuse a bundle that cannot
     // verify.
     let (size, root) = note_size_and_root(&checkpoint)?;
     if seq >= size {
-        bail!("entry {seq} is not in the service's latest checkpoint of size {size}");
+        bail!(
+            "entry {seq} is not yet witnessed: the service's cosigned checkpoint covers {size} entries; try again once the witnesses have cosigned a later one"
+        );
     }
     let entry: EntryView = serde_json::from_str(&remote.get(&format!("/v1/entries/{seq}"))?)
         .context("the service's entry is not an entry")?;

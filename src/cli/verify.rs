@@ -14,6 +14,7 @@ use serde_json::Value;
 use super::client;
 use crate::audit::{Auditor, Finding};
 use crate::protocol::checkpoint::Checkpoint;
+use crate::protocol::cosignature::{self, Witness};
 use crate::protocol::event::{parse_hex, Entry, EntryView, Hash};
 use crate::store::{
     DbUrl, HistoryItem, LicenceView, LotCursor, LotView, ManifestFilter, ManifestView, OrgView,
@@ -50,6 +51,14 @@ pub struct VerifyArgs {
     /// --key/--org) and O(log n) hashes; no entry is replayed.
     #[arg(long, requires_all = ["url", "checkpoint"])]
     pub proof_only: bool,
+    /// A witness whose cosignature counts, as NAME=KEYHEX (its key name and Ed25519 public key),
+    /// obtained out of band; repeatable. The checkpoint relied on is the service's cosigned
+    /// checkpoint (/v1/tlog/checkpoint) with --url, else --checkpoint.
+    #[arg(long = "witness", value_parser = cosignature::parse_witness_arg)]
+    pub witnesses: Vec<Witness>,
+    /// How many distinct --witness must have cosigned the checkpoint relied on.
+    #[arg(long, default_value_t = 0)]
+    pub quorum: usize,
 }
 
 impl VerifyArgs {
@@ -205,6 +214,7 @@ async fn verify(args: VerifyArgs) -> anyhow::Result<Option<Finding>> {
     let ledger_key = verifying.to_bytes();
     let older = args.older_checkpoint()?;
     let mut claim = Claim::Nothing;
+    let mut cosigned: Option<String> = None;
     let (mut source, total) = if let Some(db) = &args.db {
         let store = Store::connect(&DbUrl::new(db.clone())).await?;
         let head = store.head().await?;
@@ -223,11 +233,35 @@ async fn verify(args: VerifyArgs) -> anyhow::Result<Option<Finding>> {
             bail!("--url needs --key and --org to read the entries (or --proof-only with --checkpoint)");
         };
         let reader = client::Reader::connect(&base, key, org)?;
+        // The cosigned checkpoint first: the latest one is at least as large.
+        cosigned = cosigned_checkpoint(&base)?;
         let text = client::get(&base, "/v1/checkpoint", None)?;
         let size = checkpoint_size(&text)?;
         claim = Claim::Checkpoint(text);
         (Source::Url(Box::new(reader)), Some(size))
     };
+    if args.quorum > args.witnesses.len() {
+        bail!(
+            "--quorum {} is more than the {} --witness given",
+            args.quorum,
+            args.witnesses.len()
+        );
+    }
+    // The checkpoint whose cosignatures are counted.
+    let relied = if args.url.is_some() {
+        cosigned.clone()
+    } else {
+        older.clone()
+    };
+    if args.quorum > 0 && relied.is_none() {
+        if args.url.is_some() {
+            return Ok(Some(Finding {
+                seq: 0,
+                reason: "the service has no checkpoint cosigned by its witness policy's quorum yet (/v1/tlog/checkpoint answered 503)".into(),
+            }));
+        }
+        bail!("--quorum needs a cosigned checkpoint to rely on: give --checkpoint FILE (as /v1/tlog/checkpoint serves it)");
+    }
 
     let mut auditor = Auditor::new(ledger_key);
     let older_size = match &older {
@@ -236,6 +270,13 @@ async fn verify(args: VerifyArgs) -> anyhow::Result<Option<Finding>> {
     };
     if let Some(m) = older_size {
         auditor.remember_root_at(m);
+    }
+    let cosigned_size = match &cosigned {
+        Some(text) => Some(checkpoint_size(text)?),
+        None => None,
+    };
+    if let Some(s) = cosigned_size {
+        auditor.remember_root_at(s);
     }
     if matches!(source, Source::Db(_)) {
         auditor.keep_container_steps();
@@ -367,6 +408,34 @@ async fn verify(args: VerifyArgs) -> anyhow::Result<Option<Finding>> {
             }
         }
     }
+    if let (Some(text), Some(s)) = (&cosigned, cosigned_size) {
+        let cp = match Checkpoint::open(text, &origin, &verifying) {
+            Ok(cp) => cp,
+            Err(e) => {
+                return Ok(Some(at_end(format!(
+                    "the service's cosigned checkpoint does not verify: {e}"
+                ))))
+            }
+        };
+        if s > size || auditor.root_at(s) != Some(cp.root) {
+            return Ok(Some(at_end(format!(
+                "the service's cosigned checkpoint of size {s} is not a prefix of its entries"
+            ))));
+        }
+        holds.push(format!(
+            "the cosigned checkpoint (/v1/tlog/checkpoint) of size {s} is the root of the first {s} entries"
+        ));
+        if s < size {
+            holds.push(format!("entries {s} to {} are not yet witnessed", size - 1));
+        }
+    }
+    if !args.witnesses.is_empty() {
+        let text = relied.as_deref().unwrap_or_default();
+        match super::verify_proof::witness_quorum(text, &args.witnesses, args.quorum) {
+            Ok(found) => holds.push(format!("the checkpoint relied on is {found}")),
+            Err(reason) => return Ok(Some(at_end(reason))),
+        }
+    }
     if let Source::Db(store) = &source {
         // The stored tree nodes, from which proofs and older checkpoints are built.
         let ids = crate::protocol::merkle::root_nodes(size);
@@ -390,6 +459,17 @@ async fn verify(args: VerifyArgs) -> anyhow::Result<Option<Finding>> {
     }
     print_oversight(auditor.state(), auditor.last_recorded());
     Ok(None)
+}
+
+/// The service's cosigned checkpoint (§5a), or `None` when no size meets its witness policy's
+/// quorum yet (503) or the service predates witnesses (404).
+fn cosigned_checkpoint(base: &str) -> anyhow::Result<Option<String>> {
+    let url = format!("{}/v1/tlog/checkpoint", base.trim_end_matches('/'));
+    match ureq::get(&url).call() {
+        Ok(r) => Ok(Some(r.into_string()?)),
+        Err(ureq::Error::Status(503 | 404, _)) => Ok(None),
+        Err(e) => Err(anyhow::anyhow!("GET {url}: {e}")),
+    }
 }
 
 /// `--proof-only`: the service's latest checkpoint, signed by the ledger key, extends the older

@@ -11,6 +11,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use crate::protocol::checkpoint::{self, Checkpoint};
+use crate::protocol::cosignature::{self, Witness};
 use crate::protocol::event::{self, parse_hex, EntryView, Hash};
 use crate::protocol::merkle;
 
@@ -21,6 +22,13 @@ pub struct VerifyProofArgs {
     /// The ledger's public key (64 hex characters), obtained out of band.
     #[arg(long)]
     pub ledger_key: String,
+    /// A witness whose cosignature counts, as NAME=KEYHEX (its key name and Ed25519 public key),
+    /// obtained out of band; repeatable.
+    #[arg(long = "witness", value_parser = cosignature::parse_witness_arg)]
+    pub witnesses: Vec<Witness>,
+    /// How many distinct --witness must have cosigned the bundle's checkpoint.
+    #[arg(long, default_value_t = 0)]
+    pub quorum: usize,
 }
 
 /// The bundle as read: exactly these fields, nothing else.
@@ -69,7 +77,55 @@ fn check(args: &VerifyProofArgs) -> Result<String, String> {
     if std::str::from_utf8(&bytes).is_err() {
         return Err(format!("bundle: {} is not UTF-8", args.file.display()));
     }
-    check_bundle(&bytes, &ledger_key)
+    if args.quorum > args.witnesses.len() {
+        return Err(format!(
+            "--quorum {} is more than the {} --witness given",
+            args.quorum,
+            args.witnesses.len()
+        ));
+    }
+    check_witnessed_bundle(&bytes, &ledger_key, &args.witnesses, args.quorum)
+}
+
+/// [`check_bundle`], and then the checkpoint must carry valid cosignatures of at least `quorum`
+/// distinct `witnesses` (§5a).
+pub fn check_witnessed_bundle(
+    bytes: &[u8],
+    ledger_key: &VerifyingKey,
+    witnesses: &[Witness],
+    quorum: usize,
+) -> Result<String, String> {
+    let summary = check_bundle(bytes, ledger_key)?;
+    if witnesses.is_empty() {
+        return Ok(summary);
+    }
+    let text = std::str::from_utf8(bytes).map_err(|_| "bundle: not UTF-8".to_owned())?;
+    let bundle: Bundle = serde_json::from_str(text).map_err(|e| format!("bundle: {e}"))?;
+    let found = witness_quorum(&bundle.checkpoint, witnesses, quorum)?;
+    Ok(format!("{summary}; {found}"))
+}
+
+/// Checks that `note` carries valid cosignatures of at least `quorum` distinct `witnesses`;
+/// says which it carries.
+pub fn witness_quorum(note: &str, witnesses: &[Witness], quorum: usize) -> Result<String, String> {
+    let found = cosignature::cosigners(note, witnesses).map_err(|e| format!("checkpoint: {e}"))?;
+    let names: Vec<&str> = found.iter().map(|c| c.name.as_str()).collect();
+    let list = if names.is_empty() {
+        "none".to_owned()
+    } else {
+        names.join(", ")
+    };
+    if found.len() < quorum {
+        return Err(format!(
+            "witnesses: the checkpoint carries valid cosignatures of {} of the given witnesses ({list}), fewer than the quorum of {quorum}",
+            found.len()
+        ));
+    }
+    Ok(format!(
+        "cosigned by {} of {} given witnesses ({list}), quorum {quorum}",
+        found.len(),
+        witnesses.len()
+    ))
 }
 
 /// Checks the bytes of a bundle written by `hwledger prove` against the ledger's public key:
