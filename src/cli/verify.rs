@@ -240,6 +240,7 @@ async fn verify(args: VerifyArgs) -> anyhow::Result<Option<Finding>> {
         claim = Claim::Checkpoint(text);
         (Source::Url(Box::new(reader)), Some(size))
     };
+    cosignature::check_distinct(&args.witnesses).map_err(|e| anyhow::anyhow!("--witness: {e}"))?;
     if args.quorum > args.witnesses.len() {
         bail!(
             "--quorum {} is more than the {} --witness given",

@@ -77,6 +77,7 @@ fn check(args: &VerifyProofArgs) -> Result<String, String> {
     if std::str::from_utf8(&bytes).is_err() {
         return Err(format!("bundle: {} is not UTF-8", args.file.display()));
     }
+    cosignature::check_distinct(&args.witnesses).map_err(|e| format!("--witness: {e}"))?;
     if args.quorum > args.witnesses.len() {
         return Err(format!(
             "--quorum {} is more than the {} --witness given",

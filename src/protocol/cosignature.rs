@@ -128,8 +128,12 @@ pub struct Cosigned {
 /// nothing).
 pub fn cosigners(note: &str, witnesses: &[Witness]) -> Result<Vec<Cosigned>, CheckpointError> {
     let (text, lines) = checkpoint::split_note(note)?;
+    // A cosignature does not sign the witness's name, so one key counts once whatever names
+    // it is listed under (and one witness listed twice, once).
+    let mut keys = std::collections::HashSet::new();
     Ok(witnesses
         .iter()
+        .filter(|w| keys.insert(w.key.to_bytes()))
         .filter_map(|w| {
             lines
                 .iter()
@@ -140,6 +144,25 @@ pub fn cosigners(note: &str, witnesses: &[Witness]) -> Result<Vec<Cosigned>, Che
                 })
         })
         .collect())
+}
+
+/// Refuses a list of trusted witnesses that names one witness or one key twice (as a policy may
+/// not): each would count once toward a quorum, which the person who gave the list did not mean.
+pub fn check_distinct(witnesses: &[Witness]) -> Result<(), String> {
+    let mut names = std::collections::HashSet::new();
+    let mut keys = std::collections::HashSet::new();
+    for w in witnesses {
+        if !names.insert(w.name.as_str()) {
+            return Err(format!("the witness {} is given twice", w.name));
+        }
+        if !keys.insert(w.key.to_bytes()) {
+            return Err(format!(
+                "the key {} is given twice (a cosignature does not sign the witness's name, so one key is one witness)",
+                hex::encode(w.key.as_bytes())
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Parses `NAME=KEYHEX`, the form the command line takes a witness in.
@@ -357,6 +380,29 @@ mod tests {
             Checkpoint::open(&note, &c.origin, &log.verifying_key()).unwrap(),
             c
         );
+        // One key under two names, or one witness twice, counts once.
+        let aliased = [
+            trusted[0].clone(),
+            Witness {
+                name: "alias".into(),
+                key: a.verifying_key(),
+            },
+            trusted[0].clone(),
+        ];
+        let alias_line = {
+            let line = cosign(&text, "a", &a, 5);
+            let (_, b64) = line.rsplit_once(' ').unwrap();
+            let mut blob = BASE64.decode(b64).unwrap();
+            blob[..4].copy_from_slice(&key_id("alias", &a.verifying_key()));
+            format!("{SIGNATURE_PREFIX}alias {}", BASE64.encode(blob))
+        };
+        let with_alias = format!("{note}{alias_line}\n");
+        assert_eq!(cosigners(&with_alias, &aliased).unwrap().len(), 1);
+        assert!(check_distinct(&aliased).is_err());
+        assert!(check_distinct(&aliased[..2])
+            .unwrap_err()
+            .contains("given twice"));
+        assert!(check_distinct(&trusted).is_ok());
         // B's cosignature over another checkpoint does not count here.
         let wrong = cosign(
             &Checkpoint {
