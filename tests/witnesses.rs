@@ -501,3 +501,91 @@ async fn forget_cosignatures(url: &str) {
         pool.close().await;
     }
 }
+
+storage_test!(
+    slow_and_lying_witnesses_never_delay_an_append,
+    |backend| async move {
+        let l = TestLedger::start(backend).await;
+        // One witness accepts connections and never answers; another answers 200 with a line
+        // that is not a valid cosignature.
+        let hanging = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let hanging_url = format!("http://{}", hanging.local_addr().unwrap());
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((conn, _)) = hanging.accept().await {
+                held.push(conn);
+            }
+        });
+        let liar = axum::Router::new().route(
+            "/add-checkpoint",
+            axum::routing::post(|| async {
+                format!("— liar.example/w {}\n", "A".repeat(100) + "==")
+            }),
+        );
+        let liar_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let liar_url = format!("http://{}", liar_listener.local_addr().unwrap());
+        tokio::spawn(hwledger::api::serve(
+            liar_listener,
+            liar,
+            std::future::pending::<()>(),
+        ));
+        let k = |n: u64| hex::encode(key(n).verifying_key().as_bytes());
+        l.ok(
+            &l.regulator,
+            "ledger.witnesses_set",
+            policy(
+                &[
+                    json!({"name": "slow.example/w", "key": k(841), "url": hanging_url}),
+                    json!({"name": "liar.example/w", "key": k(842), "url": liar_url}),
+                ],
+                1,
+            ),
+        )
+        .await;
+        // A submission to the hanging witness is in flight from the next round on.
+        tokio::time::sleep(Duration::from_millis(1_500)).await;
+        let started = Instant::now();
+        for i in 0..20 {
+            let t = Instant::now();
+            l.register(700 + i, &["generator"], "320404").await;
+            assert!(
+                t.elapsed() < Duration::from_secs(2),
+                "an append took {:?} while a witness hung",
+                t.elapsed()
+            );
+        }
+        assert!(started.elapsed() < Duration::from_secs(10));
+        // The witness's default timeout (5 s) ends the hanging submission; both failures show.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let (_, v) = l.get_with("/v1/witnesses", None).await;
+            let errors: Vec<&str> = v["witnesses"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|w| w["last_error"].as_str())
+                .collect();
+            if errors.len() == 2 {
+                assert!(
+                    errors.iter().any(|e| e.contains("no valid cosignature")),
+                    "{v}"
+                );
+                assert!(
+                    v["witnesses"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .all(|w| w["cosigned_size"] == 0 && w["halted"] == false),
+                    "{v}"
+                );
+                break;
+            }
+            assert!(Instant::now() < deadline, "failures not shown: {v}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        // Nothing was cosigned: the quorum of 1 is not met past the policy.
+        let (_, note) = text(&l, "/v1/tlog/checkpoint").await;
+        assert_eq!(note.lines().nth(1).unwrap(), "1");
+        assert_eq!(checkpoint::split_note(&note).unwrap().1.len(), 1);
+    }
+);
