@@ -272,11 +272,22 @@ storage_test!(policy_rules_are_checked, |backend| async move {
     assert_eq!(v["quorum"], 2);
     assert_eq!(v["witnesses"].as_array().unwrap().len(), 2);
     assert_eq!(v["witnesses"][1]["url"], "http://w2.example:8090/witness");
-    // No witness answers: no size past the policy is cosigned, so the cosigned checkpoint is
-    // the largest size before the policy took over, with the ledger's line only.
-    let (status, note) = text(&l, "/v1/tlog/checkpoint").await;
-    assert_eq!(status, StatusCode::OK, "{note}");
-    assert_eq!(note.lines().nth(1).unwrap(), size.to_string());
+    // No witness answers, so no size meets the quorum: a client asking for a witnessed
+    // checkpoint is told to wait, not handed an unwitnessed one.
+    let (status, headers, v) = l
+        .respond(
+            axum::http::Request::get("/v1/tlog/checkpoint")
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_problem(&(status, v), 503, "quorum_not_met");
+    assert!(headers.contains_key("retry-after"));
+    // The checkpoints of every size are still served, and /v1/checkpoint is unchanged.
+    let (status, _) = text(&l, &format!("/v1/tlog/checkpoints/{size}")).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = text(&l, "/v1/checkpoint").await;
+    assert_eq!(status, StatusCode::OK);
     // An empty policy (quorum 0) hands the latest back.
     l.ok(&l.regulator, "ledger.witnesses_set", policy(&[], 0))
         .await;
@@ -467,15 +478,13 @@ storage_test!(a_split_view_is_refused_by_a_witness, |backend| async move {
     assert_eq!(halted["cosigned_size"], 0);
     let evidence = w.witness.as_ref().unwrap().evidence(ORIGIN).await.unwrap();
     assert_eq!(evidence.len(), 1, "{evidence:?}");
-    // The witness still holds A's head; B has no cosigned checkpoint beyond its policy.
+    // The witness still holds A's head; B has no cosigned checkpoint at all.
     let cosigned = w.witness.as_ref().unwrap().cosigned(ORIGIN).await.unwrap();
     assert_eq!(cosigned.map(|c| c.size), Some(head_a));
-    let (status, note) = text(&b, "/v1/tlog/checkpoint").await;
-    assert_eq!(status, StatusCode::OK, "{note}");
-    assert_eq!(
-        note.lines().nth(1).unwrap(),
-        "1",
-        "only the genesis, before B's policy, needs no cosignature"
+    assert_problem(
+        &b.get_with("/v1/tlog/checkpoint", None).await,
+        503,
+        "quorum_not_met",
     );
     // Nothing more is sent to the halted witness (A is cosigned already and sends nothing).
     let sent = w.requests.load(Ordering::SeqCst);
@@ -583,9 +592,11 @@ storage_test!(
             assert!(Instant::now() < deadline, "failures not shown: {v}");
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
-        // Nothing was cosigned: the quorum of 1 is not met past the policy.
-        let (_, note) = text(&l, "/v1/tlog/checkpoint").await;
-        assert_eq!(note.lines().nth(1).unwrap(), "1");
-        assert_eq!(checkpoint::split_note(&note).unwrap().1.len(), 1);
+        // Nothing was cosigned: the quorum of 1 is not met.
+        assert_problem(
+            &l.get_with("/v1/tlog/checkpoint", None).await,
+            503,
+            "quorum_not_met",
+        );
     }
 );

@@ -195,7 +195,10 @@ const CANDIDATE_SIZES: u64 = 64;
 
 /// The checkpoint of the largest size whose stored cosignatures meet the quorum of the witness
 /// policy in force at that size (§5a), with the ledger's line and the witnesses' lines; with
-/// quorum 0 at the head, the latest.
+/// quorum 0 at the head, the latest. The sizes that qualify are the head when its policy asks
+/// for no cosignature, and the sizes with stored cosignatures that meet their policy's quorum:
+/// a size before a policy took over does not qualify for want of one, so that a client asking
+/// for a witnessed checkpoint is told to wait (503) rather than handed an unwitnessed one.
 #[utoipa::path(get, path = "/v1/tlog/checkpoint", tag = "ledger",
     responses((status = 200, description = "signed note with cosignatures", content_type = "text/plain"),
         (status = 503, body = super::Problem, description = "quorum_not_met: no checkpoint is cosigned by enough witnesses yet")))]
@@ -204,11 +207,15 @@ pub async fn checkpoint(State(state): State<AppState>) -> ApiResult<Response> {
         let st = state.sequencer.state().await;
         (st.size, st.witness_policies.clone())
     };
-    let floor = policies.largest_without_quorum(size);
+    let at_head = policies.at(size);
     let rows = state
         .store
         .recent_cosignatures(size, CANDIDATE_SIZES)
         .await?;
+    if at_head.quorum == 0 {
+        let stored: Vec<_> = rows.iter().filter(|r| r.size == size).cloned().collect();
+        return Ok(note(cosigned(&state, size, at_head, &stored).await?.0));
+    }
     let mut i = 0;
     while i < rows.len() {
         let s = rows[i].size;
@@ -218,25 +225,16 @@ pub async fn checkpoint(State(state): State<AppState>) -> ApiResult<Response> {
             .map_or(rows.len(), |n| i + n);
         let group = &rows[i..end];
         i = end;
-        if floor.is_some_and(|f| s <= f) {
-            break;
-        }
         let policy = policies.at(s);
         let (text, count) = cosigned(&state, s, policy, group).await?;
         if count >= policy.quorum as usize {
             return Ok(note(text));
         }
     }
-    match floor {
-        Some(f) => {
-            let stored = state.store.cosignatures_at(f).await?;
-            Ok(note(cosigned(&state, f, policies.at(f), &stored).await?.0))
-        }
-        None => Err(ApiError::QuorumNotMet(format!(
-            "no checkpoint up to size {size} carries valid cosignatures of {} witnesses of its policy yet",
-            policies.at(size).quorum
-        ))),
-    }
+    Err(ApiError::QuorumNotMet(format!(
+        "no checkpoint up to size {size} carries valid cosignatures of {} witnesses of its policy yet",
+        at_head.quorum
+    )))
 }
 
 /// The signed checkpoint of `size` followed by the stored, valid cosignature lines of the

@@ -62,32 +62,6 @@ impl Policies {
     pub fn changes(&self) -> impl Iterator<Item = (u64, &Policy)> {
         self.by_seq.iter().map(|(seq, p)| (seq + 1, p))
     }
-
-    /// The largest size from 1 to `size` at which the policy in force asks for no cosignature
-    /// (quorum 0), if any.
-    pub fn largest_without_quorum(&self, size: u64) -> Option<u64> {
-        let mut best = None;
-        let (mut start, mut quorum) = (1, 0);
-        for (from, p) in self.changes() {
-            if from > size {
-                break;
-            }
-            if quorum == 0 && start < from {
-                best = Some(from - 1);
-            }
-            (start, quorum) = (from, p.quorum);
-        }
-        if quorum == 0 && start <= size {
-            best = Some(size);
-        }
-        best
-    }
-
-    /// The smallest size ≥ `size` at which a policy other than the one in force at `size` takes
-    /// over, if any.
-    pub fn next_change_after(&self, size: u64) -> Option<u64> {
-        self.by_seq.range(size..).next().map(|(seq, _)| seq + 1)
-    }
 }
 
 impl State {
@@ -173,24 +147,6 @@ mod tests {
         assert_eq!(*p.at(9), one);
         assert_eq!(*p.at(10), two);
         assert_eq!(*p.at(u64::MAX), two);
-        assert_eq!(p.next_change_after(0), Some(6));
-        assert_eq!(p.next_change_after(6), Some(10));
-        assert_eq!(p.next_change_after(10), None);
         assert_eq!(p.changes().map(|(s, _)| s).collect::<Vec<_>>(), vec![6, 10]);
-        // Quorum 0 up to size 9, then 1.
-        assert_eq!(p.largest_without_quorum(0), None);
-        assert_eq!(p.largest_without_quorum(3), Some(3));
-        assert_eq!(p.largest_without_quorum(9), Some(9));
-        assert_eq!(p.largest_without_quorum(10), Some(9));
-        assert_eq!(p.largest_without_quorum(1_000), Some(9));
-        // A quorum from the first entries on leaves only size 1 (the genesis) unwitnessed.
-        let mut q = Policies::default();
-        q.by_seq.insert(1, two.clone());
-        assert_eq!(q.largest_without_quorum(1), Some(1));
-        assert_eq!(q.largest_without_quorum(50), Some(1));
-        // Back to quorum 0 later.
-        q.by_seq.insert(20, one.clone());
-        assert_eq!(q.largest_without_quorum(20), Some(1));
-        assert_eq!(q.largest_without_quorum(21), Some(21));
     }
 }
