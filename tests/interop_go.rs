@@ -3,7 +3,10 @@
 //! rebuild its roots from the C2SP tiles, check the entry bundles against the leaves, and check
 //! hwledger's inclusion and consistency proofs, which must equal Go's own, at sizes either side
 //! of the tile boundaries (spec §5, §5a). A proxy that alters one response shows the tool
-//! notices.
+//! notices. With witnesses (spec §5a), the tool checks the cosignature lines of
+//! `/v1/tlog/checkpoint` with Go's standard library, written from the C2SP text, against a
+//! quorum; and a worked example of a cosignature is computed by hwledger and by Go and must be
+//! the same bytes (and the literal bytes below, which docs/protocol.md may quote).
 //!
 //! Needs `go` and the x/mod source of Debian's `golang-golang-x-mod-dev` (the build is offline:
 //! `GOPROXY=off`, go.mod replaces x/mod with /usr/share/gocode/src/golang.org/x/mod). Without
@@ -15,15 +18,23 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::http::Request;
 use axum::response::Response;
 use axum::Router;
-use serde_json::json;
+use base64::Engine as _;
+use ed25519_dalek::SigningKey;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
 use tower::ServiceExt;
 
 use common::harness::*;
+use hwledger::protocol::checkpoint::{self, Checkpoint};
+use hwledger::protocol::cosignature;
+use hwledger::store::DbUrl;
+use hwledger::witness::{Witness, WitnessConfig};
 
 const GO_MOD_SOURCE: &str = "/usr/share/gocode/src/golang.org/x/mod/sumdb/tlog";
 
@@ -136,10 +147,18 @@ fn alter_proof(body: &mut Vec<u8>) {
     *body = serde_json::to_vec(&v).unwrap();
 }
 
-/// Runs the Go tool against `url`; returns whether it passed, and its stdout and stderr.
-async fn run_tool(tool: &Path, url: &str, key: &str, size: u64) -> (bool, String, String) {
+/// Runs the Go tool against `url`, with `extra` arguments (witnesses, quorum); returns whether
+/// it passed, and its stdout and stderr.
+async fn run_tool(
+    tool: &Path,
+    url: &str,
+    key: &str,
+    size: u64,
+    extra: &[String],
+) -> (bool, String, String) {
     let out = tokio::process::Command::new(tool)
         .args(["-url", url, "-key", key, "-size", &size.to_string()])
+        .args(extra)
         .output()
         .await
         .expect("the Go tool runs");
@@ -199,7 +218,7 @@ storage_test!(
         let mut n = 0;
         for size in [1u64, 2, 255, 256, 257, 511, 512, 513, 700] {
             grow_to(&l, size, &mut n).await;
-            let (ok, stdout, stderr) = run_tool(&tool, &url, &vkey, size).await;
+            let (ok, stdout, stderr) = run_tool(&tool, &url, &vkey, size, &[]).await;
             eprint!("size {size}: {stdout}{stderr}");
             assert!(ok, "Go's tlog rejects the ledger at size {size}:\n{stderr}");
             assert!(
@@ -210,7 +229,7 @@ storage_test!(
 
         // The tool can fail: a key that did not sign, and altered bytes on the wire.
         let other = hwledger::protocol::checkpoint::verifier_key(ORIGIN, &key(7).verifying_key());
-        let (ok, _, stderr) = run_tool(&tool, &url, &other, 700).await;
+        let (ok, _, stderr) = run_tool(&tool, &url, &other, 700, &[]).await;
         assert!(!ok && stderr.contains("note.Open"), "another key: {stderr}");
         let cases: [(&str, Alter, &str); 6] = [
             // Leaf 300's hash. x/mod's TileHashReader lets this full tile through unchecked at
@@ -250,7 +269,7 @@ storage_test!(
         ];
         for (path, alter, expect) in cases {
             let (bad_url, _stop) = listen(tampering(l.router.clone(), path, alter)).await;
-            let (ok, stdout, stderr) = run_tool(&tool, &bad_url, &vkey, 700).await;
+            let (ok, stdout, stderr) = run_tool(&tool, &bad_url, &vkey, 700, &[]).await;
             assert!(
                 !ok && stderr.contains(expect),
                 "with {path} altered the Go tool must fail with {expect:?}:\n{stdout}{stderr}"
@@ -259,3 +278,324 @@ storage_test!(
         }
     }
 );
+
+/// A witness server (`hwledger::witness`) on a local port, as in tests/witnesses.rs.
+struct RunningWitness {
+    name: String,
+    key: SigningKey,
+    _db: TestDb,
+    url: String,
+    stop: tokio::sync::oneshot::Sender<()>,
+    witness: Witness,
+}
+
+impl RunningWitness {
+    async fn start(name: &str, seed: u64, backend: Backend, ledger: &TestLedger) -> Self {
+        let db = TestDb::new(backend).await;
+        let key = key(seed);
+        let witness = Witness::open(WitnessConfig {
+            name: name.to_owned(),
+            key: key.clone(),
+            db: DbUrl::new(db.url.clone()),
+            logs: vec![(ORIGIN.to_owned(), ledger.ledger_key.verifying_key())],
+        })
+        .await
+        .expect("the witness opens its database");
+        let (url, stop) = listen(witness.router()).await;
+        RunningWitness {
+            name: name.to_owned(),
+            key,
+            _db: db,
+            url,
+            stop,
+            witness,
+        }
+    }
+
+    fn key_hex(&self) -> String {
+        hex::encode(self.key.verifying_key().as_bytes())
+    }
+
+    /// The Go tool's `-witness name=hexkey`.
+    fn arg(&self) -> String {
+        format!("{}={}", self.name, self.key_hex())
+    }
+
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        self.witness.close().await;
+    }
+}
+
+/// Waits until `/v1/witnesses` shows every named witness at `size` or beyond.
+async fn wait_cosigned(l: &TestLedger, names: &[&str], size: u64) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (status, v) = l.get_with("/v1/witnesses", None).await;
+        assert!(status.is_success(), "{v}");
+        let done = names.iter().all(|n| {
+            v["witnesses"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|w| w["name"] == *n && w["cosigned_size"].as_u64().unwrap() >= size)
+        });
+        if done {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "witnesses {names:?} did not cosign size {size}: {v}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Flips a bit of the signature (not the key ID or timestamp) in the first witness line of a
+/// cosigned note, keeping the base64 well-formed so that only the signature is wrong.
+fn alter_cosignature(body: &mut Vec<u8>) {
+    let note = String::from_utf8(body.clone()).unwrap();
+    let (text, sigs) = note.split_once("\n\n").expect("a signed note");
+    let mut lines: Vec<String> = sigs.lines().map(str::to_owned).collect();
+    assert!(lines.len() >= 2, "no witness line to alter: {note}");
+    let (prefix, b64) = lines[1].rsplit_once(' ').unwrap();
+    let b64e = base64::engine::general_purpose::STANDARD;
+    let mut blob = b64e.decode(b64).unwrap();
+    assert_eq!(blob.len(), 76);
+    blob[4 + 8 + 10] ^= 0x01;
+    lines[1] = format!("{prefix} {}", b64e.encode(blob));
+    *body = format!("{text}\n\n{}\n", lines.join("\n")).into_bytes();
+}
+
+storage_test!(
+    go_verifies_the_witness_cosignatures_and_the_quorum,
+    |backend| async move {
+        let Some(tool) = tool() else { return };
+        let l = TestLedger::start(backend).await;
+        let (url, _stop) = listen(l.router.clone()).await;
+        let vkey = checkpoint::verifier_key(ORIGIN, &l.ledger_key.verifying_key());
+        let w1 = RunningWitness::start("bureau.example/w1", 841, backend, &l).await;
+        let w2 = RunningWitness::start("proc.example/w2", 842, backend, &l).await;
+        let witnesses = [
+            json!({"name": w1.name, "key": w1.key_hex(), "url": w1.url}),
+            json!({"name": w2.name, "key": w2.key_hex(), "url": w2.url}),
+        ];
+        l.ok(
+            &l.regulator,
+            "ledger.witnesses_set",
+            json!({"witnesses": witnesses, "quorum": 2, "reason": "省厅与检察院见证服务"}),
+        )
+        .await;
+        let mut n = 0;
+        let head = l.size().await + 40;
+        grow_to(&l, head, &mut n).await;
+        wait_cosigned(&l, &[&w1.name, &w2.name], head).await;
+
+        // Both given, quorum 2: passes and names both.
+        let both = [
+            "-witness".to_owned(),
+            w1.arg(),
+            "-witness".to_owned(),
+            w2.arg(),
+            "-quorum".to_owned(),
+            "2".to_owned(),
+        ];
+        let (ok, stdout, stderr) = run_tool(&tool, &url, &vkey, head, &both).await;
+        eprint!("{stdout}{stderr}");
+        assert!(ok, "Go rejects the cosigned checkpoint:\n{stderr}");
+        let cosigned = format!("OK size={head} ");
+        assert!(stdout.starts_with(&cosigned), "{stdout}");
+        let named = stdout.split(": ").next().unwrap();
+        assert!(
+            named.contains(&format!("{}@", w1.name))
+                && named.contains(&format!("{}@", w2.name))
+                && named.contains("(quorum 2 of 2 given)"),
+            "both witnesses must be named: {stdout}"
+        );
+        // One given, quorum 1: names that one only.
+        let one = [
+            "-witness".to_owned(),
+            w2.arg(),
+            "-quorum".to_owned(),
+            "1".to_owned(),
+        ];
+        let (ok, stdout, stderr) = run_tool(&tool, &url, &vkey, head, &one).await;
+        assert!(ok, "{stderr}");
+        let named = stdout.split(": ").next().unwrap();
+        assert!(
+            named.contains(&format!("[{}@", w2.name)) && !named.contains(&w1.name),
+            "{stdout}"
+        );
+
+        // w1's key replaced by another: its line is another key's, so only w2 counts.
+        let wrong = [
+            "-witness".to_owned(),
+            format!(
+                "{}={}",
+                w1.name,
+                hex::encode(key(843).verifying_key().as_bytes())
+            ),
+            "-witness".to_owned(),
+            w2.arg(),
+            "-quorum".to_owned(),
+            "2".to_owned(),
+        ];
+        let (ok, stdout, stderr) = run_tool(&tool, &url, &vkey, head, &wrong).await;
+        assert!(
+            !ok && stderr.contains("quorum not met: 1 of the 2 given witnesses"),
+            "a replaced key must break the quorum:\n{stdout}{stderr}"
+        );
+        eprint!("another key for {}: {stderr}", w1.name);
+
+        // A bit flipped in w1's signature on the wire.
+        let (bad_url, _bad_stop) = listen(tampering(
+            l.router.clone(),
+            "/v1/tlog/checkpoint",
+            alter_cosignature,
+        ))
+        .await;
+        let (ok, stdout, stderr) = run_tool(&tool, &bad_url, &vkey, head, &both).await;
+        let expect = format!("cosignature of {} at time", w1.name);
+        assert!(
+            !ok && stderr.contains(&expect) && stderr.contains("does not verify"),
+            "an altered cosignature must fail:\n{stdout}{stderr}"
+        );
+        eprint!("altered cosignature: {stderr}");
+
+        w1.stop().await;
+        w2.stop().await;
+    }
+);
+
+/// The worked example of a cosigned checkpoint: fixed keys, tree and time.
+const EXAMPLE_ORIGIN: &str = "hwledger.example/320404";
+const EXAMPLE_WITNESS: &str = "witness.example/w1";
+const EXAMPLE_TIME: u64 = 1_767_225_600;
+
+struct Example {
+    ledger: SigningKey,
+    witness: SigningKey,
+    checkpoint: Checkpoint,
+}
+
+fn example() -> Example {
+    Example {
+        ledger: SigningKey::from_bytes(&[5u8; 32]),
+        witness: SigningKey::from_bytes(&[7u8; 32]),
+        checkpoint: Checkpoint {
+            origin: EXAMPLE_ORIGIN.to_owned(),
+            size: 3,
+            root: Sha256::digest(b"worked example root").into(),
+        },
+    }
+}
+
+/// hwledger's worked example, byte for byte: if either the code or these strings change, this
+/// fails (docs/protocol.md quotes them).
+#[test]
+fn worked_example_of_a_cosignature() {
+    let ex = example();
+    let text = ex.checkpoint.body();
+    assert_eq!(
+        text,
+        "hwledger.example/320404\n3\nA5wKTEEfauQjL+1inzGi3NZWniGneCvKybiFoowPHNA=\n"
+    );
+    let ledger_pub = ex.ledger.verifying_key();
+    let witness_pub = ex.witness.verifying_key();
+    assert_eq!(
+        hex::encode(ledger_pub.as_bytes()),
+        "6e7a1cdd29b0b78fd13af4c5598feff4ef2a97166e3ca6f2e4fbfccd80505bf1"
+    );
+    assert_eq!(
+        hex::encode(witness_pub.as_bytes()),
+        "ea4a6c63e29c520abef5507b132ec5f9954776aebebe7b92421eea691446d22c"
+    );
+    assert_eq!(
+        hex::encode(checkpoint::key_id(EXAMPLE_ORIGIN, &ledger_pub)),
+        "cfa88931"
+    );
+    assert_eq!(
+        checkpoint::verifier_key(EXAMPLE_ORIGIN, &ledger_pub),
+        "hwledger.example/320404+cfa88931+AW56HN0psLeP0Tr0xVmP7/TvKpcWbjym8uT7/M2AUFvx"
+    );
+    assert_eq!(
+        hex::encode(cosignature::key_id(EXAMPLE_WITNESS, &witness_pub)),
+        "aa4a09d1"
+    );
+    assert_eq!(
+        cosignature::verifier_key(EXAMPLE_WITNESS, &witness_pub),
+        "witness.example/w1+aa4a09d1+BOpKbGPinFIKvvVQexMuxfmVR3auvr57kkIe6mkURtIs"
+    );
+    assert_eq!(
+        cosignature::message(&text, EXAMPLE_TIME),
+        b"cosignature/v1\ntime 1767225600\nhwledger.example/320404\n3\nA5wKTEEfauQjL+1inzGi3NZWniGneCvKybiFoowPHNA=\n"
+    );
+    let signed = ex.checkpoint.sign(&ex.ledger);
+    assert_eq!(
+        signed,
+        "hwledger.example/320404\n3\nA5wKTEEfauQjL+1inzGi3NZWniGneCvKybiFoowPHNA=\n\n\
+         — hwledger.example/320404 z6iJMQUQrIO76MyQY+DDAo3MZkXmFaspFpuRzCUAgrMOwGxigWRgM/35Pco6/0kIuzQk36rwwQXU6K3D2Exr0QK+MAo=\n"
+    );
+    let line = cosignature::cosign(&text, EXAMPLE_WITNESS, &ex.witness, EXAMPLE_TIME);
+    assert_eq!(
+        line,
+        "— witness.example/w1 qkoJ0QAAAABpVbkAayh1+T7ODBH9xMX3aKlzU63ZQrtqHKsUzfU/QwoB3+UkVJ4dtt/LXOF2UC6LmZ6ntC/tR4sFMsFTsTVD+ZXjCA=="
+    );
+    // The cosigned note opens and its cosigner is found, at that time.
+    let note = format!("{signed}{line}\n");
+    let cp = Checkpoint::open(&note, EXAMPLE_ORIGIN, &ledger_pub).unwrap();
+    assert_eq!(cp, ex.checkpoint);
+    let found = cosignature::cosigners(
+        &note,
+        &[cosignature::Witness {
+            name: EXAMPLE_WITNESS.to_owned(),
+            key: witness_pub,
+        }],
+    )
+    .unwrap();
+    assert_eq!(found.len(), 1);
+}
+
+/// Go computes the worked example from the same seeds (crypto/ed25519's NewKeyFromSeed, note's
+/// Sign) and must print the same bytes as hwledger.
+#[test]
+fn go_computes_the_worked_example_byte_for_byte() {
+    let Some(tool) = tool() else { return };
+    let ex = example();
+    let text = ex.checkpoint.body();
+    let out = Command::new(tool)
+        .args(["-cosign-vector", "-seed", &hex::encode([7u8; 32])])
+        .args(["-name", EXAMPLE_WITNESS, "-time", &EXAMPLE_TIME.to_string()])
+        .args(["-text", &text, "-ledger-seed", &hex::encode([5u8; 32])])
+        .args(["-origin", EXAMPLE_ORIGIN])
+        .output()
+        .expect("the Go tool runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let go: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let ledger_pub = ex.ledger.verifying_key();
+    let witness_pub = ex.witness.verifying_key();
+    let signed = ex.checkpoint.sign(&ex.ledger);
+    let line = cosignature::cosign(&text, EXAMPLE_WITNESS, &ex.witness, EXAMPLE_TIME);
+    let message = String::from_utf8(cosignature::message(&text, EXAMPLE_TIME)).unwrap();
+    let cosigned = format!("{signed}{line}\n");
+    let ledger_key_id = hex::encode(checkpoint::key_id(EXAMPLE_ORIGIN, &ledger_pub));
+    let witness_key_id = hex::encode(cosignature::key_id(EXAMPLE_WITNESS, &witness_pub));
+    let ledger_vkey = checkpoint::verifier_key(EXAMPLE_ORIGIN, &ledger_pub);
+    let witness_key = hex::encode(witness_pub.as_bytes());
+    for (field, ours) in [
+        ("cosignature", &line),
+        ("message", &message),
+        ("ledger_note", &signed),
+        ("cosigned_note", &cosigned),
+        ("ledger_key_id", &ledger_key_id),
+        ("witness_key_id", &witness_key_id),
+        ("ledger_vkey", &ledger_vkey),
+        ("witness_key", &witness_key),
+    ] {
+        assert_eq!(go[field].as_str(), Some(ours.as_str()), "{field}: {go}");
+    }
+}
