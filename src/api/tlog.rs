@@ -91,8 +91,11 @@ impl Tile {
         else {
             return false;
         };
-        let needed = self.index as u128 * per_tile + self.width as u128 * per_node;
-        needed <= size as u128
+        // Past u128 (a high level with a large index) no size reaches it.
+        (self.index as u128)
+            .checked_mul(per_tile)
+            .and_then(|n| n.checked_add(self.width as u128 * per_node))
+            .is_some_and(|needed| needed <= size as u128)
     }
 }
 
@@ -398,5 +401,8 @@ mod tests {
         // Huge levels and indexes never overflow.
         assert!(!full(63, 0).implied_by(u64::MAX));
         assert!(!full(0, u64::MAX / 256).implied_by(u64::MAX));
+        // Found by fuzzing: level 14's tiles span 2^120 leaves, so index 615 is past u128.
+        assert!(!partial(14, 615, 1).implied_by(u64::MAX));
+        assert!(!full(7, u64::MAX).implied_by(u64::MAX));
     }
 }
