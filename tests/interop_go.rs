@@ -18,7 +18,6 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::http::Request;
@@ -31,10 +30,9 @@ use sha2::{Digest, Sha256};
 use tower::ServiceExt;
 
 use common::harness::*;
+use common::witnesses::{wait_cosigned, RunningWitness};
 use hwledger::protocol::checkpoint::{self, Checkpoint};
 use hwledger::protocol::cosignature;
-use hwledger::store::DbUrl;
-use hwledger::witness::{Witness, WitnessConfig};
 
 const GO_MOD_SOURCE: &str = "/usr/share/gocode/src/golang.org/x/mod/sumdb/tlog";
 
@@ -279,78 +277,6 @@ storage_test!(
     }
 );
 
-/// A witness server (`hwledger::witness`) on a local port, as in tests/witnesses.rs.
-struct RunningWitness {
-    name: String,
-    key: SigningKey,
-    _db: TestDb,
-    url: String,
-    stop: tokio::sync::oneshot::Sender<()>,
-    witness: Witness,
-}
-
-impl RunningWitness {
-    async fn start(name: &str, seed: u64, backend: Backend, ledger: &TestLedger) -> Self {
-        let db = TestDb::new(backend).await;
-        let key = key(seed);
-        let witness = Witness::open(WitnessConfig {
-            name: name.to_owned(),
-            key: key.clone(),
-            db: DbUrl::new(db.url.clone()),
-            logs: vec![(ORIGIN.to_owned(), ledger.ledger_key.verifying_key())],
-        })
-        .await
-        .expect("the witness opens its database");
-        let (url, stop) = listen(witness.router()).await;
-        RunningWitness {
-            name: name.to_owned(),
-            key,
-            _db: db,
-            url,
-            stop,
-            witness,
-        }
-    }
-
-    fn key_hex(&self) -> String {
-        hex::encode(self.key.verifying_key().as_bytes())
-    }
-
-    /// The Go tool's `-witness name=hexkey`.
-    fn arg(&self) -> String {
-        format!("{}={}", self.name, self.key_hex())
-    }
-
-    async fn stop(self) {
-        let _ = self.stop.send(());
-        self.witness.close().await;
-    }
-}
-
-/// Waits until `/v1/witnesses` shows every named witness at `size` or beyond.
-async fn wait_cosigned(l: &TestLedger, names: &[&str], size: u64) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let (status, v) = l.get_with("/v1/witnesses", None).await;
-        assert!(status.is_success(), "{v}");
-        let done = names.iter().all(|n| {
-            v["witnesses"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|w| w["name"] == *n && w["cosigned_size"].as_u64().unwrap() >= size)
-        });
-        if done {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "witnesses {names:?} did not cosign size {size}: {v}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 /// Flips a bit of the signature (not the key ID or timestamp) in the first witness line of a
 /// cosigned note, keeping the base64 well-formed so that only the signature is wrong.
 fn alter_cosignature(body: &mut Vec<u8>) {
@@ -374,12 +300,9 @@ storage_test!(
         let l = TestLedger::start(backend).await;
         let (url, _stop) = listen(l.router.clone()).await;
         let vkey = checkpoint::verifier_key(ORIGIN, &l.ledger_key.verifying_key());
-        let w1 = RunningWitness::start("bureau.example/w1", 841, backend, &l).await;
-        let w2 = RunningWitness::start("proc.example/w2", 842, backend, &l).await;
-        let witnesses = [
-            json!({"name": w1.name, "key": w1.key_hex(), "url": w1.url}),
-            json!({"name": w2.name, "key": w2.key_hex(), "url": w2.url}),
-        ];
+        let mut w1 = RunningWitness::start("bureau.example/w1", 841, backend, &l).await;
+        let mut w2 = RunningWitness::start("proc.example/w2", 842, backend, &l).await;
+        let witnesses = [w1.policy_entry(), w2.policy_entry()];
         l.ok(
             &l.regulator,
             "ledger.witnesses_set",

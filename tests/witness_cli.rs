@@ -20,85 +20,11 @@ use serde_json::{json, Value};
 
 use common::cli::text;
 use common::harness::*;
-use hwledger::store::DbUrl;
-use hwledger::witness::{Witness, WitnessConfig};
+use common::witnesses::*;
 
 const W1: &str = "bureau.example/w1";
 const W2: &str = "proc.example/w2";
 const W3: &str = "city.example/w3";
-
-/// A witness server on a local port (as in tests/witnesses.rs, without the request count).
-struct RunningWitness {
-    name: String,
-    key: SigningKey,
-    _db: TestDb,
-    addr: std::net::SocketAddr,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    witness: Option<Witness>,
-}
-
-impl RunningWitness {
-    async fn start(name: &str, seed: u64, backend: Backend, ledger: &TestLedger) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let db = TestDb::new(backend).await;
-        let key = key(seed);
-        let witness = Witness::open(WitnessConfig {
-            name: name.to_owned(),
-            key: key.clone(),
-            db: DbUrl::new(db.url.clone()),
-            logs: vec![(ORIGIN.to_owned(), ledger.ledger_key.verifying_key())],
-        })
-        .await
-        .expect("the witness opens its database");
-        let addr = listener.local_addr().unwrap();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(hwledger::api::serve(
-            listener,
-            witness.router(),
-            async move {
-                let _ = stopped.await;
-            },
-        ));
-        RunningWitness {
-            name: name.to_owned(),
-            key,
-            _db: db,
-            addr,
-            stop: Some(stop),
-            witness: Some(witness),
-        }
-    }
-
-    /// Stops serving; the port refuses connections from then on.
-    async fn stop(&mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-        if let Some(w) = self.witness.take() {
-            w.close().await;
-        }
-        for _ in 0..100 {
-            if tokio::net::TcpStream::connect(self.addr).await.is_err() {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("the witness at {} did not stop", self.addr);
-    }
-
-    fn key_hex(&self) -> String {
-        hex::encode(self.key.verifying_key().as_bytes())
-    }
-
-    fn policy_entry(&self) -> Value {
-        json!({"name": self.name, "key": self.key_hex(), "url": format!("http://{}", self.addr)})
-    }
-
-    /// The `--witness NAME=KEYHEX` value an auditor would be given out of band.
-    fn arg(&self) -> String {
-        format!("{}={}", self.name, self.key_hex())
-    }
-}
 
 /// A key that is no witness's.
 fn stranger_hex() -> String {
@@ -115,55 +41,6 @@ fn write_key(path: &Path, key: &SigningKey) {
     .to_pkcs8_pem(Default::default())
     .unwrap();
     std::fs::write(path, pem.as_bytes()).unwrap();
-}
-
-/// Appends `n` registrations by the genesis regulator, in one batch.
-async fn append_orgs(l: &TestLedger, first: u64, n: u64) {
-    let batch: Vec<Value> = (first..first + n)
-        .map(|i| {
-            let e = event(
-                &l.regulator.org,
-                "org.registered",
-                json!({"org": org_id(i), "name": format!("单位{i}"), "region": "320404",
-                       "roles": ["generator"], "keys": [hex::encode(key(i).verifying_key().as_bytes())]}),
-            );
-            sign(&e, &l.regulator.key)
-        })
-        .collect();
-    let (status, v) = l.post(&Value::Array(batch)).await;
-    assert!(status.is_success(), "batch refused: {v}");
-}
-
-async fn get_text(l: &TestLedger, path: &str) -> (StatusCode, String) {
-    let (status, v) = l.get_with(path, None).await;
-    match v {
-        Value::String(s) => (status, s),
-        other => (status, other.to_string()),
-    }
-}
-
-/// Waits until `/v1/witnesses` shows every named witness at `size` or beyond.
-async fn wait_cosigned(l: &TestLedger, names: &[&str], size: u64) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let (status, v) = l.get_with("/v1/witnesses", None).await;
-        assert_eq!(status, StatusCode::OK, "{v}");
-        let done = names.iter().all(|n| {
-            v["witnesses"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|w| w["name"] == *n && w["cosigned_size"].as_u64().unwrap() >= size)
-        });
-        if done {
-            return v;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "witnesses {names:?} did not cosign size {size}: {v}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 /// Waits until `path` serves a checkpoint of `size` carrying `lines` signature lines; returns it.

@@ -5,196 +5,16 @@
 
 mod common;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
-use ed25519_dalek::SigningKey;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use common::harness::*;
+use common::witnesses::*;
 use hwledger::protocol::checkpoint::{self, Checkpoint};
-use hwledger::protocol::cosignature::{self, Witness as Trusted};
-use hwledger::store::DbUrl;
-use hwledger::witness::{Witness, WitnessConfig};
-
-/// A witness server on a local port, counting the submissions it receives.
-struct RunningWitness {
-    name: String,
-    key: SigningKey,
-    db: TestDb,
-    addr: std::net::SocketAddr,
-    requests: Arc<AtomicUsize>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    witness: Option<Witness>,
-}
-
-impl RunningWitness {
-    async fn start(name: &str, seed: u64, backend: Backend, ledger: &TestLedger) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let mut w = RunningWitness {
-            name: name.to_owned(),
-            key: key(seed),
-            db: TestDb::new(backend).await,
-            addr: listener.local_addr().unwrap(),
-            requests: Arc::new(AtomicUsize::new(0)),
-            stop: None,
-            witness: None,
-        };
-        w.serve(listener, ledger).await;
-        w
-    }
-
-    async fn serve(&mut self, listener: tokio::net::TcpListener, ledger: &TestLedger) {
-        let witness = Witness::open(WitnessConfig {
-            name: self.name.clone(),
-            key: self.key.clone(),
-            db: DbUrl::new(self.db.url.clone()),
-            logs: vec![(ORIGIN.to_owned(), ledger.ledger_key.verifying_key())],
-        })
-        .await
-        .expect("the witness opens its database");
-        let requests = self.requests.clone();
-        let app = witness.router().layer(axum::middleware::from_fn(
-            move |req: axum::extract::Request, next: axum::middleware::Next| {
-                let requests = requests.clone();
-                async move {
-                    if req.uri().path() == "/add-checkpoint" {
-                        requests.fetch_add(1, Ordering::SeqCst);
-                    }
-                    next.run(req).await
-                }
-            },
-        ));
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(hwledger::api::serve(listener, app, async move {
-            let _ = stopped.await;
-        }));
-        self.stop = Some(stop);
-        self.witness = Some(witness);
-    }
-
-    /// Stops serving; the port refuses connections until [`restart`](Self::restart).
-    async fn stop(&mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-        if let Some(w) = self.witness.take() {
-            w.close().await;
-        }
-        // Until the listener is gone, a connection could still be accepted.
-        for _ in 0..100 {
-            if tokio::net::TcpStream::connect(self.addr).await.is_err() {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("the witness at {} did not stop", self.addr);
-    }
-
-    /// Serves again on the same port and database.
-    async fn restart(&mut self, ledger: &TestLedger) {
-        let listener = tokio::net::TcpListener::bind(self.addr).await.unwrap();
-        self.serve(listener, ledger).await;
-    }
-
-    fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    fn key_hex(&self) -> String {
-        hex::encode(self.key.verifying_key().as_bytes())
-    }
-
-    fn policy_entry(&self) -> Value {
-        json!({"name": self.name, "key": self.key_hex(), "url": self.url()})
-    }
-
-    fn trusted(&self) -> Trusted {
-        Trusted {
-            name: self.name.clone(),
-            key: self.key.verifying_key(),
-        }
-    }
-}
-
-fn policy(witnesses: &[Value], quorum: u32) -> Value {
-    json!({"witnesses": witnesses, "quorum": quorum, "reason": "省厅与检察院见证服务"})
-}
-
-/// Waits until `/v1/witnesses` shows every named witness at `size` or beyond.
-async fn wait_cosigned(l: &TestLedger, names: &[&str], size: u64) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let (status, v) = l.get_with("/v1/witnesses", None).await;
-        assert_eq!(status, StatusCode::OK, "{v}");
-        let done = names.iter().all(|n| {
-            v["witnesses"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|w| w["name"] == *n && w["cosigned_size"].as_u64().unwrap() >= size)
-        });
-        if done {
-            return v;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "witnesses {names:?} did not cosign size {size}: {v}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// Waits until `/v1/witnesses` shows the witness halted; returns its view.
-async fn wait_halted(l: &TestLedger, name: &str) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let (_, v) = l.get_with("/v1/witnesses", None).await;
-        if let Some(w) = v["witnesses"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|w| w["name"] == name && w["halted"] == true)
-        {
-            return w.clone();
-        }
-        assert!(Instant::now() < deadline, "{name} was not halted: {v}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-async fn text(l: &TestLedger, path: &str) -> (StatusCode, String) {
-    let (status, v) = l.get_with(path, None).await;
-    match v {
-        Value::String(s) => (status, s),
-        other => (status, other.to_string()),
-    }
-}
-
-/// Appends `n` registrations in batches of up to 500.
-async fn append_orgs(l: &TestLedger, first: u64, n: u64) {
-    let mut next = first;
-    while next < first + n {
-        let end = (next + 500).min(first + n);
-        let batch: Vec<Value> = (next..end)
-            .map(|i| {
-                let mut e = event(
-                    &l.regulator.org,
-                    "org.registered",
-                    json!({"org": org_id(i), "name": format!("单位{i}"), "region": "320404",
-                           "roles": ["generator"], "keys": [hex::encode(key(i).verifying_key().as_bytes())]}),
-                );
-                e["at"] = json!(now());
-                sign(&e, &l.regulator.key)
-            })
-            .collect();
-        let (status, v) = l.post(&Value::Array(batch)).await;
-        assert!(status.is_success(), "batch refused: {v}");
-        next = end;
-    }
-}
+use hwledger::protocol::cosignature;
 
 storage_test!(policy_rules_are_checked, |backend| async move {
     let l = TestLedger::start(backend).await;
@@ -284,14 +104,14 @@ storage_test!(policy_rules_are_checked, |backend| async move {
     assert_problem(&(status, v), 503, "quorum_not_met");
     assert!(headers.contains_key("retry-after"));
     // The checkpoints of every size are still served, and /v1/checkpoint is unchanged.
-    let (status, _) = text(&l, &format!("/v1/tlog/checkpoints/{size}")).await;
+    let (status, _) = get_text(&l, &format!("/v1/tlog/checkpoints/{size}")).await;
     assert_eq!(status, StatusCode::OK);
-    let (status, _) = text(&l, "/v1/checkpoint").await;
+    let (status, _) = get_text(&l, "/v1/checkpoint").await;
     assert_eq!(status, StatusCode::OK);
     // An empty policy (quorum 0) hands the latest back.
     l.ok(&l.regulator, "ledger.witnesses_set", policy(&[], 0))
         .await;
-    let (_, note) = text(&l, "/v1/tlog/checkpoint").await;
+    let (_, note) = get_text(&l, "/v1/tlog/checkpoint").await;
     assert_eq!(note.lines().nth(1).unwrap(), (size + 2).to_string());
     let (ok, out) = common::fixtures::verify_db(&l).await;
     assert!(ok, "{out}");
@@ -324,7 +144,7 @@ storage_test!(
         }
 
         // The cosigned checkpoint: the ledger's line and one line per witness, each valid.
-        let (status, note) = text(&l, "/v1/tlog/checkpoint").await;
+        let (status, note) = get_text(&l, "/v1/tlog/checkpoint").await;
         assert_eq!(status, StatusCode::OK);
         let cp = Checkpoint::open(&note, ORIGIN, &l.ledger_key.verifying_key()).unwrap();
         assert_eq!(cp.size, head);
@@ -332,11 +152,11 @@ storage_test!(
         assert_eq!(cosignature::cosigners(&note, &trusted).unwrap().len(), 3);
         assert_eq!(checkpoint::split_note(&note).unwrap().1.len(), 4);
         // /v1/checkpoint keeps its version-1 bytes: the ledger's line only.
-        let (_, plain) = text(&l, "/v1/checkpoint").await;
+        let (_, plain) = get_text(&l, "/v1/checkpoint").await;
         assert_eq!(checkpoint::split_note(&plain).unwrap().1.len(), 1);
         assert!(note.starts_with(&plain));
         // The checkpoint of that size carries the same lines.
-        let (_, at) = text(&l, &format!("/v1/tlog/checkpoints/{head}")).await;
+        let (_, at) = get_text(&l, &format!("/v1/tlog/checkpoints/{head}")).await;
         assert_eq!(at, note);
 
         // One witness down: the other two still make the quorum of 2 as the ledger grows.
@@ -361,7 +181,7 @@ storage_test!(
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        let (_, note) = text(&l, "/v1/tlog/checkpoint").await;
+        let (_, note) = get_text(&l, "/v1/tlog/checkpoint").await;
         assert_eq!(note.lines().nth(1).unwrap(), head2.to_string());
         let found = cosignature::cosigners(&note, &trusted).unwrap();
         assert_eq!(
@@ -369,7 +189,7 @@ storage_test!(
             vec![w2.name.as_str(), w3.name.as_str()]
         );
         // The metrics name each witness.
-        let (_, metrics) = text(&l, "/metrics").await;
+        let (_, metrics) = get_text(&l, "/metrics").await;
         assert!(
             metrics.contains("hwledger_witness_cosignatures_total{witness=\"proc.example/w2\"}"),
             "{metrics}"
@@ -405,7 +225,7 @@ storage_test!(
         let head = l.size().await;
         // Meanwhile the quorum is not met past the witness's size: the cosigned checkpoint
         // stays at what it cosigned.
-        let (_, note) = text(&l, "/v1/tlog/checkpoint").await;
+        let (_, note) = get_text(&l, "/v1/tlog/checkpoint").await;
         assert_eq!(note.lines().nth(1).unwrap(), first.to_string());
         let before = w.requests.load(Ordering::SeqCst);
         w.restart(&l).await;
@@ -416,7 +236,7 @@ storage_test!(
             "one submission, with a consistency proof over {} entries",
             head - first
         );
-        let (_, note) = text(&l, "/v1/tlog/checkpoint").await;
+        let (_, note) = get_text(&l, "/v1/tlog/checkpoint").await;
         assert_eq!(note.lines().nth(1).unwrap(), head.to_string());
     }
 );

@@ -6,3 +6,4 @@ pub mod fixtures;
 pub mod harness;
 pub mod replay;
 pub mod vectors;
+pub mod witnesses;
