@@ -136,6 +136,10 @@ fn from_service(remote: &mut client::Reader, seq: u64) -> anyhow::Result<Bundle>
     // verify.
     let (size, root) = note_size_and_root(&checkpoint)?;
     if seq >= size {
+        let (latest, _) = note_size_and_root(&remote.get("/v1/checkpoint")?)?;
+        if seq >= latest {
+            bail!("entry {seq} is not in the service's ledger of {latest} entries");
+        }
         bail!(
             "entry {seq} is not yet witnessed: the service's cosigned checkpoint covers {size} entries; try again once the witnesses have cosigned a later one"
         );
