@@ -329,6 +329,7 @@ impl Sums {
 
 /// The running sums of the rate.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq)]
+#[serde(from = "RateBookWire")]
 pub struct RateBook {
     /// Deadlines before this time are already folded into the sums as improper.
     watermark: Timestamp,
@@ -336,6 +337,36 @@ pub struct RateBook {
     contributions: HashMap<RateItem, (String, Vec<Contribution>)>,
     /// Items with a deadline at or after the watermark.
     timed: Schedule<RateItem>,
+    /// The sum of every bucket, kept beside them so that the figures without a filter (the
+    /// head of every dashboard) cost nothing that grows with orgs, days and codes. Not stored:
+    /// it is summed again from the buckets when a snapshot is loaded.
+    #[serde(skip)]
+    total: Sums,
+}
+
+/// [`RateBook`] as a snapshot stores it: the same fields in the same order, without the total.
+#[derive(serde::Deserialize)]
+struct RateBookWire {
+    watermark: Timestamp,
+    buckets: HashMap<String, BTreeMap<(NaiveDate, u8), Sums>>,
+    contributions: HashMap<RateItem, (String, Vec<Contribution>)>,
+    timed: Schedule<RateItem>,
+}
+
+impl From<RateBookWire> for RateBook {
+    fn from(w: RateBookWire) -> Self {
+        let mut total = Sums::default();
+        for s in w.buckets.values().flat_map(|dates| dates.values()) {
+            total.merge(s);
+        }
+        RateBook {
+            watermark: w.watermark,
+            buckets: w.buckets,
+            contributions: w.contributions,
+            timed: w.timed,
+            total,
+        }
+    }
 }
 
 impl Default for RateBook {
@@ -345,6 +376,7 @@ impl Default for RateBook {
             buckets: HashMap::new(),
             contributions: HashMap::new(),
             timed: Schedule::default(),
+            total: Sums::default(),
         }
     }
 }
@@ -430,12 +462,15 @@ impl RateBook {
         self.watermark
     }
 
-    fn bucket(&mut self, org: &str, c: &Contribution) -> &mut Sums {
+    /// Adds `q` grams of `class` to the bucket of `c` and to the total.
+    fn add(&mut self, org: &str, c: &Contribution, class: Class, q: i64) {
         self.buckets
             .entry(org.to_owned())
             .or_default()
             .entry((c.date, c.category))
             .or_default()
+            .add(class, q);
+        self.total.add(class, q);
     }
 
     /// Replaces an item's contributions.
@@ -443,13 +478,13 @@ impl RateBook {
         if let Some((old_org, old)) = self.contributions.remove(&item) {
             for c in old {
                 let class = c.class_at(self.watermark);
-                self.bucket(&old_org, &c).add(class, -c.quantity_g);
+                self.add(&old_org, &c, class, -c.quantity_g);
             }
         }
         let mut next: Option<Timestamp> = None;
         for c in &contributions {
             let class = c.class_at(self.watermark);
-            self.bucket(org, c).add(class, c.quantity_g);
+            self.add(org, c, class, c.quantity_g);
             if let Some((d, _)) = c.deadline {
                 if d >= self.watermark {
                     next = Some(next.map_or(d, |n: Timestamp| n.min(d)));
@@ -478,8 +513,8 @@ impl RateBook {
             for c in &cs {
                 let (before, after) = (c.class_at(old), c.class_at(t));
                 if before != after {
-                    self.bucket(&org, c).add(before, -c.quantity_g);
-                    self.bucket(&org, c).add(after, c.quantity_g);
+                    self.add(&org, c, before, -c.quantity_g);
+                    self.add(&org, c, after, c.quantity_g);
                 }
                 if let Some((d, _)) = c.deadline {
                     if d >= t {
@@ -498,15 +533,26 @@ impl RateBook {
             && filter.category.is_none_or(|k| c.category == k)
     }
 
-    /// The figures at time `t` (not before the watermark) for the orgs `orgs` passes.
+    /// The figures at time `t` (not before the watermark) for the orgs `org_ok` passes, which
+    /// must be the filter's own org and region test: a filter without any condition is answered
+    /// from the maintained total.
     pub fn figures(
         &self,
         t: Timestamp,
         filter: &RateFilter,
         org_ok: impl Fn(&str) -> bool,
     ) -> Figures {
-        let mut total = Sums::default();
-        for (org, dates) in &self.buckets {
+        let unfiltered = filter.from.is_none()
+            && filter.to.is_none()
+            && filter.region.is_none()
+            && filter.org.is_none()
+            && filter.category.is_none();
+        let mut total = if unfiltered {
+            self.total
+        } else {
+            Sums::default()
+        };
+        for (org, dates) in self.buckets.iter().filter(|_| !unfiltered) {
             if !org_ok(org) {
                 continue;
             }
@@ -1261,5 +1307,93 @@ impl State {
         if let Some(item) = item {
             self.watched.set(item, None);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> Timestamp {
+        chrono::DateTime::parse_from_rfc3339(s).unwrap().to_utc()
+    }
+
+    fn c(day: u32, category: u8, q: i64, class: Class, deadline: Option<&str>) -> Contribution {
+        Contribution {
+            date: NaiveDate::from_ymd_opt(2027, 3, day).unwrap(),
+            category,
+            quantity_g: q,
+            class,
+            deadline: deadline.map(|d| (at(d), Kind::TransitOverdue)),
+        }
+    }
+
+    /// The figures without a filter, from the total, and the same figures summed bucket by
+    /// bucket (a `from` that excludes nothing takes that path).
+    fn both(book: &RateBook, t: &str) -> (Figures, Figures) {
+        let all = RateFilter::default();
+        let from_min = RateFilter {
+            from: Some(NaiveDate::MIN),
+            ..RateFilter::default()
+        };
+        (
+            book.figures(at(t), &all, |_| true),
+            book.figures(at(t), &from_min, |_| true),
+        )
+    }
+
+    #[test]
+    fn the_total_is_the_sum_of_the_buckets_through_changes_deadlines_and_snapshots() {
+        let mut book = RateBook::default();
+        let (m1, m2) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        book.set(
+            RateItem::Portion(m1, 0, m1, 0),
+            "G1",
+            vec![
+                c(1, 8, 1_000, Class::Pending, Some("2027-03-02T00:00:00Z")),
+                c(1, 8, 250, Class::Proper, None),
+            ],
+        );
+        book.set(
+            RateItem::Portion(m2, 0, m2, 0),
+            "G2",
+            vec![c(2, 17, 4_000, Class::Stored, Some("2027-03-05T00:00:00Z"))],
+        );
+        book.set(
+            RateItem::Treatment(7),
+            "G2",
+            vec![c(3, 17, 600, Class::TreatedOnsite, None)],
+        );
+        // Before any deadline: 1,000 pending, 4,000 stored, 850 proper of which 600 on site.
+        let (total, summed) = both(&book, "2027-03-01T12:00:00Z");
+        assert_eq!(total, summed);
+        assert_eq!((total.proper_g, total.treated_onsite_g), (850, 600));
+        assert_eq!(
+            (total.pending_g, total.stored_g, total.improper_g),
+            (1_000, 4_000, 0)
+        );
+        // The first deadline has passed but is not folded yet: both paths see it improper.
+        let (total, summed) = both(&book, "2027-03-03T00:00:00Z");
+        assert_eq!(total, summed);
+        assert_eq!((total.pending_g, total.improper_g), (0, 1_000));
+        // Folded by a sweep, then the first item replaced (received and disposed in full).
+        book.advance(at("2027-03-03T00:00:00Z"));
+        book.set(
+            RateItem::Portion(m1, 0, m1, 0),
+            "G1",
+            vec![c(1, 8, 1_250, Class::Proper, None)],
+        );
+        let (total, summed) = both(&book, "2027-03-04T00:00:00Z");
+        assert_eq!(total, summed);
+        assert_eq!(
+            (total.proper_g, total.improper_g, total.stored_g),
+            (1_850, 0, 4_000)
+        );
+        assert_eq!(total.rate, Some(1.0));
+        // A snapshot does not store the total; loading one sums it again.
+        let bytes = postcard::to_stdvec(&book).unwrap();
+        let loaded: RateBook = postcard::from_bytes(&bytes).unwrap();
+        assert_eq!(loaded, book);
+        assert_eq!(both(&loaded, "2027-03-06T00:00:00Z").0.improper_g, 4_000);
     }
 }
