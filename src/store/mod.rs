@@ -345,7 +345,7 @@ impl Store {
 
     /// The limits in force at the head: the genesis' and then each `ledger.limits_set` in
     /// order, an absent optional member keeping the value in force. Limit entries are few, and
-    /// `entries_type` finds them without a scan.
+    /// `entries_limits` (an index of those entries only) finds them without a scan.
     pub async fn limits_in_force(&self) -> anyhow::Result<Option<Limits>> {
         let events: Vec<String> = with_pool!(self, pool => {
             sqlx::query_scalar(
