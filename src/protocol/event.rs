@@ -4,6 +4,8 @@
 //! context-free part of the checks (shape, canonical form, signature) so that the sequencer only
 //! has to do the checks that need the ledger's state.
 
+use std::collections::HashMap;
+
 use ed25519_dalek::{Signature, VerifyingKey};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -158,11 +160,52 @@ impl Prepared {
 /// Batch verification would be faster, but its equation can accept a signature that the
 /// standard one refuses, depending on what it is batched with; a ledger that anyone can audit
 /// with any Ed25519 library must accept exactly what [`verify_one`] accepts.
+///
+/// The public keys are taken from [`KEYS`] once decompressed: a ledger's events are signed by
+/// a few thousand keys, each many times, and the decompression is about a tenth of a check.
 pub fn verify_all(items: &mut [&mut Prepared]) {
-    let oks = map_on_cores(items, |p| verify_one(&p.key, &p.sig, &p.event_jcs));
+    let oks = map_on_cores(items, |p| {
+        verify_with_known_key(&p.key, &p.sig, &p.event_jcs)
+    });
     for (item, ok) in items.iter_mut().zip(oks) {
         item.sig_ok = ok;
     }
+}
+
+/// Most keys [`KEYS`] holds; when full it is emptied and fills again with the keys in use, so
+/// that envelopes under ever new keys cost memory no more than their checks do.
+const KEYS_HELD: usize = 1 << 15;
+
+/// Public keys already decompressed, by their 32 bytes. A [`VerifyingKey`] is a pure function
+/// of its bytes, so a key taken from here checks exactly as one decompressed anew.
+static KEYS: std::sync::LazyLock<std::sync::RwLock<HashMap<[u8; 32], VerifyingKey>>> =
+    std::sync::LazyLock::new(Default::default);
+
+/// [`verify_one`], with the key decompressed once per process (see [`KEYS`]).
+pub fn verify_with_known_key(key: &[u8; 32], sig: &[u8; 64], event_jcs: &[u8]) -> bool {
+    let known = KEYS
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .get(key)
+        .copied();
+    let key = match known {
+        Some(k) => k,
+        None => {
+            let Ok(k) = VerifyingKey::from_bytes(key) else {
+                return false;
+            };
+            let mut keys = KEYS
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if keys.len() >= KEYS_HELD {
+                keys.clear();
+            }
+            keys.insert(*key, k);
+            k
+        }
+    };
+    key.verify_strict(&signing_bytes(event_jcs), &Signature::from_bytes(sig))
+        .is_ok()
 }
 
 /// `f` of every item, in order, the items split over the cores (for runs of entries whose
@@ -474,6 +517,32 @@ mod tests {
             &items[3].sig,
             &items[3].event_jcs
         ));
+    }
+
+    #[test]
+    fn a_known_key_checks_exactly_as_a_key_decompressed_anew() {
+        let p = Prepared::from_value(sign_envelope(&event(), &key(7))).unwrap();
+        for _ in 0..2 {
+            // The first check decompresses and keeps the key, the second takes it as kept.
+            assert!(verify_with_known_key(&p.key, &p.sig, &p.event_jcs));
+            let mut sig = p.sig;
+            sig[5] ^= 0x10;
+            assert!(!verify_with_known_key(&p.key, &sig, &p.event_jcs));
+            let mut jcs = p.event_jcs.clone();
+            jcs.push(b' ');
+            assert!(!verify_with_known_key(&p.key, &p.sig, &jcs));
+        }
+        // Another key's signature over the same event does not verify under this key.
+        let other = Prepared::from_value(sign_envelope(&event(), &key(8))).unwrap();
+        assert!(!verify_with_known_key(&p.key, &other.sig, &p.event_jcs));
+        // Bytes that are no point on the curve are refused, and not kept.
+        let bad = (0..=255u8)
+            .map(|b| [b; 32])
+            .find(|k| VerifyingKey::from_bytes(k).is_err())
+            .expect("some bytes are not a point");
+        assert!(!verify_with_known_key(&bad, &p.sig, &p.event_jcs));
+        assert!(!verify_one(&bad, &p.sig, &p.event_jcs));
+        assert!(!KEYS.read().unwrap().contains_key(&bad));
     }
 
     #[test]
