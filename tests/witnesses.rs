@@ -275,18 +275,26 @@ storage_test!(a_split_view_is_refused_by_a_witness, |backend| async move {
     let a = TestLedger::start(backend).await;
     let b = TestLedger::start(backend).await;
     let w = RunningWitness::start("bureau.example/w1", 831, backend, &a).await;
-    for l in [&a, &b] {
-        l.ok(
-            &l.regulator,
-            "ledger.witnesses_set",
-            policy(&[w.policy_entry()], 1),
-        )
-        .await;
-    }
+    // A reaches the witness first: B names the witness only once A's head is cosigned and B's
+    // own history is longer, so that on a slow machine neither B's longer history is cosigned
+    // before A's nor a shorter B head is sent first.
+    a.ok(
+        &a.regulator,
+        "ledger.witnesses_set",
+        policy(&[w.policy_entry()], 1),
+    )
+    .await;
     append_orgs(&a, 500, 10).await;
-    append_orgs(&b, 600, 12).await;
     let head_a = a.size().await;
     wait_cosigned(&a, &[&w.name], head_a).await;
+    append_orgs(&b, 600, 12).await;
+    b.ok(
+        &b.regulator,
+        "ledger.witnesses_set",
+        policy(&[w.policy_entry()], 1),
+    )
+    .await;
+    assert!(b.size().await > head_a, "B's history is the longer one");
     // B's checkpoint is signed by the same key, so only consistency can tell: the witness
     // answers 409 with A's size, B resends from it with a proof that fails against A's
     // root, the witness answers 422 and keeps the request, and B stops sending.
