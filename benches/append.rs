@@ -15,6 +15,9 @@
 //! each; then an offline audit of the whole ledger with `hwledger::audit::Auditor` (the core of
 //! `hwledger verify`) against the database's head.
 
+#[path = "common/alloc.rs"]
+mod alloc;
+
 use std::fmt::Write as _;
 use std::io::Read;
 use std::path::PathBuf;

@@ -13,6 +13,9 @@
 //! collectors (8 clients and 1), then runs `hwledger verify --db` and checks that its rate, the
 //! service's and the bench's own count of proper and improper grams agree.
 
+#[path = "common/alloc.rs"]
+mod alloc;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 

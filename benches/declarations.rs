@@ -26,6 +26,9 @@
 //!
 //! No database is involved: these are the in-memory costs the writer and the readers pay.
 
+#[path = "common/alloc.rs"]
+mod alloc;
+
 use std::time::{Duration, Instant};
 
 use clap::Parser;

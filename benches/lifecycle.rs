@@ -59,6 +59,9 @@
 //! PATH.ledger.pem` serves it (the limits are in the ledger; serve compares only the limit flags
 //! it is given) and the regulator can sign in with `PATH.regulator.pem`.
 
+#[path = "common/alloc.rs"]
+mod alloc;
+
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::fmt::Write as _;

@@ -15,6 +15,9 @@
 //! proofs with `merkle::verify_*` against the root of the signed `/v1/checkpoints/{size}`, the
 //! leaf against the hash of the entry read from `/v1/entries/{seq}`.
 
+#[path = "common/alloc.rs"]
+mod alloc;
+
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -12,6 +12,9 @@
 //! not); beside them the handler's own store read with no token check at all, the per-request key
 //! lookup, one Ed25519 verification, and the public `GET /v1/ledger`.
 
+#[path = "common/alloc.rs"]
+mod alloc;
+
 use std::time::{Duration, Instant};
 
 use anyhow::Context;

@@ -11,6 +11,9 @@
 //! `read_tile` the HTTP handler calls, and the latency of each read is reported (p50, p99,
 //! max). HTTP framing adds little on top (the handler only parses the path first).
 
+#[path = "common/alloc.rs"]
+mod alloc;
+
 use std::time::{Duration, Instant};
 
 use clap::Parser;
