@@ -73,6 +73,8 @@ pub struct SequencerHandle {
     /// Its size, as the mirror last published it.
     published_size: watch::Receiver<u64>,
     loaded: Arc<std::sync::Mutex<Loaded>>,
+    /// Set while the writer's state must be reloaded from the database before it appends again.
+    reloading: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// How the writer last loaded the ledger from the database.
@@ -159,10 +161,15 @@ impl SequencerHandle {
         self.stop.send_replace(true);
     }
 
-    /// Whether the writer still takes appends (it stops when asked to, or when it cannot
-    /// reload the ledger after a failed commit).
+    /// Whether the writer still takes appends (it stops when asked to).
     pub fn is_running(&self) -> bool {
         !self.tx.is_closed()
+    }
+
+    /// Whether the writer is waiting to reload the ledger after a failed commit whose reload
+    /// failed too: until a reload succeeds, every append is refused.
+    pub fn is_reloading(&self) -> bool {
+        self.reloading.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The head as of this process's last commit or catch-up.
@@ -222,7 +229,15 @@ pub struct Sequencer {
     loaded: Arc<std::sync::Mutex<Loaded>>,
     /// The events of the entries of the round being built, in order, for the mirror.
     round_events: Vec<Prepared>,
+    /// After a failed commit whose reload failed too: when to try the reload again, and the
+    /// wait after that one if it fails as well. Rounds before then are refused.
+    retry: Option<(Instant, std::time::Duration)>,
+    reloading: Arc<std::sync::atomic::AtomicBool>,
 }
+
+/// The first wait before a failed reload is tried again; it doubles up to [`RELOAD_WAIT_MAX`].
+const RELOAD_WAIT: std::time::Duration = std::time::Duration::from_millis(100);
+const RELOAD_WAIT_MAX: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// What a committed round hands on: the answers, and what the mirror publishes.
 struct RoundDone {
@@ -399,9 +414,12 @@ impl Sequencer {
             }),
             loaded: Default::default(),
             round_events: Vec::new(),
+            retry: None,
+            reloading: Default::default(),
         };
         seq.reload().await?;
         let loaded = seq.loaded.clone();
+        let reloading = seq.reloading.clone();
         let task = tokio::spawn(async move {
             seq.run().await;
             if let Err(e) = mirror_thread.await {
@@ -415,6 +433,7 @@ impl Sequencer {
             published,
             published_size: published_size_rx,
             loaded,
+            reloading,
         };
         Ok((handle, task))
     }
@@ -726,6 +745,14 @@ impl Sequencer {
                     Err(_) => break,
                 }
             }
+            if !self.ready().await {
+                for job in jobs {
+                    let _ = job.reply.send(Err(anyhow::anyhow!(
+                        "the ledger is not reloaded after a failed append"
+                    )));
+                }
+                continue;
+            }
             let started = Instant::now();
             let lens: Vec<usize> = jobs.iter().map(|j| j.items.len()).collect();
             let sweep = jobs.iter().any(|j| j.sweep);
@@ -767,14 +794,47 @@ impl Sequencer {
                     }
                     self.collect_snapshot(true).await;
                     self.store.reset_writer().await;
-                    if let Err(e) = self.reload().await {
-                        tracing::error!(error = %format!("{e:#}"), "cannot reload the ledger; stopping the writer");
-                        return;
-                    }
+                    self.try_reload(RELOAD_WAIT).await;
                 }
             }
         }
         self.final_snapshot().await;
+    }
+
+    /// Reloads the state after a failed append. When the reload fails too (the database may
+    /// still be unreachable), appends are refused until a later try, after `wait`, succeeds.
+    async fn try_reload(&mut self, wait: std::time::Duration) {
+        match self.reload().await {
+            Ok(()) => {
+                if self.retry.take().is_some() {
+                    tracing::info!(
+                        size = self.head.size,
+                        "reloaded the ledger; taking appends again"
+                    );
+                }
+                self.reloading
+                    .store(false, std::sync::atomic::Ordering::Relaxed);
+            }
+            Err(e) => {
+                tracing::error!(error = %format!("{e:#}"), retry_in = ?wait, "cannot reload the ledger; appends are refused until it is reloaded");
+                self.retry = Some((Instant::now() + wait, (wait * 2).min(RELOAD_WAIT_MAX)));
+                self.reloading
+                    .store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Whether the state is loaded, so that a round may run: after a failed reload, the
+    /// reload is tried again once its wait is over.
+    async fn ready(&mut self) -> bool {
+        match self.retry {
+            None => true,
+            Some((at, _)) if Instant::now() < at => false,
+            Some((_, next)) => {
+                self.try_reload(next).await;
+                self.retry.is_none()
+            }
+        }
     }
 
     /// The `ticket.opened` event of an automatic ticket, signed with the ledger key.

@@ -18,7 +18,7 @@ pub struct Health {
 
 /// Liveness and readiness: answers 200 when the database answers.
 #[utoipa::path(get, path = "/healthz", tag = "operations",
-    responses((status = 200, body = Health), (status = 503, body = super::Problem, description = "the writer has stopped")))]
+    responses((status = 200, body = Health), (status = 503, body = super::Problem, description = "the writer has stopped, or is reloading the ledger after a failed append")))]
 pub async fn healthz(State(state): State<AppState>) -> ApiResult<axum::response::Response> {
     if !state.sequencer.is_running() {
         return Ok(super::Problem::new(
@@ -26,6 +26,15 @@ pub async fn healthz(State(state): State<AppState>) -> ApiResult<axum::response:
             "unavailable",
             "The writer has stopped",
             "appends are not taken; see the service's log",
+        )
+        .into_response());
+    }
+    if state.sequencer.is_reloading() {
+        return Ok(super::Problem::new(
+            503,
+            "unavailable",
+            "The writer is reloading the ledger",
+            "an append failed and the ledger could not be reloaded from the database yet; appends are refused until it is, which is tried again with growing waits (see the service's log)",
         )
         .into_response());
     }
