@@ -863,3 +863,70 @@ storage_test!(
         assert_eq!(status, 200);
     }
 );
+
+/// Runs one statement on the test's database from a connection of its own.
+async fn alter(l: &TestLedger, statement: &str) {
+    use sqlx::Connection;
+    match l.db.backend {
+        Backend::Sqlite => {
+            let mut c = sqlx::SqliteConnection::connect(&l.db.url).await.unwrap();
+            sqlx::query(statement).execute(&mut c).await.unwrap();
+        }
+        Backend::Postgres => {
+            let mut c = sqlx::PgConnection::connect(&l.db.url).await.unwrap();
+            sqlx::query(statement).execute(&mut c).await.unwrap();
+        }
+    }
+}
+
+// A failed append whose reload fails too (the entries cannot be read) leaves the writer
+// refusing appends and `/healthz` at 503 while the database is wrong; once it is right again,
+// the writer reloads by itself and appends, without a restart and without losing anything.
+storage_test!(
+    the_writer_reloads_by_itself_once_the_database_is_back,
+    |b| async move {
+        let l = TestLedger::start(b).await;
+        l.register(701, &["generator"], "320404").await;
+        let before = l.size().await;
+        let org = |n: u64| json!({"org": org_id(n), "name": format!("单位{n}"), "region": "320404", "roles": ["generator"], "keys": [Actor{org: String::new(), key: key(n)}.public()]});
+        alter(&l, "alter table entries rename to entries_away").await;
+        let refused = l.submit(&l.regulator, "org.registered", org(702)).await;
+        assert_eq!(refused.0, StatusCode::INTERNAL_SERVER_ERROR, "{refused:?}");
+        // The answer goes out before the reload is tried; the reload then fails too.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let health = loop {
+            let (s, health) = l.get_with("/healthz", None).await;
+            if s == StatusCode::SERVICE_UNAVAILABLE || std::time::Instant::now() > deadline {
+                break health;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        };
+        assert_eq!(
+            health["title"], "The writer is reloading the ledger",
+            "{health}"
+        );
+        assert_eq!(
+            l.submit(&l.regulator, "org.registered", org(703)).await.0,
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
+        alter(&l, "alter table entries_away rename to entries").await;
+        // The reload is tried again at an append once its wait is over.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let appended = loop {
+            let answer = l.submit(&l.regulator, "org.registered", org(704)).await;
+            if answer.0 == StatusCode::CREATED || std::time::Instant::now() > deadline {
+                break answer;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        };
+        assert_eq!(appended.0, StatusCode::CREATED, "{appended:?}");
+        assert_eq!(
+            appended.1["seq"], before,
+            "the refused appends left no entry"
+        );
+        let (s, health) = l.get_with("/healthz", None).await;
+        assert_eq!(s, StatusCode::OK, "{health}");
+        assert_eq!(health["size"], before + 1);
+        assert!(verify_db(&l).await.0);
+    }
+);
