@@ -192,8 +192,16 @@ test('regulator: 总览 shows the rate, 问题清单 the quantity_shortfall tick
 });
 
 async function submitStep(page, button, said) {
+  // The step's own message, with the seq it was recorded at: '整改…' must not be taken for the
+  // '退回整改…' shown before it, nor for an earlier 整改's.
+  const message = page.getByText(new RegExp(`^${said}第 \\d+ 条`));
+  const seen = new Set(await message.allTextContents());
   await page.getByRole('button', { name: button }).click();
-  await page.getByText(said).first().waitFor();
+  const deadline = Date.now() + 30_000;
+  while (!(await message.allTextContents()).some((t) => !seen.has(t))) {
+    assert.ok(Date.now() < deadline, `no new "${said}" after ${button}`);
+    await page.waitForTimeout(50);
+  }
   await settle(page);
 }
 
