@@ -152,26 +152,37 @@ pub async fn disposal(
     }))
 }
 
-/// Catches up with entries another process appended, so that an answer for the head is for
-/// the database's head, and checks a requested prefix `size` against it.
+/// Catches up with entries another process appended, so that an answer for the head covers
+/// them, and checks a requested prefix `size` against the database's head.
+///
+/// A read for the head is answered from the published state as it stands: a round this
+/// process has committed but not yet published is not waited for (its posters are answered
+/// only once it is published, so each client still reads its own writes). Only entries of
+/// another process, which nobody here has published, are waited for, and a requested `size`
+/// this process has committed.
 pub(super) async fn caught_up(state: &AppState, size: Option<u64>) -> ApiResult<()> {
     let db_size = state.store.head().await?.size;
     let seq = &state.sequencer;
-    // Entries another process appended: take them in. A commit of this process shows in the
-    // database a moment before its head moves, so that head is given a moment first.
+    // A commit of this process shows in the database a moment before its head moves, so that
+    // head is given a moment first.
     if seq.head().size < db_size
         && !seq
             .head_reaches(db_size, std::time::Duration::from_millis(20))
             .await
     {
         seq.catch_up().await?;
+        seq.published_reaches(db_size).await;
     }
-    seq.published_reaches(db_size).await;
     match size {
         Some(size) if size == 0 || size > db_size => Err(ApiError::InvalidQuery(format!(
             "size must be 1 to the ledger's size, {db_size}"
         ))),
-        _ => Ok(()),
+        Some(size) => {
+            // A moment's wait for the mirror rather than a replay of the prefix.
+            seq.published_reaches(size).await;
+            Ok(())
+        }
+        None => Ok(()),
     }
 }
 
