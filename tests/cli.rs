@@ -245,6 +245,25 @@ storage_test!(operator_and_enterprise_workflow, |b| async move {
     );
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out).contains("truncated"), "{}", text(&out));
+    // A line that is not JSON is named by the entries checked before it.
+    let garbled = [lines[0], lines[1], &lines[2][..40], lines[3]].join("\n");
+    std::fs::write(d.join("garbled.jsonl"), garbled).unwrap();
+    let out = hwledger(
+        d,
+        &[
+            "verify",
+            "--file",
+            "garbled.jsonl",
+            "--ledger-key",
+            &ledger_key,
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("line after entry 2: not JSON"),
+        "{}",
+        text(&out)
+    );
     // The checkpoint kept today proves tomorrow's ledger extends it.
     std::fs::write(
         d.join("old.checkpoint"),

@@ -101,20 +101,103 @@ enum Claim {
 
 const CHUNK: u64 = 2000;
 
-impl Source {
-    /// The next run of entries from `from`, with the hash the source states for each.
-    async fn next(
-        &mut self,
-        from: u64,
-        claim: &mut Claim,
-    ) -> anyhow::Result<Vec<(Entry, Option<Hash>)>> {
+/// A run of what a source gives, before it is read into entries.
+enum Run {
+    /// Entries already read (a database, a service's pages), with the hash stated for each.
+    Entries(Vec<(Entry, Option<Hash>)>),
+    /// Lines of an export, read on the other cores with the entries' shapes and signatures.
+    Lines(Vec<String>),
+}
+
+/// What the first stage reads an entry's event into: its shape checked, then its signature.
+type Shaped = Result<crate::protocol::event::Prepared, String>;
+
+/// One line of a source, as read, and, once the first stage is done, the entry's event.
+// Nearly every item is an entry: boxing it would cost an allocation per entry to save space
+// on the one checkpoint line.
+#[allow(clippy::large_enum_variant)]
+enum Item {
+    Entry(Entry, Option<Hash>, Option<Shaped>),
+    /// An export's `{"checkpoint": …}` line.
+    Checkpoint(String),
+    /// A line that is not an entry, with why.
+    Bad(String),
+}
+
+impl Run {
+    fn is_empty(&self) -> bool {
         match self {
-            Source::Db(store) => Ok(store
-                .entries_with_hash(from, CHUNK)
-                .await?
+            Run::Entries(v) => v.is_empty(),
+            Run::Lines(v) => v.is_empty(),
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Run::Entries(v) => v.len(),
+            Run::Lines(v) => v.len(),
+        }
+    }
+
+    /// The items of the run, in order (needs no state, so it runs on any core).
+    fn read(self) -> Vec<Item> {
+        match self {
+            Run::Entries(v) => v
                 .into_iter()
-                .map(|(e, h)| (e, Some(h)))
-                .collect()),
+                .map(|(e, h)| Item::Entry(e, h, None))
+                .collect(),
+            Run::Lines(lines) => {
+                crate::protocol::event::map_on_cores(&lines, |line| read_line(line))
+            }
+        }
+    }
+}
+
+/// One line of an export: an entry (read straight into its fields, and its event read once
+/// for both the entry's bytes and its shape), else the checkpoint line, else what is wrong.
+fn read_line(line: &str) -> Item {
+    // A key spelled with an escape is read as the key: such a line takes the long way.
+    if !line.contains("\"checkpoint\"") && !line.contains("\\u") {
+        if let Ok(view) = serde_json::from_str::<EntryView>(line) {
+            let seq = view.seq;
+            return match view.into_entry_and_event() {
+                Ok((e, hash, event)) => match parse_hex::<32>(&hash) {
+                    Some(stated) => {
+                        let shaped = crate::protocol::event::Prepared::from_recorded(event, &e);
+                        Item::Entry(e, Some(stated), Some(shaped))
+                    }
+                    None => Item::Bad(format!("entry {seq}: bad hash")),
+                },
+                Err(e) => Item::Bad(format!("entry {seq}: {e}")),
+            };
+        }
+    }
+    let value: Value = match serde_json::from_str(line) {
+        Ok(v) => v,
+        Err(_) => return Item::Bad("not JSON".into()),
+    };
+    if let Some(cp) = value.get("checkpoint") {
+        return Item::Checkpoint(cp.as_str().unwrap_or_default().to_owned());
+    }
+    match parse_view(value) {
+        Ok((e, h)) => Item::Entry(e, h, None),
+        Err(e) => Item::Bad(format!("{e:#}")),
+    }
+}
+
+impl Source {
+    /// The next run of entries from `from`: a run of the database's or the service's entries,
+    /// or of an export's lines (read, as they need no state, with the entries' signatures).
+    async fn next(&mut self, from: u64, claim: &Claim) -> anyhow::Result<Run> {
+        match self {
+            Source::Db(store) => Ok(Run::Entries(
+                store
+                    .entries_with_hash(from, CHUNK)
+                    .await?
+                    .into_iter()
+                    .map(|(e, h)| (e, Some(h)))
+                    .collect(),
+            )),
             Source::File(lines) => {
                 let mut out = Vec::new();
                 for line in lines.by_ref() {
@@ -122,19 +205,12 @@ impl Source {
                     if line.trim().is_empty() {
                         continue;
                     }
-                    let value: Value = serde_json::from_str(&line).with_context(|| {
-                        format!("line after entry {}: not JSON", from + out.len() as u64)
-                    })?;
-                    if let Some(cp) = value.get("checkpoint") {
-                        *claim = Claim::Checkpoint(cp.as_str().unwrap_or_default().to_owned());
-                        break;
-                    }
-                    out.push(parse_view(value)?);
+                    out.push(line);
                     if out.len() as u64 >= CHUNK {
                         break;
                     }
                 }
-                Ok(out)
+                Ok(Run::Lines(out))
             }
             Source::Url(reader) => {
                 let size = match claim {
@@ -142,18 +218,20 @@ impl Source {
                     _ => 0,
                 };
                 if from >= size {
-                    return Ok(Vec::new());
+                    return Ok(Run::Entries(Vec::new()));
                 }
                 let limit = (size - from).min(1000);
                 let page: Value = serde_json::from_str(
                     &reader.get(&format!("/v1/entries?from={from}&limit={limit}"))?,
                 )?;
-                page["entries"]
-                    .as_array()
-                    .context("the service's entries page has no entries")?
-                    .iter()
-                    .map(|v| parse_view(v.clone()))
-                    .collect()
+                Ok(Run::Entries(
+                    page["entries"]
+                        .as_array()
+                        .context("the service's entries page has no entries")?
+                        .iter()
+                        .map(|v| parse_view(v.clone()))
+                        .collect::<anyhow::Result<_>>()?,
+                ))
             }
         }
     }
@@ -161,6 +239,10 @@ impl Source {
 
 fn parse_view(value: Value) -> anyhow::Result<(Entry, Option<Hash>)> {
     let view: EntryView = serde_json::from_value(value).context("not an entry")?;
+    entry_of(view)
+}
+
+fn entry_of(view: EntryView) -> anyhow::Result<(Entry, Option<Hash>)> {
     let seq = view.seq;
     let (entry, hash) = view
         .into_entry()
@@ -291,13 +373,37 @@ async fn verify(args: VerifyArgs) -> anyhow::Result<Option<Finding>> {
             .expect("a valid template"),
     );
     // Two stages overlap: while one run of entries is applied in order on this thread, the
-    // next is read, and its shapes and signatures are checked on the other cores.
-    type Prepared = Vec<Result<crate::protocol::event::Prepared, String>>;
-    type Job = tokio::task::JoinHandle<(Vec<(Entry, Option<Hash>)>, Prepared)>;
-    let prepare = |chunk: Vec<(Entry, Option<Hash>)>| -> Job {
+    // next is read, and its lines, shapes and signatures are checked on the other cores.
+    type Job = tokio::task::JoinHandle<Vec<Item>>;
+    let prepare = |run: Run| -> Job {
         tokio::task::spawn_blocking(move || {
-            let prepared = Auditor::prepare(&chunk);
-            (chunk, prepared)
+            let mut items = run.read();
+            // The shapes of the entries not yet read into events, then every signature.
+            let unread: Vec<&Entry> = items
+                .iter()
+                .filter_map(|i| match i {
+                    Item::Entry(e, _, None) => Some(e),
+                    _ => None,
+                })
+                .collect();
+            let mut shaped = crate::protocol::event::map_on_cores(&unread, |e| {
+                crate::protocol::event::Prepared::from_entry(e)
+            })
+            .into_iter();
+            for item in &mut items {
+                if let Item::Entry(_, _, p @ None) = item {
+                    *p = shaped.next();
+                }
+            }
+            let mut to_verify: Vec<&mut crate::protocol::event::Prepared> = items
+                .iter_mut()
+                .filter_map(|i| match i {
+                    Item::Entry(_, _, Some(Ok(p))) => Some(p),
+                    _ => None,
+                })
+                .collect();
+            crate::protocol::event::verify_all(&mut to_verify);
+            items
         })
     };
     let mut read = 0;
@@ -305,7 +411,7 @@ async fn verify(args: VerifyArgs) -> anyhow::Result<Option<Finding>> {
     loop {
         // A reading error is reported only once the entries before it have been checked, so
         // that the first bad entry is the one named.
-        let next = match source.next(read, &mut claim).await {
+        let next = match source.next(read, &claim).await {
             Ok(v) if v.is_empty() => None,
             Ok(v) => {
                 read += v.len() as u64;
@@ -314,20 +420,42 @@ async fn verify(args: VerifyArgs) -> anyhow::Result<Option<Finding>> {
             Err(e) => Some(Err(e)),
         };
         if let Some(job) = ahead.take() {
-            let (chunk, prepared) = job.await.context("checking shapes and signatures")?;
-            if let Err(f) = auditor.apply(&chunk, prepared) {
-                bar.abandon();
-                return Ok(Some(f));
-            }
-            if let Source::Db(store) = &source {
-                if let Some(f) = compare_history(store, &chunk).await? {
-                    bar.abandon();
-                    return Ok(Some(f));
+            let items = job.await.context("checking shapes and signatures")?;
+            let mut items = items.into_iter().peekable();
+            while items.peek().is_some() {
+                // The entries up to the next line that is not one, applied as one run.
+                let mut chunk = Vec::new();
+                let mut shaped = Vec::new();
+                while let Some(Item::Entry(..)) = items.peek() {
+                    if let Some(Item::Entry(e, h, p)) = items.next() {
+                        chunk.push((e, h));
+                        shaped.push(p.expect("the first stage reads every entry"));
+                    }
                 }
-                let steps = auditor.take_container_steps();
-                if let Some(f) = compare_trace(store, &chunk, steps).await? {
-                    bar.abandon();
-                    return Ok(Some(f));
+                if !chunk.is_empty() {
+                    if let Err(f) = auditor.apply(&chunk, shaped) {
+                        bar.abandon();
+                        return Ok(Some(f));
+                    }
+                    if let Source::Db(store) = &source {
+                        if let Some(f) = compare_history(store, &chunk).await? {
+                            bar.abandon();
+                            return Ok(Some(f));
+                        }
+                        let steps = auditor.take_container_steps();
+                        if let Some(f) = compare_trace(store, &chunk, steps).await? {
+                            bar.abandon();
+                            return Ok(Some(f));
+                        }
+                    }
+                }
+                match items.next() {
+                    Some(Item::Checkpoint(text)) => claim = Claim::Checkpoint(text),
+                    Some(Item::Bad(reason)) => {
+                        bar.abandon();
+                        bail!("line after entry {}: {reason}", auditor.size());
+                    }
+                    _ => {}
                 }
             }
             bar.set_position(auditor.size());

@@ -117,6 +117,17 @@ impl Prepared {
         let sig_hex = map.get("sig").and_then(Value::as_str).unwrap_or_default();
         let sig = parse_hex::<64>(sig_hex).ok_or("/sig: not 128 lowercase hex characters")?;
         let event = map.remove("event").ok_or("/event: missing")?;
+        let event_jcs = jcs::canonical(&event);
+        Prepared::checked(event, event_jcs, key, sig)
+    }
+
+    /// The checks of step 1 that follow the schema, for an event that has passed it.
+    fn checked(
+        event: Value,
+        event_jcs: Vec<u8>,
+        key: [u8; 32],
+        sig: [u8; 64],
+    ) -> Result<Prepared, String> {
         let header = EventHeader::from_event(&event)?;
         // The ledger's automatic tickets have predictable UUIDv5 ids (spec §2); an actor who
         // took such an id first would keep the ticket from ever being recorded.
@@ -125,7 +136,6 @@ impl Prepared {
                 "/event/id: version-5 UUIDs are reserved for the ledger's automatic tickets".into(),
             );
         }
-        let event_jcs = jcs::canonical(&event);
         Ok(Prepared {
             header,
             event,
@@ -138,11 +148,25 @@ impl Prepared {
 
     /// Step 1 for an entry already recorded, as its envelope would have been submitted.
     pub fn from_entry(e: &Entry) -> Result<Prepared, String> {
-        Prepared::from_value_recorded(serde_json::json!({
-            "event": e.event(),
+        Prepared::from_recorded(e.event(), e)
+    }
+
+    /// [`Prepared::from_entry`] with the entry's event already read (`event` is what
+    /// `e.event_jcs` parses to). The signature is checked over the bytes the entry records,
+    /// which are its hash's too: they are the event's JCS unless the entry was altered, and an
+    /// altered entry then fails its signature.
+    pub fn from_recorded(event: Value, e: &Entry) -> Result<Prepared, String> {
+        let envelope = serde_json::json!({
+            "event": event,
             "key": hex::encode(e.key),
             "sig": hex::encode(e.sig),
-        }))
+        });
+        schema::validate_envelope(&envelope)?;
+        let Value::Object(mut map) = envelope else {
+            unreachable!("built as an object")
+        };
+        let event = map.remove("event").ok_or("/event: missing")?;
+        Prepared::checked(event, e.event_jcs.as_bytes().to_vec(), e.key, e.sig)
     }
 
     pub fn body(&self) -> &Value {
@@ -349,6 +373,12 @@ impl EntryView {
     /// Turns a view read from a client or a file back into an entry; the stated `hash` is
     /// returned apart so that a verifier can compare it with the recomputed one.
     pub fn into_entry(self) -> Result<(Entry, String), String> {
+        self.into_entry_and_event().map(|(e, hash, _)| (e, hash))
+    }
+
+    /// [`EntryView::into_entry`], with the event as read (what the entry's `event_jcs` parses
+    /// to), so that it need not be read again.
+    pub fn into_entry_and_event(self) -> Result<(Entry, String, Value), String> {
         let event: Value =
             jcs::parse_strict(self.event.get().as_bytes()).map_err(|e| format!("event: {e}"))?;
         Ok((
@@ -361,6 +391,7 @@ impl EntryView {
                 sig: parse_hex::<64>(&self.sig).ok_or("sig: not a signature")?,
             },
             self.hash,
+            event,
         ))
     }
 }
@@ -491,6 +522,36 @@ mod tests {
             // Not an event: refused at step 1, whatever its member holds.
             assert!(Prepared::from_entry(&e).is_err(), "{written}");
         }
+    }
+
+    /// A recorded entry's signature is checked over the bytes it records, the ones its hash
+    /// covers: an event rewritten as equivalent but not canonical JSON reads the same, and
+    /// fails its signature. An event read once for an export's line shapes up as when read
+    /// again from the entry.
+    #[test]
+    fn a_recorded_signature_covers_the_recorded_bytes() {
+        let signed = Prepared::from_value(sign_envelope(&event(), &key(3))).unwrap();
+        let entry = |event_jcs: String| Entry {
+            seq: 1,
+            prev: [0; 32],
+            recorded_at: "2026-01-02T03:04:06.007Z".into(),
+            event_jcs,
+            key: signed.key,
+            sig: signed.sig,
+        };
+        let canonical = entry(String::from_utf8(signed.event_jcs.clone()).unwrap());
+        let spaced = entry(serde_json::to_string_pretty(&event()).unwrap());
+        assert_eq!(spaced.event(), canonical.event());
+        let mut read: Vec<Prepared> = [&canonical, &spaced]
+            .iter()
+            .map(|e| Prepared::from_entry(e).unwrap())
+            .collect();
+        let once = Prepared::from_recorded(canonical.event(), &canonical).unwrap();
+        assert_eq!(once.event_jcs, read[0].event_jcs);
+        assert_eq!(once.header, read[0].header);
+        let mut refs: Vec<&mut Prepared> = read.iter_mut().collect();
+        verify_all(&mut refs);
+        assert_eq!([read[0].sig_ok, read[1].sig_ok], [true, false]);
     }
 
     #[test]
