@@ -192,16 +192,9 @@ storage_test!(operator_and_enterprise_workflow, |b| async move {
     let lines: Vec<&str> = std::str::from_utf8(&out.stdout).unwrap().lines().collect();
     assert_eq!(lines.len(), 4, "three entries and the checkpoint");
     assert!(lines[3].starts_with("{\"checkpoint\":"));
-    let out = hwledger(
-        d,
-        &[
-            "verify",
-            "--file",
-            "ledger.jsonl",
-            "--ledger-key",
-            &ledger_key,
-        ],
-    );
+    let verify_file =
+        |file: &str| hwledger(d, &["verify", "--file", file, "--ledger-key", &ledger_key]);
+    let out = verify_file("ledger.jsonl");
     assert!(out.status.success(), "{}", text(&out));
     assert!(text(&out).contains("ok: 3 entries"), "{}", text(&out));
     let out = hwledger(
@@ -226,38 +219,17 @@ storage_test!(operator_and_enterprise_workflow, |b| async move {
         .unwrap()
         .replace("常州某化工有限公司", "常州某物流有限公司");
     std::fs::write(d.join("edited.jsonl"), edited).unwrap();
-    let out = hwledger(
-        d,
-        &[
-            "verify",
-            "--file",
-            "edited.jsonl",
-            "--ledger-key",
-            &ledger_key,
-        ],
-    );
+    let out = verify_file("edited.jsonl");
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out).contains("FAILED: entry 1"), "{}", text(&out));
     std::fs::write(d.join("cut.jsonl"), lines[..3].join("\n")).unwrap();
-    let out = hwledger(
-        d,
-        &["verify", "--file", "cut.jsonl", "--ledger-key", &ledger_key],
-    );
+    let out = verify_file("cut.jsonl");
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out).contains("truncated"), "{}", text(&out));
     // A line that is not JSON is named by the entries checked before it.
     let garbled = [lines[0], lines[1], &lines[2][..40], lines[3]].join("\n");
     std::fs::write(d.join("garbled.jsonl"), garbled).unwrap();
-    let out = hwledger(
-        d,
-        &[
-            "verify",
-            "--file",
-            "garbled.jsonl",
-            "--ledger-key",
-            &ledger_key,
-        ],
-    );
+    let out = verify_file("garbled.jsonl");
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(
         text(&out).contains("line after entry 2: not JSON"),
