@@ -112,12 +112,12 @@ enum Run {
 /// What the first stage reads an entry's event into: its shape checked, then its signature.
 type Shaped = Result<crate::protocol::event::Prepared, String>;
 
-/// One line of a source, as read, and, once the first stage is done, the entry's event.
+/// One line of a source, as the first stage reads it: an entry with its event.
 // Nearly every item is an entry: boxing it would cost an allocation per entry to save space
 // on the one checkpoint line.
 #[allow(clippy::large_enum_variant)]
 enum Item {
-    Entry(Entry, Option<Hash>, Option<Shaped>),
+    Entry(Entry, Option<Hash>, Shaped),
     /// An export's `{"checkpoint": …}` line.
     Checkpoint(String),
     /// A line that is not an entry, with why.
@@ -139,16 +139,19 @@ impl Run {
         }
     }
 
-    /// The items of the run, in order (needs no state, so it runs on any core).
+    /// The items of the run, in order, each entry's event read and its shape checked (this
+    /// needs no state, so it runs on the other cores).
     fn read(self) -> Vec<Item> {
+        use crate::protocol::event::{map_on_cores, Prepared};
         match self {
-            Run::Entries(v) => v
-                .into_iter()
-                .map(|(e, h)| Item::Entry(e, h, None))
-                .collect(),
-            Run::Lines(lines) => {
-                crate::protocol::event::map_on_cores(&lines, |line| read_line(line))
+            Run::Entries(v) => {
+                let shaped = map_on_cores(&v, |(e, _)| Prepared::from_entry(e));
+                v.into_iter()
+                    .zip(shaped)
+                    .map(|((e, h), p)| Item::Entry(e, h, p))
+                    .collect()
             }
+            Run::Lines(lines) => map_on_cores(&lines, |line| read_line(line)),
         }
     }
 }
@@ -157,30 +160,27 @@ impl Run {
 /// for both the entry's bytes and its shape), else the checkpoint line, else what is wrong.
 fn read_line(line: &str) -> Item {
     // A key spelled with an escape is read as the key: such a line takes the long way.
-    if !line.contains("\"checkpoint\"") && !line.contains("\\u") {
-        if let Ok(view) = serde_json::from_str::<EntryView>(line) {
-            let seq = view.seq;
-            return match view.into_entry_and_event() {
-                Ok((e, hash, event)) => match parse_hex::<32>(&hash) {
-                    Some(stated) => {
-                        let shaped = crate::protocol::event::Prepared::from_recorded(event, &e);
-                        Item::Entry(e, Some(stated), Some(shaped))
-                    }
-                    None => Item::Bad(format!("entry {seq}: bad hash")),
-                },
-                Err(e) => Item::Bad(format!("entry {seq}: {e}")),
+    let direct = (!line.contains("\"checkpoint\"") && !line.contains("\\u"))
+        .then(|| serde_json::from_str::<EntryView>(line).ok())
+        .flatten();
+    let view = match direct {
+        Some(view) => Ok(view),
+        None => {
+            let value: Value = match serde_json::from_str(line) {
+                Ok(v) => v,
+                Err(_) => return Item::Bad("not JSON".into()),
             };
+            if let Some(cp) = value.get("checkpoint") {
+                return Item::Checkpoint(cp.as_str().unwrap_or_default().to_owned());
+            }
+            serde_json::from_value(value).context("not an entry")
         }
-    }
-    let value: Value = match serde_json::from_str(line) {
-        Ok(v) => v,
-        Err(_) => return Item::Bad("not JSON".into()),
     };
-    if let Some(cp) = value.get("checkpoint") {
-        return Item::Checkpoint(cp.as_str().unwrap_or_default().to_owned());
-    }
-    match parse_view(value) {
-        Ok((e, h)) => Item::Entry(e, h, None),
+    match view.and_then(entry_of) {
+        Ok((e, stated, event)) => {
+            let shaped = crate::protocol::event::Prepared::from_recorded(event, &e);
+            Item::Entry(e, Some(stated), shaped)
+        }
         Err(e) => Item::Bad(format!("{e:#}")),
     }
 }
@@ -239,16 +239,18 @@ impl Source {
 
 fn parse_view(value: Value) -> anyhow::Result<(Entry, Option<Hash>)> {
     let view: EntryView = serde_json::from_value(value).context("not an entry")?;
-    entry_of(view)
+    let (entry, stated, _) = entry_of(view)?;
+    Ok((entry, Some(stated)))
 }
 
-fn entry_of(view: EntryView) -> anyhow::Result<(Entry, Option<Hash>)> {
+/// The entry a view shows, the hash it states, and its event as read.
+fn entry_of(view: EntryView) -> anyhow::Result<(Entry, Hash, Value)> {
     let seq = view.seq;
-    let (entry, hash) = view
-        .into_entry()
+    let (entry, hash, event) = view
+        .into_entry_and_event()
         .map_err(|e| anyhow::anyhow!("entry {seq}: {e}"))?;
     let stated = parse_hex::<32>(&hash).with_context(|| format!("entry {seq}: bad hash"))?;
-    Ok((entry, Some(stated)))
+    Ok((entry, stated, event))
 }
 
 /// The size line of a checkpoint, before its signature is checked (to know how far to read).
@@ -378,27 +380,10 @@ async fn verify(args: VerifyArgs) -> anyhow::Result<Option<Finding>> {
     let prepare = |run: Run| -> Job {
         tokio::task::spawn_blocking(move || {
             let mut items = run.read();
-            // The shapes of the entries not yet read into events, then every signature.
-            let unread: Vec<&Entry> = items
-                .iter()
-                .filter_map(|i| match i {
-                    Item::Entry(e, _, None) => Some(e),
-                    _ => None,
-                })
-                .collect();
-            let mut shaped = crate::protocol::event::map_on_cores(&unread, |e| {
-                crate::protocol::event::Prepared::from_entry(e)
-            })
-            .into_iter();
-            for item in &mut items {
-                if let Item::Entry(_, _, p @ None) = item {
-                    *p = shaped.next();
-                }
-            }
             let mut to_verify: Vec<&mut crate::protocol::event::Prepared> = items
                 .iter_mut()
                 .filter_map(|i| match i {
-                    Item::Entry(_, _, Some(Ok(p))) => Some(p),
+                    Item::Entry(_, _, Ok(p)) => Some(p),
                     _ => None,
                 })
                 .collect();
@@ -429,7 +414,7 @@ async fn verify(args: VerifyArgs) -> anyhow::Result<Option<Finding>> {
                 while let Some(Item::Entry(..)) = items.peek() {
                     if let Some(Item::Entry(e, h, p)) = items.next() {
                         chunk.push((e, h));
-                        shaped.push(p.expect("the first stage reads every entry"));
+                        shaped.push(p);
                     }
                 }
                 if !chunk.is_empty() {
