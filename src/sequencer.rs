@@ -37,7 +37,7 @@ use crate::protocol::event::{self, Entry, Prepared, LEDGER_ACTOR, ZERO_HASH};
 use crate::protocol::merkle::{self, Frontier};
 use crate::protocol::time::{self, Timestamp};
 use crate::snapshot::{self, SnapshotConfig, Unusable};
-use crate::store::{Batch, ContainerStep, Head, NewEntry, Store};
+use crate::store::{Batch, ContainerStep, Head, NewEntry, Store, WriteTx};
 
 /// Most envelopes one round takes; more wait for the next.
 const MAX_ROUND: usize = 5000;
@@ -382,12 +382,12 @@ impl Sequencer {
         let (tx, rx) = mpsc::channel(queue.max(1));
         let (head_tx, head_rx) = watch::channel(empty_head());
         let (stop_tx, stop_rx) = watch::channel(false);
-        let state = Arc::new(RwLock::new(State::new(
-            ledger_key.verifying_key().to_bytes(),
-        )));
-        let published = Arc::new(RwLock::new(State::new(
-            ledger_key.verifying_key().to_bytes(),
-        )));
+        let state = Arc::new(RwLock::new(
+            State::new(ledger_key.verifying_key().to_bytes()).with_filtered_ids(),
+        ));
+        let published = Arc::new(RwLock::new(
+            State::new(ledger_key.verifying_key().to_bytes()).with_filtered_ids(),
+        ));
         let (mirror, mirror_rx) = mpsc::channel(64);
         let (published_size, published_size_rx) = watch::channel(0);
         let published_size = Arc::new(published_size);
@@ -449,7 +449,7 @@ impl Sequencer {
         }
         let lock = self.state.clone();
         let mut state = lock.write().await;
-        *state = State::new(self.ledger_key.verifying_key().to_bytes());
+        *state = State::new(self.ledger_key.verifying_key().to_bytes()).with_filtered_ids();
         self.frontier = Frontier::new();
         self.head = empty_head();
         let target = self.store.head().await?;
@@ -458,7 +458,7 @@ impl Sequencer {
             match self.load_snapshot(&config, &target).await {
                 Ok((snap, frontier, head)) => {
                     tracing::info!(path = %config.path.display(), size = head.size, "loaded the snapshot");
-                    *state = snap;
+                    *state = snap.with_filtered_ids();
                     self.frontier = frontier;
                     self.head = head;
                     loaded.from_snapshot = Some(self.head.size);
@@ -854,74 +854,106 @@ impl Sequencer {
     }
 
     /// Checks one prepared envelope against the state and, when accepted, adds its entry to the
-    /// batch; then does the same for the automatic tickets it calls for.
-    fn append(
+    /// batch; then does the same for the automatic tickets it calls for, each right after the
+    /// entry that called for it. An id the state's filter cannot rule out is first looked up in
+    /// the database, inside this round's transaction (step 2 of §3).
+    async fn append(
         &mut self,
         state: &mut State,
+        tx: &mut WriteTx,
         batch: &mut Batch,
         p: Prepared,
         now: Timestamp,
         recorded_at: &str,
-    ) -> Pending {
-        match state.submit(&p, now) {
-            Ok(Verdict::Replay(seq)) => Pending::Replayed(seq),
-            Err(r) => Pending::Rejected(r),
-            Ok(Verdict::Accepted(outcome)) => {
-                self.round_events.push(p.clone());
-                batch.touched.extend(outcome.touched);
-                let manifest = manifest_of(&p);
-                batch
-                    .container_steps
-                    .extend(outcome.containers.into_iter().map(|(id, q)| ContainerStep {
-                        container: id,
-                        seq: self.head.size,
-                        kind: p.header.kind.clone(),
-                        at: p.header.at_text.clone(),
-                        manifest,
-                        quantity_g: q,
-                    }));
-                let entry = Entry {
-                    seq: self.head.size,
-                    prev: self.head.head,
-                    recorded_at: recorded_at.to_owned(),
-                    event_jcs: String::from_utf8(p.event_jcs).expect("JCS is UTF-8"),
-                    key: p.key,
-                    sig: p.sig,
-                };
-                let hash = entry.hash();
-                batch
-                    .nodes
-                    .extend(self.frontier.push(merkle::leaf_hash(&hash)));
-                self.head = Head {
-                    size: entry.seq + 1,
-                    head: hash,
-                    root: self.head.root,
-                    recorded_at: recorded_at.to_owned(),
-                };
-                let index = batch.entries.len();
-                batch.entries.push(NewEntry {
-                    entry,
-                    hash,
-                    header: p.header,
-                    manifest,
-                });
-                for t in outcome.followups {
-                    let ticket = self.ticket_event(&t);
-                    if let Pending::Rejected(r) =
-                        self.append(state, batch, ticket, now, recorded_at)
-                    {
-                        tracing::error!(ticket = %t.id, kind = t.kind.as_str(), reason = %r, "an automatic ticket was refused");
+    ) -> anyhow::Result<Pending> {
+        // Depth first: a ticket's own follow-ups come before the next ticket of the entry above.
+        let mut stack: Vec<(Prepared, Option<AutoTicket>)> = vec![(p, None)];
+        let mut first = None;
+        while let Some((p, ticket)) = stack.pop() {
+            let id = p.header.id;
+            if state.ids().needs_answer(&id) {
+                let answer = tx.recorded_event(&id).await?;
+                state.ids().answer(id, answer);
+            }
+            let pending = match state.submit(&p, now) {
+                Ok(Verdict::Replay(seq)) => Pending::Replayed(seq),
+                Err(r) => Pending::Rejected(r),
+                Ok(Verdict::Accepted(mut outcome)) => {
+                    let followups = std::mem::take(&mut outcome.followups);
+                    let index = self.accepted(batch, p, outcome, recorded_at);
+                    for t in followups.into_iter().rev() {
+                        stack.push((self.ticket_event(&t), Some(t)));
                     }
+                    Pending::Appended(index)
                 }
-                Pending::Appended(index)
+            };
+            match (ticket, pending) {
+                (Some(t), Pending::Rejected(r)) => {
+                    tracing::error!(ticket = %t.id, kind = t.kind.as_str(), reason = %r, "an automatic ticket was refused");
+                }
+                (Some(_), _) => {}
+                (None, pending) => first = Some(pending),
             }
         }
+        Ok(first.expect("the envelope itself is decided first"))
+    }
+
+    /// Adds an accepted envelope's entry to the batch, returning its index there.
+    fn accepted(
+        &mut self,
+        batch: &mut Batch,
+        p: Prepared,
+        outcome: crate::domain::state::Outcome,
+        recorded_at: &str,
+    ) -> usize {
+        self.round_events.push(p.clone());
+        batch.touched.extend(outcome.touched);
+        let manifest = manifest_of(&p);
+        batch
+            .container_steps
+            .extend(outcome.containers.into_iter().map(|(id, q)| ContainerStep {
+                container: id,
+                seq: self.head.size,
+                kind: p.header.kind.clone(),
+                at: p.header.at_text.clone(),
+                manifest,
+                quantity_g: q,
+            }));
+        let entry = Entry {
+            seq: self.head.size,
+            prev: self.head.head,
+            recorded_at: recorded_at.to_owned(),
+            event_jcs: String::from_utf8(p.event_jcs).expect("JCS is UTF-8"),
+            key: p.key,
+            sig: p.sig,
+        };
+        let hash = entry.hash();
+        batch
+            .nodes
+            .extend(self.frontier.push(merkle::leaf_hash(&hash)));
+        self.head = Head {
+            size: entry.seq + 1,
+            head: hash,
+            root: self.head.root,
+            recorded_at: recorded_at.to_owned(),
+        };
+        let index = batch.entries.len();
+        batch.entries.push(NewEntry {
+            entry,
+            hash,
+            header: p.header,
+            manifest,
+        });
+        index
     }
 
     /// One group commit.
     async fn round(&mut self, items: Vec<Item>, sweep: bool) -> anyhow::Result<RoundDone> {
         let lock = self.state.clone();
         let mut state = lock.write().await;
+        // What the database said of ids in an earlier round may have changed since: another
+        // process may have recorded them.
+        state.ids().forget_answers();
         self.round_events.clear();
         let mut mirrored = Vec::new();
         let mut tx = self.store.begin_write().await?;
@@ -950,8 +982,9 @@ impl Sequencer {
                 if !crate::domain::ticket::is_automatic_ticket(p) {
                     for t in state.due_tickets(now) {
                         let ticket = self.ticket_event(&t);
-                        if let Pending::Rejected(r) =
-                            self.append(&mut state, &mut batch, ticket, now, &recorded_at)
+                        if let Pending::Rejected(r) = self
+                            .append(&mut state, &mut tx, &mut batch, ticket, now, &recorded_at)
+                            .await?
                         {
                             tracing::error!(ticket = %t.id, kind = t.kind.as_str(), reason = %r, "a due ticket was refused");
                         }
@@ -959,7 +992,10 @@ impl Sequencer {
                 }
             }
             results.push(match item {
-                Ok(p) => self.append(&mut state, &mut batch, p, now, &recorded_at),
+                Ok(p) => {
+                    self.append(&mut state, &mut tx, &mut batch, p, now, &recorded_at)
+                        .await?
+                }
                 Err(r) => Pending::Rejected(r),
             });
         }
@@ -967,7 +1003,10 @@ impl Sequencer {
         if sweep {
             for t in state.overdue_tickets(now) {
                 let p = self.ticket_event(&t);
-                swept.push(self.append(&mut state, &mut batch, p, now, &recorded_at));
+                swept.push(
+                    self.append(&mut state, &mut tx, &mut batch, p, now, &recorded_at)
+                        .await?,
+                );
             }
             state.settle_swept(now);
             state.advance_rate(now);
@@ -976,6 +1015,7 @@ impl Sequencer {
             self.head.root = self.frontier.root();
             tx.write(&batch, &state, &self.head).await?;
             tx.commit().await?;
+            state.ids().forget_answers();
             self.head_tx.send_replace(self.head.clone());
             metrics::counter!("hwledger_appends_total").increment(batch.entries.len() as u64);
         }

@@ -656,6 +656,39 @@ storage_test!(
     }
 );
 
+storage_test!(
+    an_event_recorded_by_another_process_or_before_a_restart_is_answered_as_recorded,
+    |b| async move {
+        let mut l = TestLedger::start(b).await;
+        let (second, other) = l.second_process().await;
+        let env = sign(
+            &event(
+                &l.regulator.org,
+                "org.registered",
+                json!({"org": org_id(70), "name": "寅", "region": "320404", "roles": ["generator"], "keys": [Actor{org: String::new(), key: key(70)}.public()]}),
+            ),
+            &l.regulator.key,
+        );
+        let (s, first) = l.post(&env).await;
+        assert_eq!(s, StatusCode::CREATED);
+        let mut other_content = env["event"].clone();
+        other_content["body"]["name"] = json!("卯");
+        let other_content = sign(&other_content, &l.regulator.key);
+
+        // The second process, started before the entry was appended, learns of it when it
+        // catches up at its next round, then asks the database.
+        assert_eq!(other.post(&env).await, (StatusCode::OK, first.clone()));
+        assert_problem(&other.post(&other_content).await, 409, "duplicate_event_id");
+        second.shutdown().await;
+
+        // After a restart (every entry replayed), the same answers.
+        l.restart().await;
+        assert_eq!(l.post(&env).await, (StatusCode::OK, first));
+        assert_problem(&l.post(&other_content).await, 409, "duplicate_event_id");
+        assert_eq!(l.size().await, 2);
+    }
+);
+
 /// Runs `hwledger verify --db` on the test's database: (success, stdout).
 pub async fn verify_db(l: &TestLedger) -> (bool, String) {
     let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_hwledger"))

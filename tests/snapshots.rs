@@ -423,3 +423,51 @@ storage_test!(
         );
     }
 );
+
+/// The envelope an exported entry was submitted as.
+fn envelope_of(e: &hwledger::protocol::event::Entry) -> serde_json::Value {
+    serde_json::json!({
+        "event": serde_json::from_str::<serde_json::Value>(&e.event_jcs).expect("an event"),
+        "key": hex::encode(e.key),
+        "sig": hex::encode(e.sig),
+    })
+}
+
+storage_test!(
+    events_recorded_before_the_snapshot_are_answered_as_recorded_after_it,
+    |backend| async move {
+        // The service keeps a filter of the event ids, not the ids: the database answers for
+        // every id the filter cannot rule out, and must for each of these.
+        let tmp = tempfile::tempdir().unwrap();
+        let path = snapshot_path(&tmp);
+        let (mut l, size) = fixture_with_snapshot(backend, &path).await;
+        let loaded = restart_with(&mut l, &path, 1_000_000).await;
+        assert_eq!((loaded.from_snapshot, loaded.replayed), (Some(size), 0));
+        let entries = replay::export_entries(&dir());
+        assert_eq!(entries.len() as u64, size);
+        for chunk in entries.chunks(100) {
+            let batch: Vec<serde_json::Value> = chunk.iter().map(|(e, _)| envelope_of(e)).collect();
+            let (status, items) = l.post(&serde_json::json!(batch)).await;
+            assert_eq!(status, axum::http::StatusCode::OK, "{items}");
+            for ((e, _), item) in chunk.iter().zip(items.as_array().expect("items")) {
+                assert_eq!(
+                    (item["status"].as_u64(), item["entry"]["seq"].as_u64()),
+                    (Some(200), Some(e.seq)),
+                    "entry {}: {item}",
+                    e.seq
+                );
+            }
+        }
+        // Other content under a recorded id is refused, whoever signed it.
+        let (first, _) = &entries[1];
+        let mut other = envelope_of(first);
+        let at = hwledger::protocol::time::parse_timestamp(other["event"]["at"].as_str().unwrap())
+            .unwrap();
+        other["event"]["at"] = serde_json::json!(hwledger::protocol::time::format_timestamp(
+            at + chrono::Duration::seconds(1)
+        ));
+        assert_problem(&l.post(&other).await, 409, "duplicate_event_id");
+        assert_eq!(l.size().await, size, "nothing was appended");
+        assert!(same_as_replayed(&l).await);
+    }
+);

@@ -196,7 +196,8 @@ pub(super) async fn replay_prefix(
         .acquire()
         .await
         .map_err(|e| anyhow::anyhow!("the replay queue is closed: {e}"))?;
-    let mut d = Domain::new(ledger_key);
+    // The entries come from the database, whose unique index has done step 2 for them.
+    let mut d = Domain::new(ledger_key).with_filtered_ids();
     while d.size < size {
         let chunk = state
             .store

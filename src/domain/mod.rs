@@ -10,6 +10,7 @@ pub mod ids;
 pub mod licence;
 pub mod manifest;
 pub mod oversight;
+pub mod recorded;
 pub mod rejection;
 pub mod state;
 pub mod stock;

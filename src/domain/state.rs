@@ -19,11 +19,12 @@ use super::facility::{Crossing, Facility};
 use super::licence::Licence;
 use super::manifest::Manifest;
 use super::oversight::{AutoTicket, Kind, RateBook, Schedule, Watched};
+use super::recorded::{Lookup, RecordedIds};
 use super::rejection::{reject, Code, Rejection};
 use super::stock::{Lot, LotKey};
 use super::ticket::Ticket;
 use super::treatment::Treatment;
-use crate::protocol::event::{Hash, Prepared, LEDGER_ACTOR};
+use crate::protocol::event::{Prepared, LEDGER_ACTOR};
 use crate::protocol::time::{self, Timestamp};
 
 /// How far ahead of the ledger's clock an event's `at` may be (§3 step 5).
@@ -242,8 +243,8 @@ pub struct State {
     pub limits: Option<Limits>,
     pub orgs: HashMap<String, Org>,
     pub keys: HashMap<[u8; 32], KeyRecord>,
-    /// Event id → (seq, SHA-256 of the event's JCS), for idempotent replays.
-    events: HashMap<Uuid, (u64, Hash)>,
+    /// The event ids recorded, for step 2 (idempotent resubmission).
+    ids: RecordedIds,
     pub licences: HashMap<String, Licence>,
     pub(super) licences_by_holder: HashMap<String, Vec<String>>,
     /// Every declared lot, by the seq of its declaration.
@@ -366,7 +367,7 @@ impl State {
             limits: None,
             orgs: HashMap::new(),
             keys: HashMap::new(),
-            events: HashMap::new(),
+            ids: RecordedIds::default(),
             licences: HashMap::new(),
             licences_by_holder: HashMap::new(),
             onward_legs: HashMap::new(),
@@ -400,9 +401,18 @@ impl State {
         self.orgs.get(org)
     }
 
-    /// The seq at which an event id is recorded.
-    pub fn event_seq(&self, id: &Uuid) -> Option<u64> {
-        self.events.get(id).map(|(seq, _)| *seq)
+    /// A state whose event ids are answered by the database's unique index of `entries.id`,
+    /// with a filter in memory in front of it (see [`RecordedIds`]): the service's states.
+    pub fn with_filtered_ids(mut self) -> State {
+        self.ids = std::mem::take(&mut self.ids).into_filtered();
+        self
+    }
+
+    /// The event ids recorded. Before [`State::submit`] is given an envelope whose id
+    /// [`RecordedIds::needs_answer`], the database's answer for that id must be handed to
+    /// [`RecordedIds::answer`].
+    pub fn ids(&mut self) -> &mut RecordedIds {
+        &mut self.ids
     }
 
     fn is_regulator(&self, actor: &str) -> bool {
@@ -412,17 +422,31 @@ impl State {
     /// Steps 2–7 of §3 for one prepared envelope, with `now` the ledger's clock for this entry
     /// (its `recorded_at`). On acceptance the state has absorbed the event as entry `self.size - 1`.
     pub fn submit(&mut self, p: &Prepared, now: Timestamp) -> Result<Verdict, Rejection> {
+        self.decide(p, now, false)
+    }
+
+    /// [`State::submit`]; `stored` when the envelope is an entry read from the database, whose
+    /// unique index of `entries.id` has already done step 2 for a state with filtered ids.
+    fn decide(&mut self, p: &Prepared, now: Timestamp, stored: bool) -> Result<Verdict, Rejection> {
         let h = &p.header;
         // Step 2: idempotency.
-        if let Some((seq, digest)) = self.events.get(&h.id) {
-            return if *digest == p.event_digest() {
-                Ok(Verdict::Replay(*seq))
-            } else {
-                reject(
-                    Code::DuplicateEventId,
-                    format!("event {} is recorded at seq {seq} with other content", h.id),
-                )
-            };
+        if !(stored && self.ids.is_filtered()) {
+            match self.ids.lookup(&h.id) {
+                Lookup::Recorded(seq, digest) => {
+                    return if digest == p.event_digest() {
+                        Ok(Verdict::Replay(seq))
+                    } else {
+                        reject(
+                            Code::DuplicateEventId,
+                            format!("event {} is recorded at seq {seq} with other content", h.id),
+                        )
+                    };
+                }
+                Lookup::New => {}
+                // The caller did not ask the database. Were the id recorded, the unique index
+                // would refuse the round's insert, so nothing wrong can be committed.
+                Lookup::Unanswered => debug_assert!(false, "event {} was not asked about", h.id),
+            }
         }
         // Step 3: the key is the actor's and not revoked.
         if h.actor == LEDGER_ACTOR {
@@ -491,7 +515,12 @@ impl State {
             }
         };
         self.after_rules(p, &mut outcome, now);
-        self.events.insert(h.id, (self.size, p.event_digest()));
+        let seq = self.size;
+        if stored {
+            self.ids.insert_stored(h.id, || (seq, p.event_digest()));
+        } else {
+            self.ids.insert(h.id, (seq, p.event_digest()));
+        }
         self.size += 1;
         Ok(Verdict::Accepted(outcome))
     }
@@ -581,7 +610,7 @@ impl State {
         let p = p?;
         let now = time::parse_timestamp(&e.recorded_at)
             .map_err(|m| format!("entry {} has a bad recorded_at: {m}", e.seq))?;
-        match self.submit(&p, now) {
+        match self.decide(&p, now, true) {
             Ok(Verdict::Accepted(o)) => Ok(o),
             Ok(Verdict::Replay(s)) => Err(format!("entry {} repeats the event of {s}", e.seq)),
             Err(r) => Err(format!("entry {} breaks a rule: {r}", e.seq)),

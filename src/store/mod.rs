@@ -497,6 +497,22 @@ impl WriteTx {
         })
     }
 
+    /// The seq of the entry recording event `id`, and the SHA-256 of its event's canonical
+    /// form, if it is recorded: step 2 of §3 for an id the state's filter cannot rule out.
+    pub async fn recorded_event(
+        &mut self,
+        id: &uuid::Uuid,
+    ) -> anyhow::Result<Option<crate::domain::recorded::Recorded>> {
+        with_tx!(self, tx => {
+            let row: Option<(i64, String)> =
+                sqlx::query_as("select seq, event from entries where id = $1")
+                    .bind(id.to_string())
+                    .fetch_optional(&mut **tx)
+                    .await?;
+            Ok(row.map(|(seq, event)| (seq as u64, crate::protocol::event::sha256(event.as_bytes()))))
+        })
+    }
+
     /// Writes a batch: its entries, its tree nodes, the projections it touched (read from the
     /// state after the batch), and the new head.
     pub async fn write(&mut self, batch: &Batch, state: &State, head: &Head) -> anyhow::Result<()> {
