@@ -873,6 +873,8 @@ impl Sequencer {
             let id = p.header.id;
             if state.ids().needs_answer(&id) {
                 let answer = tx.recorded_event(&id).await?;
+                let found = if answer.is_some() { "true" } else { "false" };
+                metrics::counter!("hwledger_event_id_lookups_total", "found" => found).increment(1);
                 state.ids().answer(id, answer);
             }
             let pending = match state.submit(&p, now) {

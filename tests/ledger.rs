@@ -686,6 +686,12 @@ storage_test!(
         assert_eq!(l.post(&env).await, (StatusCode::OK, first));
         assert_problem(&l.post(&other_content).await, 409, "duplicate_event_id");
         assert_eq!(l.size().await, 2);
+        let (_, m) = l.get("/metrics").await;
+        let m = m.as_str().unwrap();
+        assert!(
+            m.contains("hwledger_event_id_lookups_total{found=\"true\"}"),
+            "the database was asked: {m}"
+        );
     }
 );
 
