@@ -1017,7 +1017,6 @@ impl Sequencer {
             self.head.root = self.frontier.root();
             tx.write(&batch, &state, &self.head).await?;
             tx.commit().await?;
-            state.ids().forget_answers();
             self.head_tx.send_replace(self.head.clone());
             metrics::counter!("hwledger_appends_total").increment(batch.entries.len() as u64);
         }

@@ -166,28 +166,6 @@ impl RecordedIds {
             RecordedIds::Filtered { filter, .. } => filter.insert(&id),
         }
     }
-
-    /// How many ids are held.
-    pub fn len(&self) -> u64 {
-        match self {
-            RecordedIds::Every(map) => map.len() as u64,
-            RecordedIds::Filtered { filter, .. } => filter.len(),
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// Bytes held for the ids, roughly.
-    pub fn heap_bytes(&self) -> u64 {
-        match self {
-            RecordedIds::Every(map) => {
-                map.capacity() as u64 * (std::mem::size_of::<(Uuid, Recorded)>() as u64 + 1)
-            }
-            RecordedIds::Filtered { filter, .. } => filter.heap_bytes(),
-        }
-    }
 }
 
 /// A Bloom filter of event ids that grows with them: layers of doubling capacity, each with
@@ -233,8 +211,8 @@ impl Layer {
         }
     }
 
-    fn positions(&self, id: &Uuid) -> impl Iterator<Item = u64> + '_ {
-        let (a, b) = id_hashes(id);
+    /// The bits an id with hashes `(a, b)` sets in this layer.
+    fn positions(&self, (a, b): (u64, u64)) -> impl Iterator<Item = u64> + use<> {
         let m = self.bits.len() as u64 * 64;
         (0..u64::from(self.hashes)).map(move |j| {
             let h = a.wrapping_add(j.wrapping_mul(b));
@@ -243,14 +221,13 @@ impl Layer {
         })
     }
 
-    fn may_contain(&self, id: &Uuid) -> bool {
-        self.positions(id)
+    fn may_contain(&self, hashes: (u64, u64)) -> bool {
+        self.positions(hashes)
             .all(|p| self.bits[(p / 64) as usize] & (1 << (p % 64)) != 0)
     }
 
-    fn insert(&mut self, id: &Uuid) {
-        let positions: Vec<u64> = self.positions(id).collect();
-        for p in positions {
+    fn insert(&mut self, hashes: (u64, u64)) {
+        for p in self.positions(hashes) {
             self.bits[(p / 64) as usize] |= 1 << (p % 64);
         }
         self.count += 1;
@@ -276,7 +253,8 @@ impl IdFilter {
     /// False when `id` was certainly never inserted; true when it was, and for a few ids that
     /// were not.
     pub fn may_contain(&self, id: &Uuid) -> bool {
-        self.layers.iter().any(|l| l.may_contain(id))
+        let hashes = id_hashes(id);
+        self.layers.iter().any(|l| l.may_contain(hashes))
     }
 
     pub fn insert(&mut self, id: &Uuid) {
@@ -287,7 +265,10 @@ impl IdFilter {
                 self.layers.push(next);
             }
         }
-        self.layers.last_mut().expect("a layer").insert(id);
+        self.layers
+            .last_mut()
+            .expect("a layer")
+            .insert(id_hashes(id));
     }
 
     /// How many ids were inserted.
