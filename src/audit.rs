@@ -114,11 +114,7 @@ impl Auditor {
     /// against the schemas), spread over the cores, and then its signature, likewise.
     pub fn prepare(entries: &[(Entry, Option<Hash>)]) -> Vec<Result<Prepared, String>> {
         let mut prepared = event::map_on_cores(entries, |(e, _)| Prepared::from_entry(e));
-        let mut to_verify: Vec<&mut Prepared> = prepared
-            .iter_mut()
-            .filter_map(|p| p.as_mut().ok())
-            .collect();
-        event::verify_all(&mut to_verify);
+        event::verify_shaped(&mut prepared);
         prepared
     }
 

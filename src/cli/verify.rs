@@ -380,14 +380,10 @@ async fn verify(args: VerifyArgs) -> anyhow::Result<Option<Finding>> {
     let prepare = |run: Run| -> Job {
         tokio::task::spawn_blocking(move || {
             let mut items = run.read();
-            let mut to_verify: Vec<&mut crate::protocol::event::Prepared> = items
-                .iter_mut()
-                .filter_map(|i| match i {
-                    Item::Entry(_, _, Ok(p)) => Some(p),
-                    _ => None,
-                })
-                .collect();
-            crate::protocol::event::verify_all(&mut to_verify);
+            crate::protocol::event::verify_shaped(items.iter_mut().filter_map(|i| match i {
+                Item::Entry(_, _, shaped) => Some(shaped),
+                _ => None,
+            }));
             items
         })
     };

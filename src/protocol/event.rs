@@ -196,6 +196,14 @@ pub fn verify_all(items: &mut [&mut Prepared]) {
     }
 }
 
+/// [`verify_all`] over the envelopes that passed the checks before the signature, leaving the
+/// refused ones as they are.
+pub fn verify_shaped<'a>(items: impl IntoIterator<Item = &'a mut Result<Prepared, String>>) {
+    let mut to_verify: Vec<&mut Prepared> =
+        items.into_iter().filter_map(|p| p.as_mut().ok()).collect();
+    verify_all(&mut to_verify);
+}
+
 /// Most keys [`KEYS`] holds; when full it is emptied and fills again with the keys in use, so
 /// that envelopes under ever new keys cost memory no more than their checks do.
 const KEYS_HELD: usize = 1 << 15;
