@@ -383,10 +383,10 @@ impl Sequencer {
         let (head_tx, head_rx) = watch::channel(empty_head());
         let (stop_tx, stop_rx) = watch::channel(false);
         let state = Arc::new(RwLock::new(
-            State::new(ledger_key.verifying_key().to_bytes()).with_filtered_ids(),
+            State::new(ledger_key.verifying_key().to_bytes()).with_database_lookups(),
         ));
         let published = Arc::new(RwLock::new(
-            State::new(ledger_key.verifying_key().to_bytes()).with_filtered_ids(),
+            State::new(ledger_key.verifying_key().to_bytes()).with_database_lookups(),
         ));
         let (mirror, mirror_rx) = mpsc::channel(64);
         let (published_size, published_size_rx) = watch::channel(0);
@@ -449,7 +449,7 @@ impl Sequencer {
         }
         let lock = self.state.clone();
         let mut state = lock.write().await;
-        *state = State::new(self.ledger_key.verifying_key().to_bytes()).with_filtered_ids();
+        *state = State::new(self.ledger_key.verifying_key().to_bytes()).with_database_lookups();
         self.frontier = Frontier::new();
         self.head = empty_head();
         let target = self.store.head().await?;
@@ -458,7 +458,7 @@ impl Sequencer {
             match self.load_snapshot(&config, &target).await {
                 Ok((snap, frontier, head)) => {
                     tracing::info!(path = %config.path.display(), size = head.size, "loaded the snapshot");
-                    *state = snap.with_filtered_ids();
+                    *state = snap.with_database_lookups();
                     self.frontier = frontier;
                     self.head = head;
                     loaded.from_snapshot = Some(self.head.size);
@@ -644,7 +644,12 @@ impl Sequencer {
     /// Copies the state at the head (between rounds, so it is the fold of exactly the durable
     /// entries) and writes it on a blocking thread.
     async fn start_snapshot(&mut self) {
-        let state = self.state.read().await.clone();
+        let state = {
+            let mut state = self.state.write().await;
+            // Between rounds: the rows of the containers closed are written.
+            state.containers.evict();
+            state.clone()
+        };
         let (key, head) = (self.ledger_key.clone(), self.head.clone());
         let Some(s) = self.snapshots.as_mut() else {
             return;
@@ -877,6 +882,15 @@ impl Sequencer {
                 metrics::counter!("hwledger_event_id_lookups_total", "found" => found).increment(1);
                 state.ids().answer(id, answer);
             }
+            for c in crate::domain::container::named_ids(p.body()) {
+                if state.containers.needs_answer(c) {
+                    let status = tx.container_status(c).await?;
+                    let found = if status.is_some() { "true" } else { "false" };
+                    metrics::counter!("hwledger_container_lookups_total", "found" => found)
+                        .increment(1);
+                    state.containers.answer(c.to_owned(), status);
+                }
+            }
             let pending = match state.submit(&p, now) {
                 Ok(Verdict::Replay(seq)) => Pending::Replayed(seq),
                 Err(r) => Pending::Rejected(r),
@@ -956,6 +970,9 @@ impl Sequencer {
         // What the database said of ids in an earlier round may have changed since: another
         // process may have recorded them.
         state.ids().forget_answers();
+        state.containers.forget_answers();
+        // The rows of the containers the last round closed are written: they leave memory.
+        state.containers.evict();
         self.round_events.clear();
         let mut mirrored = Vec::new();
         let mut tx = self.store.begin_write().await?;

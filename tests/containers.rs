@@ -475,6 +475,124 @@ storage_test!(
     }
 );
 
+storage_test!(
+    closed_containers_leave_memory_and_are_still_known,
+    |b| async move {
+        let mut l = TestLedger::start(b).await;
+        let reg = l.regulator.clone();
+        let s = Scene::new(&l, 800).await;
+        let gen = &s.gen;
+        let day = cst_day(-1);
+        let d = |n: u32| cid(&gen.org, OIL, &day, n);
+        let (c1, c2, c3, c4) = (d(1), d(2), d(3), d(4));
+        let drums: Vec<(String, i64)> = [&c1, &c2, &c3]
+            .iter()
+            .map(|id| ((*id).clone(), 100_000))
+            .collect();
+        let lot = seq(&l
+            .ok(gen, "waste.declared", declare_drums(gen, OIL, &day, &drums))
+            .await);
+        l.ok(
+            &reg,
+            "facility.registered",
+            json!({"org": gen.org, "facility": "R1", "kind": "utilize",
+        "methods": ["R9"], "capacity_g": 10_000_000, "name": "再生装置"}),
+        )
+        .await;
+        // c1 is treated on site; c2 and c3 are delivered, c3 counted missing, and disposed of.
+        l.ok(
+            gen,
+            "waste.treated",
+            json!({"generator": gen.org, "facility": "R1",
+            "code": OIL, "quantity_g": 100_000, "method": "R9", "date": day, "containers": [c1]}),
+        )
+        .await;
+        let m = new_id();
+        l.ok(
+            gen,
+            "manifest.opened",
+            json!({"manifest": m, "generator": gen.org,
+            "carrier": s.carrier.org, "receiver": s.receiver.org,
+            "lines": [line(OIL, 200_000, &[&c2, &c3])]}),
+        )
+        .await;
+        l.ok(
+            &s.carrier,
+            "manifest.picked_up",
+            json!({"manifest": m, "vehicle": "苏D", "containers": [c2, c3]}),
+        )
+        .await;
+        l.ok(&s.receiver, "manifest.received", json!({"manifest": m, "lines": [
+            {"code": OIL, "quantity_g": 100_000, "containers": [{"id": c2, "quantity_g": 100_000}]}]}))
+            .await;
+        dispose(&l, &s.receiver, &m, &[(OIL, 100_000, "R9")]).await;
+
+        let lookups = |m: &Value| -> u64 {
+            m.as_str()
+                .unwrap()
+                .lines()
+                .find(|l| l.starts_with("hwledger_container_lookups_total{found=\"true\"}"))
+                .and_then(|l| l.rsplit(' ').next())
+                .map_or(0, |n| n.parse().unwrap())
+        };
+        for round in ["before a restart", "after a restart"] {
+            let (_, before) = l.get("/metrics").await;
+            // A closed container's id stays taken, and it is named nowhere.
+            for id in [&c1, &c2, &c3] {
+                refused(
+                    &l,
+                    gen,
+                    "waste.declared",
+                    declare_drums(gen, OIL, &day, &[(id.clone(), 100)]),
+                    422,
+                    "container_exists",
+                )
+                .await;
+                refused(
+                    &l,
+                    gen,
+                    "manifest.opened",
+                    json!({"manifest": new_id(), "generator": gen.org, "carrier": s.carrier.org,
+                        "receiver": s.receiver.org, "lines": [line(OIL, 100_000, &[id])]}),
+                    422,
+                    "container_unavailable",
+                )
+                .await;
+            }
+            // The answers came from the database: the closed containers are not in memory.
+            let (_, after) = l.get("/metrics").await;
+            assert!(
+                lookups(&after) >= lookups(&before) + 6,
+                "{round}: the database was asked about each closed container"
+            );
+            assert_eq!(container(&l, &c1).await["status"], "treated", "{round}");
+            assert_eq!(container(&l, &c2).await["status"], "received", "{round}");
+            assert_eq!(container(&l, &c3).await["status"], "missing", "{round}");
+            let lots = stock(&l, gen, true).await;
+            let ours = lots
+                .iter()
+                .find(|x| x["seq"] == lot)
+                .expect("the lot is listed");
+            assert_eq!(
+                ours["containers"][0],
+                json!({"id": c1, "quantity_g": 100_000, "status": "treated"}),
+                "{round}"
+            );
+            l.restart().await;
+        }
+        // A new container of the same lot's day is still welcome, and the ledger verifies.
+        l.ok(
+            gen,
+            "waste.declared",
+            declare_drums(gen, OIL, &day, &[(c4.clone(), 100_000)]),
+        )
+        .await;
+        assert_eq!(container(&l, &c4).await["status"], "in_stock");
+        let (ok, out) = verify_db(&l).await;
+        assert!(ok, "{out}");
+    }
+);
+
 /// (remaining_g, reserved_g) of a lot.
 async fn lot_of(l: &TestLedger, gen: &Actor, seq: u64) -> (i64, i64) {
     lot(l, gen, seq, true).await.expect("the lot is listed")

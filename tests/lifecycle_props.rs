@@ -844,7 +844,8 @@ impl World {
                     .any(|c| {
                         self.state
                             .containers
-                            .contains_key(c["id"].as_str().unwrap())
+                            .get(c["id"].as_str().unwrap())
+                            .is_some()
                     });
                 if !role("generator") || body["generator"] != actor {
                     Some(Code::Forbidden)
@@ -1402,7 +1403,8 @@ impl World {
                 let taken = self
                     .state
                     .containers
-                    .keys()
+                    .iter()
+                    .map(|(id, _)| id)
                     .filter(|id| id.starts_with(&stem))
                     .count();
                 let first = if *reuse && taken > 0 { 1 } else { taken + 1 };
@@ -1806,7 +1808,8 @@ fn random_walks_reach_every_status() {
         moved_containers += w
             .state
             .containers
-            .values()
+            .iter()
+            .map(|(_, c)| c)
             .filter(|c| c.status != ContainerStatus::InStock)
             .count();
     }

@@ -197,7 +197,7 @@ pub(super) async fn replay_prefix(
         .await
         .map_err(|e| anyhow::anyhow!("the replay queue is closed: {e}"))?;
     // The entries come from the database, whose unique index has done step 2 for them.
-    let mut d = Domain::new(ledger_key).with_filtered_ids();
+    let mut d = Domain::new(ledger_key).with_database_lookups();
     while d.size < size {
         let chunk = state
             .store

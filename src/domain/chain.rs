@@ -258,6 +258,8 @@ impl State {
             touched.push(Touched::Lot(key));
             self.lots.insert(key, lot);
         }
+        // What the receiver did not keep stays as the receipt left it.
+        self.close_delivered_containers(manifest_id);
         Ok(Outcome {
             touched,
             containers: steps,

@@ -7,13 +7,15 @@
 //! trace of the entries that touched it is a projection (`container_trace`), written from the
 //! steps each accepted entry reports.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use chrono::NaiveDate;
 use serde::Deserialize;
+use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::ids::WasteCode;
+use super::recorded::IdFilter;
 use super::rejection::{reject, Code, Rejection};
 use super::state::State;
 use crate::protocol::time;
@@ -44,6 +46,13 @@ impl ContainerStatus {
             ContainerStatus::Treated => "treated",
         }
     }
+
+    pub fn parse(s: &str) -> Option<ContainerStatus> {
+        use ContainerStatus::*;
+        [InStock, Reserved, Shipped, Received, Missing, Treated]
+            .into_iter()
+            .find(|c| c.as_str() == s)
+    }
 }
 
 /// One container, by its id.
@@ -58,6 +67,241 @@ pub struct Container {
     pub manifest: Option<Uuid>,
     /// Its weight at receipt, when the receipt weighed it.
     pub received_g: Option<i64>,
+}
+
+/// Every container, as the rules need them.
+///
+/// A container is *closed* once nothing can change it again: treated on site, or received
+/// (or counted missing) on a manifest that was then disposed of or stored without keeping it.
+/// The rules ask a closed container only whether it exists (a new container may not take its
+/// id) and why it is not available. `verify` and any state built without a database keep
+/// closed containers with the live ones ([`Closed::Kept`]). The service's states do not: a
+/// closed container leaves memory for a filter of the ids closed ([`Closed::Filtered`]), and
+/// the `containers` query table, which holds every container's last row, answers for an id the
+/// filter cannot rule out. Before an envelope goes through the rules, the sequencer asks the
+/// database about each id it names that [`Containers::needs_answer`], and hands the answer
+/// over ([`Containers::answer`]); the answers live for one round.
+///
+/// A container closed by an envelope the sequencer accepts stays in memory until the round's
+/// query rows are written ([`Containers::evict`] at the start of the next round); one closed
+/// by an entry read back from the database leaves at once.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub struct Containers {
+    live: HashMap<String, Container>,
+    closed: Closed,
+    /// Set while an entry read from the database is applied: it was accepted, so an id the
+    /// filter cannot rule out and nobody asked about is a new one.
+    #[serde(skip)]
+    stored: bool,
+}
+
+/// Where closed containers are.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub enum Closed {
+    /// With the live ones.
+    #[default]
+    Kept,
+    /// Out of memory: a filter of their ids, the database's answers for this round, and the
+    /// ids closed since the last [`Containers::evict`], in the order they were closed.
+    Filtered {
+        filter: IdFilter,
+        pending: Vec<String>,
+        #[serde(skip)]
+        answers: HashMap<String, Option<ContainerStatus>>,
+    },
+}
+
+impl PartialEq for Containers {
+    /// Two sets of containers are equal when they hold the same containers the same way; a
+    /// round's answers are not part of them.
+    fn eq(&self, other: &Self) -> bool {
+        self.live == other.live
+            && match (&self.closed, &other.closed) {
+                (Closed::Kept, Closed::Kept) => true,
+                (
+                    Closed::Filtered {
+                        filter: a,
+                        pending: p,
+                        ..
+                    },
+                    Closed::Filtered {
+                        filter: b,
+                        pending: q,
+                        ..
+                    },
+                ) => a == b && p == q,
+                _ => false,
+            }
+    }
+}
+
+/// What the rules know of a container id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Found<'a> {
+    Live(&'a Container),
+    /// Closed, with its last status; `None` when nobody asked the database about an id the
+    /// filter cannot rule out (the caller broke the rule of [`Containers::needs_answer`]), which
+    /// the rules treat as existing so that nothing is written over it.
+    Closed(Option<ContainerStatus>),
+    Unknown,
+}
+
+/// The 128 bits of a container id the filter works on: the first half of its SHA-256.
+fn filter_key(id: &str) -> u128 {
+    let d = Sha256::digest(id.as_bytes());
+    u128::from_be_bytes(d[..16].try_into().expect("16 bytes"))
+}
+
+impl Containers {
+    /// The same containers, closed ones to be kept out of memory from now on. Containers
+    /// already closed stay in memory: which ones those are is not known here.
+    pub fn into_filtered(mut self) -> Self {
+        if matches!(self.closed, Closed::Kept) {
+            self.closed = Closed::Filtered {
+                filter: IdFilter::default(),
+                pending: Vec::new(),
+                answers: HashMap::new(),
+            };
+        }
+        self
+    }
+
+    /// A live container (or, for a state that keeps them, a closed one).
+    pub fn get(&self, id: &str) -> Option<&Container> {
+        self.live.get(id)
+    }
+
+    /// The containers in memory (every one for a state that keeps closed ones), in no order.
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &Container)> {
+        self.live.iter()
+    }
+
+    /// How many containers are in memory: every one for a state that keeps closed ones.
+    pub fn len(&self) -> usize {
+        self.live.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.live.is_empty()
+    }
+
+    /// How many containers were closed and left memory.
+    pub fn closed_out(&self) -> u64 {
+        match &self.closed {
+            Closed::Kept => 0,
+            Closed::Filtered { filter, .. } => filter.len(),
+        }
+    }
+
+    pub(super) fn get_mut(&mut self, id: &str) -> Option<&mut Container> {
+        self.live.get_mut(id)
+    }
+
+    pub(super) fn insert(&mut self, id: String, c: Container) {
+        self.live.insert(id, c);
+    }
+
+    pub(super) fn lookup(&self, id: &str) -> Found<'_> {
+        if let Some(c) = self.live.get(id) {
+            return Found::Live(c);
+        }
+        match &self.closed {
+            Closed::Kept => Found::Unknown,
+            Closed::Filtered {
+                filter, answers, ..
+            } => match answers.get(id) {
+                Some(Some(status)) => Found::Closed(Some(*status)),
+                Some(None) => Found::Unknown,
+                None if self.stored || !filter.may_contain_key(filter_key(id)) => Found::Unknown,
+                None => {
+                    debug_assert!(false, "container {id} was not asked about");
+                    Found::Closed(None)
+                }
+            },
+        }
+    }
+
+    /// Whether the rules need the database's answer for `id` first.
+    pub fn needs_answer(&self, id: &str) -> bool {
+        match &self.closed {
+            Closed::Kept => false,
+            Closed::Filtered {
+                filter, answers, ..
+            } => {
+                !self.live.contains_key(id)
+                    && !answers.contains_key(id)
+                    && filter.may_contain_key(filter_key(id))
+            }
+        }
+    }
+
+    /// The database's answer for `id`: the status of its row, or `None` without one. Good
+    /// until [`Containers::forget_answers`].
+    pub fn answer(&mut self, id: String, status: Option<ContainerStatus>) {
+        if let Closed::Filtered { answers, .. } = &mut self.closed {
+            answers.insert(id, status);
+        }
+    }
+
+    /// Drops the answers: another process may make or close any container once this one's
+    /// round is over.
+    pub fn forget_answers(&mut self) {
+        if let Closed::Filtered { answers, .. } = &mut self.closed {
+            *answers = HashMap::new();
+        }
+    }
+
+    pub(super) fn set_stored(&mut self, stored: bool) {
+        self.stored = stored;
+    }
+
+    /// Marks a live container closed: it leaves memory at the next [`Containers::evict`].
+    pub(super) fn close(&mut self, id: &str) {
+        if let Closed::Filtered { pending, .. } = &mut self.closed {
+            if self.live.contains_key(id) {
+                pending.push(id.to_owned());
+            }
+        }
+    }
+
+    /// Takes the containers closed since the last call out of memory, into the filter.
+    pub fn evict(&mut self) {
+        if let Closed::Filtered {
+            filter, pending, ..
+        } = &mut self.closed
+        {
+            for id in pending.drain(..) {
+                if self.live.remove(&id).is_some() {
+                    filter.insert_key(filter_key(&id));
+                }
+            }
+        }
+    }
+}
+
+/// Every string in an event's body that could be a container id, for
+/// [`Containers::needs_answer`]: wherever an event names containers, it names them by their
+/// 37-character ids.
+pub fn named_ids(body: &serde_json::Value) -> Vec<&str> {
+    fn walk<'a>(v: &'a serde_json::Value, out: &mut Vec<&'a str>) {
+        match v {
+            serde_json::Value::String(s) if s.len() == CONTAINER_ID_LEN => out.push(s),
+            serde_json::Value::Array(a) => a.iter().for_each(|v| walk(v, out)),
+            serde_json::Value::Object(o) => o.values().for_each(|v| walk(v, out)),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk(body, &mut out);
+    out
+}
+
+impl std::ops::Index<&str> for Containers {
+    type Output = Container;
+
+    fn index(&self, id: &str) -> &Container {
+        self.live.get(id).expect("a live container")
+    }
 }
 
 /// A container named with its quantity (`waste.declared`, a receipt line).
@@ -121,7 +365,8 @@ impl State {
         for c in list {
             segments_match(&c.id, holder, code.as_str(), date)
                 .map_err(|m| Rejection::new(Code::BadContainerId, m))?;
-            if self.containers.contains_key(&c.id) || !seen.insert(c.id.as_str()) {
+            let exists = !matches!(self.containers.lookup(&c.id), Found::Unknown);
+            if exists || !seen.insert(c.id.as_str()) {
                 return reject(
                     Code::ContainerExists,
                     format!("container {} already exists", c.id),
@@ -153,9 +398,21 @@ impl State {
     ) -> Result<Vec<(super::stock::LotKey, i64)>, Rejection> {
         let mut take: Vec<(super::stock::LotKey, i64)> = Vec::new();
         for id in ids {
-            let c = self.containers.get(id).ok_or_else(|| {
-                Rejection::new(Code::UnknownContainer, format!("no container {id}"))
-            })?;
+            let c = match self.containers.lookup(id) {
+                Found::Live(c) => c,
+                Found::Closed(status) => {
+                    return reject(
+                        Code::ContainerUnavailable,
+                        format!(
+                            "container {id} is {}; not available here",
+                            status.map_or("closed", ContainerStatus::as_str)
+                        ),
+                    )
+                }
+                Found::Unknown => {
+                    return reject(Code::UnknownContainer, format!("no container {id}"))
+                }
+            };
             let lot = &self.lots[&c.lot];
             if c.status != ContainerStatus::InStock
                 || lot.generator != holder
@@ -188,6 +445,28 @@ impl State {
         Ok(take)
     }
 
+    /// Closes the containers a manifest delivered that it did not put back into stock, once it
+    /// is disposed of or stored: those still received or missing on it.
+    pub(super) fn close_delivered_containers(&mut self, manifest: Uuid) {
+        let Some(m) = self.manifests.get(&manifest) else {
+            return;
+        };
+        for line in &m.lines {
+            for lc in line.containers.iter().flatten() {
+                if let Some(c) = self.containers.get(&lc.id) {
+                    if c.manifest == Some(manifest)
+                        && matches!(
+                            c.status,
+                            ContainerStatus::Received | ContainerStatus::Missing
+                        )
+                    {
+                        self.containers.close(&lc.id);
+                    }
+                }
+            }
+        }
+    }
+
     /// Moves containers to a status (and the manifest holding them).
     pub(super) fn set_containers(
         &mut self,
@@ -204,5 +483,101 @@ impl State {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn drum(status: ContainerStatus) -> Container {
+        Container {
+            lot: crate::domain::stock::LotKey::new(7, "HW08-900-214-08"),
+            quantity_g: 100,
+            status,
+            manifest: None,
+            received_g: None,
+        }
+    }
+
+    fn id(n: u32) -> String {
+        format!("91320100MA1XXXXX0X90021408202612{n:05}")
+    }
+
+    #[test]
+    fn a_closed_container_leaves_memory_at_the_eviction_and_is_answered_by_the_database() {
+        let mut c = Containers::default().into_filtered();
+        for n in 0..3 {
+            c.insert(id(n), drum(ContainerStatus::InStock));
+        }
+        c.get_mut(&id(1)).unwrap().status = ContainerStatus::Treated;
+        c.close(&id(1));
+        // Until its rows are written it stays, and nobody needs to ask about it.
+        assert_eq!(c.len(), 3);
+        assert!(matches!(c.lookup(&id(1)), Found::Live(_)));
+        assert!(!c.needs_answer(&id(1)));
+        c.evict();
+        assert_eq!((c.len(), c.closed_out()), (2, 1));
+        assert!(c.get(&id(1)).is_none());
+        assert!(c.needs_answer(&id(1)), "the filter cannot rule it out");
+        c.answer(id(1), Some(ContainerStatus::Treated));
+        assert!(!c.needs_answer(&id(1)));
+        assert_eq!(
+            c.lookup(&id(1)),
+            Found::Closed(Some(ContainerStatus::Treated))
+        );
+        // The answer lives for one round.
+        c.forget_answers();
+        assert!(c.needs_answer(&id(1)));
+        // Live containers and unknown ids are answered from memory.
+        assert!(!c.needs_answer(&id(0)));
+        let unknown: Vec<String> = (100..1100).map(id).collect();
+        let asked = unknown.iter().filter(|x| c.needs_answer(x)).count();
+        assert!(asked < 20, "{asked} of 1000 unknown ids would be looked up");
+        assert!(unknown
+            .iter()
+            .filter(|x| !c.needs_answer(x))
+            .all(|x| c.lookup(x) == Found::Unknown));
+    }
+
+    #[test]
+    fn a_state_without_a_database_keeps_closed_containers() {
+        let mut c = Containers::default();
+        c.insert(id(1), drum(ContainerStatus::Treated));
+        c.close(&id(1));
+        c.evict();
+        assert_eq!((c.len(), c.closed_out()), (1, 0));
+        assert!(!c.needs_answer(&id(1)));
+        assert!(matches!(c.lookup(&id(1)), Found::Live(_)));
+        assert_eq!(c.lookup(&id(2)), Found::Unknown);
+    }
+
+    #[test]
+    fn the_same_closings_give_equal_containers_whenever_they_are_evicted() {
+        // The writer evicts at the start of its next round, a replay at once: the same ids in
+        // the same order make the same filter.
+        let mut a = Containers::default().into_filtered();
+        let mut b = Containers::default().into_filtered();
+        for n in 0..50 {
+            a.insert(id(n), drum(ContainerStatus::InStock));
+            b.insert(id(n), drum(ContainerStatus::InStock));
+        }
+        for n in (0..50).step_by(3) {
+            a.close(&id(n));
+            b.close(&id(n));
+            b.evict();
+        }
+        assert_ne!(a, b);
+        a.evict();
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn named_ids_finds_every_37_character_string_of_a_body() {
+        let body = serde_json::json!({"generator": "x", "lines": [{"containers": [id(1), id(2)]}],
+            "containers": [{"id": id(3), "quantity_g": 5}], "note": "short"});
+        let mut found = named_ids(&body);
+        found.sort_unstable();
+        assert_eq!(found, [id(1), id(2), id(3)]);
     }
 }

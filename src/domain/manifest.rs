@@ -848,6 +848,7 @@ impl State {
         m.last_at = p.header.at;
         // The disposal of the manifest that delivered them joins the containers' traces.
         let steps = Self::container_steps(m);
+        self.close_delivered_containers(b.manifest);
         Ok(Outcome {
             touched: vec![Touched::Manifest(b.manifest)],
             containers: steps,

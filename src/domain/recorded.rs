@@ -241,9 +241,9 @@ fn mix(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// Two independent 64-bit hashes of an id, the second odd, for double hashing.
-fn id_hashes(id: &Uuid) -> (u64, u64) {
-    let v = id.as_u128();
+/// Two independent 64-bit hashes of a 128-bit key (an event id's bits), the second odd, for
+/// double hashing.
+fn key_hashes(v: u128) -> (u64, u64) {
     let a = mix((v as u64) ^ mix((v >> 64) as u64));
     let b = mix(a ^ 0x9e37_79b9_7f4a_7c15) | 1;
     (a, b)
@@ -253,11 +253,21 @@ impl IdFilter {
     /// False when `id` was certainly never inserted; true when it was, and for a few ids that
     /// were not.
     pub fn may_contain(&self, id: &Uuid) -> bool {
-        let hashes = id_hashes(id);
-        self.layers.iter().any(|l| l.may_contain(hashes))
+        self.may_contain_key(id.as_u128())
     }
 
     pub fn insert(&mut self, id: &Uuid) {
+        self.insert_key(id.as_u128())
+    }
+
+    /// [`IdFilter::may_contain`] for an id given as 128 bits of it (for an id that is not a
+    /// UUID, 128 bits of a hash of it).
+    pub fn may_contain_key(&self, key: u128) -> bool {
+        let hashes = key_hashes(key);
+        self.layers.iter().any(|l| l.may_contain(hashes))
+    }
+
+    pub fn insert_key(&mut self, key: u128) {
         match self.layers.last() {
             Some(l) if l.count < l.capacity => {}
             _ => {
@@ -268,7 +278,7 @@ impl IdFilter {
         self.layers
             .last_mut()
             .expect("a layer")
-            .insert(id_hashes(id));
+            .insert(key_hashes(key));
     }
 
     /// How many ids were inserted.
@@ -346,7 +356,7 @@ mod tests {
         // A snapshot's filter must read the same under every build: these are the two hashes
         // of an id as this version computes them.
         let id = Uuid::parse_str("6f0d1c52-8a5e-4f43-9b7e-2d1a0c3b4e5f").unwrap();
-        let (a, b) = id_hashes(&id);
+        let (a, b) = key_hashes(id.as_u128());
         // As computed by an independent implementation of SplitMix64's finaliser.
         assert_eq!(
             (format!("{a:016x}"), format!("{b:016x}")),

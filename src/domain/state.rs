@@ -14,7 +14,7 @@ use uuid::Uuid;
 use chrono::NaiveDate;
 
 use super::catalogue::Edition;
-use super::container::Container;
+use super::container::Containers;
 use super::facility::{Crossing, Facility};
 use super::licence::Licence;
 use super::manifest::Manifest;
@@ -274,7 +274,7 @@ pub struct State {
     /// On-site treatments, by the seq of their entry.
     pub treatments: HashMap<u64, Treatment>,
     /// Containers (一物一码), by id.
-    pub containers: HashMap<String, Container>,
+    pub containers: Containers,
     /// Every `storage_over_capacity` condition that arose, by subject key.
     pub crossings: HashMap<String, Crossing>,
     /// While an entry is applied: the storage facilities whose stock or capacity it changed,
@@ -383,7 +383,7 @@ impl State {
             watched: Schedule::default(),
             facilities: HashMap::new(),
             treatments: HashMap::new(),
-            containers: HashMap::new(),
+            containers: Containers::default(),
             crossings: HashMap::new(),
             crossing_candidates: HashMap::new(),
             touched_facilities: BTreeSet::new(),
@@ -401,10 +401,13 @@ impl State {
         self.orgs.get(org)
     }
 
-    /// A state whose event ids are answered by the database's unique index of `entries.id`,
-    /// with a filter in memory in front of it (see [`RecordedIds`]): the service's states.
-    pub fn with_filtered_ids(mut self) -> State {
+    /// A state that keeps out of memory what the database answers for, behind filters in
+    /// memory: the event ids recorded, by the unique index of `entries.id` (see
+    /// [`RecordedIds`]), and the closed containers, by the `containers` query table (see
+    /// [`Containers`]). The service's states.
+    pub fn with_database_lookups(mut self) -> State {
         self.ids = std::mem::take(&mut self.ids).into_filtered();
+        self.containers = std::mem::take(&mut self.containers).into_filtered();
         self
     }
 
@@ -505,6 +508,7 @@ impl State {
             self.settle_due(now)?;
         }
         // Steps 6 and 7, then the state absorbs the event.
+        self.containers.set_stored(stored);
         let mut outcome = match self.apply_rules(p, now) {
             Ok(o) => o,
             Err(r) => {
@@ -518,6 +522,8 @@ impl State {
         let seq = self.size;
         if stored {
             self.ids.insert_stored(h.id, || (seq, p.event_digest()));
+            // No query rows are written from this state for a stored entry.
+            self.containers.evict();
         } else {
             self.ids.insert(h.id, (seq, p.event_digest()));
         }

@@ -116,6 +116,9 @@ impl State {
                     self.take_from_lot(*lot, *q, p.header.at);
                 }
                 self.set_containers(ids, ContainerStatus::Treated, None);
+                for id in ids {
+                    self.containers.close(id);
+                }
                 steps.extend(ids.iter().map(|id| (id.clone(), None)));
                 take
             }

@@ -513,6 +513,27 @@ impl WriteTx {
         })
     }
 
+    /// The status of a container's row, when it has one (see
+    /// [`crate::domain::container::Containers`]).
+    pub async fn container_status(
+        &mut self,
+        id: &str,
+    ) -> anyhow::Result<Option<crate::domain::container::ContainerStatus>> {
+        with_tx!(self, tx => {
+            let status: Option<String> =
+                sqlx::query_scalar("select status from containers where id = $1")
+                    .bind(id)
+                    .fetch_optional(&mut **tx)
+                    .await?;
+            status
+                .map(|s| {
+                    crate::domain::container::ContainerStatus::parse(&s)
+                        .ok_or_else(|| anyhow::anyhow!("container {id} has the unknown status {s:?}"))
+                })
+                .transpose()
+        })
+    }
+
     /// Writes a batch: its entries, its tree nodes, the projections it touched (read from the
     /// state after the batch), and the new head.
     pub async fn write(&mut self, batch: &Batch, state: &State, head: &Head) -> anyhow::Result<()> {
