@@ -365,7 +365,7 @@ fn snapshot(w: &World) -> Snapshot {
         containers: s
             .containers
             .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
+            .map(|(k, v)| (k.to_string(), v.clone()))
             .collect(),
     }
 }
@@ -1433,7 +1433,10 @@ impl World {
                 let c = pick(self, &self.carriers, *carrier);
                 let r = pick(self, &self.receivers, *receiver);
                 // The generator's containers in stock, of the code of the first, up to n.
-                let mut mine: Vec<(&String, &hwledger::domain::container::Container)> = self
+                let mut mine: Vec<(
+                    &hwledger::domain::container::Cid,
+                    &hwledger::domain::container::Container,
+                )> = self
                     .state
                     .containers
                     .iter()

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::container::{ContainerStatus, Weighed};
+use super::container::{Cid, ContainerStatus, Weighed};
 use super::facility::FacilityKind;
 use super::ids::WasteCode;
 use super::licence::Activity;
@@ -176,12 +176,12 @@ impl State {
                 continue;
             }
             let key = LotKey::new(seq, &ml.code);
-            let containers: Option<Vec<String>> = match &line.containers {
-                Some(list) => Some(list.iter().map(|c| c.id.clone()).collect()),
+            let containers: Option<Vec<Cid>> = match &line.containers {
+                Some(list) => Some(list.iter().map(|c| Cid::checked(&c.id)).collect()),
                 None => ml.containers.as_ref().map(|cs| {
                     cs.iter()
                         .filter(|c| c.received_g.is_some_and(|r| r > 0))
-                        .map(|c| c.id.clone())
+                        .map(|c| c.id)
                         .collect()
                 }),
             };
@@ -237,7 +237,7 @@ impl State {
                             c.manifest = None;
                             c.received_g = None;
                         }
-                        touched.push(Touched::Container(id.clone()));
+                        touched.push(Touched::Container(id.to_string()));
                     }
                 }
             }

@@ -23,6 +23,89 @@ use crate::protocol::time;
 /// The length of a 数字识别码: unit (18), waste code (8), packing date (8), serial (3).
 pub const CONTAINER_ID_LEN: usize = 37;
 
+/// A container id as the state keeps it: its 37 bytes in place, without an allocation of its
+/// own (a `String` takes 24 bytes and an allocation of 48). Every container the ledger made
+/// has one: `waste.declared` and `manifest.stored` check the segments of each new id.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Cid([u8; CONTAINER_ID_LEN]);
+
+impl Cid {
+    /// `id` when it is 37 ASCII characters.
+    pub fn new(id: &str) -> Option<Cid> {
+        let bytes: [u8; CONTAINER_ID_LEN] = id.as_bytes().try_into().ok()?;
+        bytes.is_ascii().then_some(Cid(bytes))
+    }
+
+    /// The id of a container the rules have checked, as [`Cid::new`].
+    pub(super) fn checked(id: &str) -> Cid {
+        Cid::new(id).expect("a container id that passed its checks")
+    }
+
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).expect("ASCII")
+    }
+}
+
+impl std::ops::Deref for Cid {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl std::borrow::Borrow<str> for Cid {
+    fn borrow(&self) -> &str {
+        self.as_str()
+    }
+}
+
+/// As the `str` it holds, so that a map keyed by ids is looked up by `&str`.
+impl std::hash::Hash for Cid {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state)
+    }
+}
+
+impl PartialEq<str> for Cid {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<String> for Cid {
+    fn eq(&self, other: &String) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl std::fmt::Debug for Cid {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl std::fmt::Display for Cid {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl serde::Serialize for Cid {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Cid {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Cid, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Cid::new(&s).ok_or_else(|| {
+            serde::de::Error::custom(format!("{s:?} is not {CONTAINER_ID_LEN} ASCII characters"))
+        })
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum ContainerStatus {
     InStock,
@@ -87,7 +170,7 @@ pub struct Container {
 /// by an entry read back from the database leaves at once.
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct Containers {
-    live: HashMap<String, Container>,
+    live: HashMap<Cid, Container>,
     closed: Closed,
     /// Set while an entry read from the database is applied: it was accepted, so an id the
     /// filter cannot rule out and nobody asked about is a new one.
@@ -105,7 +188,7 @@ pub enum Closed {
     /// ids closed since the last [`Containers::evict`], in the order they were closed.
     Filtered {
         filter: IdFilter,
-        pending: Vec<String>,
+        pending: Vec<Cid>,
         #[serde(skip)]
         answers: HashMap<String, Option<ContainerStatus>>,
     },
@@ -172,7 +255,7 @@ impl Containers {
     }
 
     /// The containers in memory (every one for a state that keeps closed ones), in no order.
-    pub fn iter(&self) -> impl Iterator<Item = (&String, &Container)> {
+    pub fn iter(&self) -> impl Iterator<Item = (&Cid, &Container)> {
         self.live.iter()
     }
 
@@ -197,7 +280,7 @@ impl Containers {
         self.live.get_mut(id)
     }
 
-    pub(super) fn insert(&mut self, id: String, c: Container) {
+    pub(super) fn insert(&mut self, id: Cid, c: Container) {
         self.live.insert(id, c);
     }
 
@@ -259,7 +342,7 @@ impl Containers {
     pub(super) fn close(&mut self, id: &str) {
         if let Closed::Filtered { pending, .. } = &mut self.closed {
             if self.live.contains_key(id) {
-                pending.push(id.to_owned());
+                pending.push(Cid::checked(id));
             }
         }
     }
@@ -508,7 +591,7 @@ mod tests {
     fn a_closed_container_leaves_memory_at_the_eviction_and_is_answered_by_the_database() {
         let mut c = Containers::default().into_filtered();
         for n in 0..3 {
-            c.insert(id(n), drum(ContainerStatus::InStock));
+            c.insert(Cid::checked(&id(n)), drum(ContainerStatus::InStock));
         }
         c.get_mut(&id(1)).unwrap().status = ContainerStatus::Treated;
         c.close(&id(1));
@@ -543,7 +626,7 @@ mod tests {
     #[test]
     fn a_state_without_a_database_keeps_closed_containers() {
         let mut c = Containers::default();
-        c.insert(id(1), drum(ContainerStatus::Treated));
+        c.insert(Cid::checked(&id(1)), drum(ContainerStatus::Treated));
         c.close(&id(1));
         c.evict();
         assert_eq!((c.len(), c.closed_out()), (1, 0));
@@ -559,8 +642,8 @@ mod tests {
         let mut a = Containers::default().into_filtered();
         let mut b = Containers::default().into_filtered();
         for n in 0..50 {
-            a.insert(id(n), drum(ContainerStatus::InStock));
-            b.insert(id(n), drum(ContainerStatus::InStock));
+            a.insert(Cid::checked(&id(n)), drum(ContainerStatus::InStock));
+            b.insert(Cid::checked(&id(n)), drum(ContainerStatus::InStock));
         }
         for n in (0..50).step_by(3) {
             a.close(&id(n));
@@ -570,6 +653,35 @@ mod tests {
         assert_ne!(a, b);
         a.evict();
         assert_eq!(a, b);
+    }
+
+    #[test]
+    fn a_cid_is_its_37_bytes_and_reads_and_hashes_as_its_text() {
+        assert_eq!(std::mem::size_of::<Cid>(), CONTAINER_ID_LEN);
+        let text = id(7);
+        let c = Cid::new(&text).unwrap();
+        assert_eq!(c.as_str(), text);
+        assert_eq!(serde_json::to_value(c).unwrap(), serde_json::json!(text));
+        assert_eq!(
+            serde_json::from_value::<Cid>(serde_json::json!(text)).unwrap(),
+            c
+        );
+        assert!(serde_json::from_value::<Cid>(serde_json::json!(format!("{text}0"))).is_err());
+        assert!(Cid::new(&text[1..]).is_none());
+        assert!(Cid::new(&format!("{}é", &text[..35])).is_none());
+        // A map keyed by ids is looked up by the text.
+        let mut m = HashMap::new();
+        m.insert(c, 1);
+        assert_eq!(m.get(text.as_str()), Some(&1));
+        let mut sorted = [
+            Cid::checked(&id(2)),
+            Cid::checked(&id(10)),
+            Cid::checked(&id(1)),
+        ];
+        sorted.sort();
+        let mut texts = [id(2), id(10), id(1)];
+        texts.sort();
+        assert!(sorted.iter().zip(&texts).all(|(a, b)| a == b));
     }
 
     #[test]

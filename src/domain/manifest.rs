@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::catalogue;
-use super::container::ContainerStatus;
+use super::container::{Cid, ContainerStatus};
 use super::licence::Activity;
 use super::rejection::{reject, Code, Rejection};
 use super::state::{body, Outcome, Role, State, Touched};
@@ -108,7 +108,7 @@ pub fn count(quantities: impl Iterator<Item = i64>, mut n: i64) -> Vec<i64> {
 /// weighed it (0 when left out of a receipt line that lists containers).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct LineContainer {
-    pub id: String,
+    pub id: Cid,
     pub quantity_g: i64,
     pub received_g: Option<i64>,
 }
@@ -119,7 +119,7 @@ impl Line {
         self.containers
             .iter()
             .flatten()
-            .map(|c| c.id.clone())
+            .map(|c| c.id.to_string())
             .collect()
     }
 
@@ -130,7 +130,7 @@ impl Line {
             .iter()
             .flatten()
             .filter(|c| c.received_g == Some(0))
-            .map(|c| c.id.clone())
+            .map(|c| c.id.to_string())
             .collect();
         ids.sort();
         ids
@@ -457,7 +457,7 @@ impl State {
                     let list = ids
                         .iter()
                         .map(|id| LineContainer {
-                            id: id.clone(),
+                            id: Cid::checked(id),
                             quantity_g: self.containers[id].quantity_g,
                             received_g: None,
                         })
@@ -732,7 +732,7 @@ impl State {
                     Some(0) => ContainerStatus::Missing,
                     _ => ContainerStatus::Received,
                 };
-                statuses.push((c.id.clone(), status, c.received_g));
+                statuses.push((c.id.to_string(), status, c.received_g));
             }
         }
         m.status = ManifestStatus::Received;

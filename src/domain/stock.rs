@@ -10,7 +10,7 @@ use chrono::NaiveDate;
 use serde::Deserialize;
 
 use super::catalogue;
-use super::container::{Container, ContainerStatus, Weighed};
+use super::container::{Cid, Container, ContainerStatus, Weighed};
 use super::facility::FacilityKind;
 use super::ids::WasteCode;
 use super::rejection::{reject, Code, Rejection};
@@ -70,7 +70,7 @@ pub struct Lot {
     pub facility: Option<String>,
     /// The ids of its containers, in the order declared; `None` for a container-less lot
     /// (the only lots manifest lines without containers and FIFO take from).
-    pub containers: Option<Vec<String>>,
+    pub containers: Option<Vec<Cid>>,
     /// The storage limit in force just after the lot was made (§7): its deadline is 00:00 CST
     /// of `date` + this, and a later `ledger.limits_set` does not move it.
     pub storage_s: i64,
@@ -200,7 +200,9 @@ impl State {
                 remaining_g: b.quantity_g,
                 reserved_g: 0,
                 facility: b.facility,
-                containers: b.containers.map(|l| l.into_iter().map(|c| c.id).collect()),
+                containers: b
+                    .containers
+                    .map(|l| l.iter().map(|c| Cid::checked(&c.id)).collect()),
                 storage_s,
                 origin: None,
                 portions: Vec::new(),
@@ -448,7 +450,7 @@ impl State {
     ) {
         for c in list {
             self.containers.insert(
-                c.id.clone(),
+                Cid::checked(&c.id),
                 Container {
                     lot,
                     quantity_g: c.quantity_g,

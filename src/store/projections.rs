@@ -188,7 +188,7 @@ impl LotView {
                     let c = state.containers.get(id)?;
                     // A container shipped on and stored elsewhere is no longer this lot's.
                     (c.lot == l.key()).then(|| super::LotContainer {
-                        id: id.clone(),
+                        id: id.to_string(),
                         quantity_g: c.quantity_g,
                         status: c.status.as_str().to_owned(),
                     })
@@ -351,7 +351,7 @@ impl ManifestView {
                     containers: l.containers.as_ref().map(|cs| {
                         cs.iter()
                             .map(|c| LineContainerView {
-                                id: c.id.clone(),
+                                id: c.id.to_string(),
                                 quantity_g: c.quantity_g,
                                 received_g: c.received_g,
                             })
