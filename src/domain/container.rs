@@ -534,19 +534,23 @@ impl State {
         let Some(m) = self.manifests.get(&manifest) else {
             return;
         };
-        for line in &m.lines {
-            for lc in line.containers.iter().flatten() {
-                if let Some(c) = self.containers.get(&lc.id) {
-                    if c.manifest == Some(manifest)
-                        && matches!(
-                            c.status,
-                            ContainerStatus::Received | ContainerStatus::Missing
-                        )
-                    {
-                        self.containers.close(&lc.id);
-                    }
-                }
-            }
+        let delivered = |id: &Cid| {
+            self.containers.get(id).is_some_and(|c| {
+                c.manifest == Some(manifest)
+                    && matches!(
+                        c.status,
+                        ContainerStatus::Received | ContainerStatus::Missing
+                    )
+            })
+        };
+        let closing: Vec<Cid> = m
+            .lines
+            .iter()
+            .flat_map(|l| l.containers.iter().flatten().map(|lc| lc.id))
+            .filter(delivered)
+            .collect();
+        for id in closing {
+            self.containers.close(&id);
         }
     }
 
