@@ -2255,6 +2255,60 @@ storage_test!(
     }
 );
 
+storage_test!(verify_catches_an_altered_manifest_history, |b| async move {
+    let mut l = TestLedger::start(b).await;
+    let s = Scene::new(&l, 230).await;
+    s.declare(&l, OIL, 1000).await;
+    let id = s.open(&l, &[(OIL, 300)]).await;
+    pick_up(&l, &s.carrier, &id).await;
+    receive(&l, &s.receiver, &id, &[(OIL, 300)]).await;
+    dispose(&l, &s.receiver, &id, &[(OIL, 300, "D10")]).await;
+    let history = manifest(&l, &id).await["history"].clone();
+    let seq_of = |i: usize| history[i]["seq"].as_u64().unwrap();
+    let (picked, received, disposed) = (seq_of(1), seq_of(2), seq_of(3));
+    l.stop().await;
+    let (ok, out) = verify_db(&l).await;
+    assert!(ok, "verify failed: {out}");
+    let other = new_id();
+    let cases = [
+        (
+            format!("update manifest_history set at = '2020-01-01T00:00:00.000Z' where seq = {picked}"),
+            format!("update manifest_history set at = '{}' where seq = {picked}", history[1]["at"].as_str().unwrap()),
+            picked,
+        ),
+        (
+            format!("update manifest_history set hash = '{}' where seq = {received}", "0".repeat(64)),
+            format!("update manifest_history set hash = (select hash from entries where seq = {received}) where seq = {received}"),
+            received,
+        ),
+        (
+            format!("update manifest_history set manifest = '{other}' where seq = {received}"),
+            format!("update manifest_history set manifest = '{id}' where seq = {received}"),
+            received,
+        ),
+        (
+            format!("insert into manifest_history (manifest, seq, type, at, recorded_at, hash) select '{other}', seq, type, at, recorded_at, hash from manifest_history where seq = {received}"),
+            format!("delete from manifest_history where manifest = '{other}'"),
+            received,
+        ),
+        (
+            format!("delete from manifest_history where seq = {disposed}"),
+            format!("insert into manifest_history (manifest, seq, type, at, recorded_at, hash) select '{id}', seq, 'manifest.disposed', '{}', recorded_at, hash from entries where seq = {disposed}", history[3]["at"].as_str().unwrap()),
+            disposed,
+        ),
+    ];
+    for (alter, undo, seq) in cases {
+        tamper(&l, b, &alter).await;
+        let (ok, out) = verify_db(&l).await;
+        let finding =
+            format!("entry {seq}: the manifest_history table differs from the ledger here");
+        assert!(!ok && out.contains(&finding), "{alter}: {out}");
+        tamper(&l, b, &undo).await;
+        let (ok, out) = verify_db(&l).await;
+        assert!(ok, "after {undo}: {out}");
+    }
+});
+
 /// What the reads show of a scene's manifests, stock and licence.
 async fn views(l: &TestLedger, s: &Scene, ids: [&String; 3]) -> Vec<Value> {
     let mut out = Vec::new();

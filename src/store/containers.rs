@@ -2,12 +2,14 @@
 //! trace, written in the append's transaction and read by `GET /v1/containers/{id}` and the
 //! stock view.
 
+use std::sync::LazyLock;
+
 use serde::Serialize;
 use sqlx::{QueryBuilder, Row};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{i64_of, with_pool, with_tx, Batch, Store, WriteTx};
+use super::{i64_of, rows_text, with_pool, with_tx, Batch, Store, WriteTx};
 use crate::domain::container::packer;
 use crate::domain::state::{State, Touched};
 use crate::protocol::time;
@@ -96,6 +98,32 @@ pub(super) async fn write(tx: &mut WriteTx, batch: &Batch, state: &State) -> any
         }
     });
     Ok(())
+}
+
+/// The columns of `container_trace` that [`Store::container_trace_text_between`] renders.
+const TRACE_COLUMNS: [rows_text::Column; 6] = [
+    rows_text::Column::Text("container"),
+    rows_text::Column::Integer("seq"),
+    rows_text::Column::Text("type"),
+    rows_text::Column::Text("at"),
+    rows_text::Column::Text("manifest"),
+    rows_text::Column::Integer("quantity_g"),
+];
+
+/// Trace steps, in the order of (seq, container), rendered as
+/// [`Store::container_trace_text_between`] renders the table's rows.
+pub fn trace_text(steps: &[ContainerStep]) -> Option<String> {
+    let mut text = rows_text::RowsText::with_capacity(steps.len() * 144);
+    for s in steps {
+        text.row()
+            .text(Some(&s.container))
+            .integer(Some(s.seq as i64))
+            .text(Some(&s.kind))
+            .text(Some(&s.at))
+            .uuid(s.manifest)
+            .integer(s.quantity_g);
+    }
+    text.finish()
 }
 
 fn step_from_row<R: Row>(r: &R) -> anyhow::Result<ContainerStep>
@@ -204,6 +232,22 @@ impl Store {
                 .await?;
             rows.iter().map(step_from_row).collect()
         })
+    }
+
+    /// The `container_trace` rows of entries `from..to` rendered as one text, as
+    /// [`trace_text`] renders them (`None` for no rows).
+    pub async fn container_trace_text_between(
+        &self,
+        from: u64,
+        to: u64,
+    ) -> anyhow::Result<Option<String>> {
+        static SQL: LazyLock<String> = LazyLock::new(|| {
+            format!(
+                "select {} from container_trace where seq >= $1 and seq < $2",
+                rows_text::sql(&TRACE_COLUMNS, "seq, container")
+            )
+        });
+        rows_text::between(self, SQL.as_str(), from, to).await
     }
 
     pub async fn container_count(&self) -> anyhow::Result<u64> {

@@ -8,6 +8,7 @@
 mod containers;
 mod facilities;
 mod projections;
+mod rows_text;
 mod tickets;
 mod witnesses;
 
@@ -25,11 +26,11 @@ use crate::domain::state::{Limits, State, Touched};
 use crate::protocol::event::{parse_hex, Entry, EventHeader, Hash};
 use crate::protocol::merkle::NodeId;
 
-pub use containers::{ContainerStep, ContainerView, LotContainer};
+pub use containers::{trace_text, ContainerStep, ContainerView, LotContainer};
 pub use facilities::{FacilityView, TreatmentView};
 pub use projections::{
-    HistoryItem, KeyHolder, LicenceView, LineView, LotCursor, LotView, ManifestFilter,
-    ManifestView, OrgFilter, OrgKeyView, OrgView, SeqWindow,
+    history_text, HistoryItem, KeyHolder, LicenceView, LineView, LotCursor, LotView,
+    ManifestFilter, ManifestView, OrgFilter, OrgKeyView, OrgView, SeqWindow,
 };
 pub use tickets::{SubjectManifest, TicketFilter, TicketView};
 pub use witnesses::{Halt, StoredCosignature};

@@ -1,12 +1,14 @@
 //! Query tables derived from the ledger: written from the domain state in the append's
 //! transaction, read by the API, and compared with a replay by `verify --db`.
 
+use std::sync::LazyLock;
+
 use serde::{Deserialize, Serialize};
 use sqlx::{QueryBuilder, Row};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{i64_of, with_pool, with_tx, Batch, Store, WriteTx};
+use super::{i64_of, rows_text, with_pool, with_tx, Batch, Store, WriteTx};
 use crate::domain::licence::{Licence, LicenceStatus, Scope};
 use crate::domain::manifest::Manifest;
 use crate::domain::state::{Role, State, Touched};
@@ -279,6 +281,32 @@ impl HistoryItem {
             hash: row.try_get("hash")?,
         })
     }
+}
+
+/// The columns of `manifest_history` that [`Store::history_text_between`] renders.
+const HISTORY_COLUMNS: [rows_text::Column; 6] = [
+    rows_text::Column::Text("manifest"),
+    rows_text::Column::Integer("seq"),
+    rows_text::Column::Text("type"),
+    rows_text::Column::Text("at"),
+    rows_text::Column::Text("recorded_at"),
+    rows_text::Column::Text("hash"),
+];
+
+/// Manifest history rows, in the order of their seq, rendered as
+/// [`Store::history_text_between`] renders the table's rows.
+pub fn history_text(rows: &[(Option<Uuid>, HistoryItem)]) -> Option<String> {
+    let mut text = rows_text::RowsText::with_capacity(rows.len() * 200);
+    for (manifest, h) in rows {
+        text.row()
+            .uuid(*manifest)
+            .integer(Some(h.seq as i64))
+            .text(Some(&h.kind))
+            .text(Some(&h.at))
+            .text(Some(&h.recorded_at))
+            .text(Some(&h.hash));
+    }
+    text.finish()
 }
 
 /// `insert into <table> (<owner>, seq, type, at, recorded_at, hash) values …` for `rows`: the
@@ -1060,7 +1088,7 @@ impl Store {
         to: u64,
     ) -> anyhow::Result<Vec<(Uuid, HistoryItem)>> {
         with_pool!(self, pool => {
-            let rows = sqlx::query("select manifest, seq, type, at, recorded_at, hash from manifest_history where seq >= $1 and seq < $2 order by seq")
+            let rows = sqlx::query("select manifest, seq, type, at, recorded_at, hash from manifest_history where seq >= $1 and seq < $2 order by seq, manifest")
                 .bind(i64_of(from))
                 .bind(i64_of(to))
                 .fetch_all(pool)
@@ -1074,6 +1102,18 @@ impl Store {
                 })
                 .collect()
         })
+    }
+
+    /// The `manifest_history` rows of entries `from..to` rendered as one text, as
+    /// [`history_text`] renders them (`None` for no rows).
+    pub async fn history_text_between(&self, from: u64, to: u64) -> anyhow::Result<Option<String>> {
+        static SQL: LazyLock<String> = LazyLock::new(|| {
+            format!(
+                "select {} from manifest_history where seq >= $1 and seq < $2",
+                rows_text::sql(&HISTORY_COLUMNS, "seq, manifest")
+            )
+        });
+        rows_text::between(self, SQL.as_str(), from, to).await
     }
 
     /// Row counts of the query tables, for comparison with a replay.
