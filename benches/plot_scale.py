@@ -28,6 +28,8 @@ METRICS = OrderedDict(
         ("db_mb_per_million", ("Database size", "MB per million entries", "flat expected")),
         ("stats_p99_ms", ("GET /v1/stats/disposal, 8 clients", "p99 ms", "target ≤ 50 ms")),
         ("manifest_p99_ms", ("GET /v1/manifests/{id}, 8 clients", "p99 ms", "target ≤ 10 ms")),
+        ("start_s", ("hwledger serve from its snapshot", "s until /healthz answers", "target ≤ 5 s")),
+        ("start_rss_mb", ("The service after a start from its snapshot", "MB resident", "target ≤ 512 MiB")),
     ]
 )
 
