@@ -44,9 +44,12 @@ use hwledger::store::{DbUrl, Store};
 const REGULATOR_ORG: &str = "11320404MB0000001Y";
 const REGION: &str = "320404";
 const ORIGIN: &str = "bench.hwledger.local";
-/// Targets of the issue: appends/s ÷ single-core verifies/s.
-const TARGET_SQLITE: f64 = 0.5;
-const TARGET_POSTGRES: f64 = 0.3;
+/// Targets of batch `org.registered` ingest: appends/s ÷ single-core verifies/s, the bar a
+/// province's ledger is held to (it rises as the ledger's own work per event falls).
+const TARGET_SQLITE: f64 = 0.6;
+const TARGET_POSTGRES: f64 = 0.5;
+/// Target of a stats read of the head while two clients post batches of 500 (`--probe-reads`).
+const STATS_P99_MS: f64 = 20.0;
 
 #[path = "common/server.rs"]
 mod server;
@@ -871,20 +874,25 @@ struct Probe {
 
 impl Probe {
     fn print(&self) {
-        for (what, d) in [
-            ("GET /v1/stats/disposal", &self.stats),
-            ("GET /v1/orgs/{org}", &self.orgs),
+        for (what, d, target_ms) in [
+            ("GET /v1/stats/disposal", &self.stats, Some(STATS_P99_MS)),
+            ("GET /v1/orgs/{org}", &self.orgs, None),
         ] {
             let mut d = d.clone();
             d.sort();
             let p = |q: f64| d.get(((d.len() as f64 * q) as usize).min(d.len().saturating_sub(1)));
             match (p(0.5), p(0.99), d.last()) {
                 (Some(p50), Some(p99), Some(max)) => println!(
-                    "  reads during the batches: {what}: {} requests, p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+                    "  reads during the batches: {what}: {} requests, p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms{}",
                     d.len(),
                     ms(*p50),
                     ms(*p99),
-                    ms(*max)
+                    ms(*max),
+                    match target_ms {
+                        Some(t) if ms(*p99) <= t => format!(" (target p99 ≤ {t} ms: PASS)"),
+                        Some(t) => format!(" (target p99 ≤ {t} ms: MISS)"),
+                        None => String::new(),
+                    }
                 ),
                 _ => println!("  reads during the batches: {what}: none made"),
             }
