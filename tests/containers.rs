@@ -7,6 +7,7 @@ mod common;
 use axum::http::StatusCode;
 use common::fixtures::*;
 use common::harness::*;
+use hwledger::store::{history_text, trace_text, DbUrl, Store};
 use serde_json::{json, Value};
 
 /// The id of container `serial` of `org`'s lot of `code` packed on the CST date `date`.
@@ -326,6 +327,36 @@ storage_test!(
 
         let (ok, out) = verify_db(&l).await;
         assert!(ok, "{out}");
+
+        // The database renders the trace and the manifest history as `verify` does, so that
+        // `verify --db` compares each run's rows as one text, nulls included.
+        let store = Store::connect(&DbUrl::new(l.db.url.clone())).await.unwrap();
+        let size = store.head().await.unwrap().size;
+        let trace = store.container_trace_between(0, size).await.unwrap();
+        assert!(
+            trace.iter().any(|s| s.manifest.is_none())
+                && trace.iter().any(|s| s.quantity_g.is_none())
+                && trace
+                    .iter()
+                    .any(|s| s.manifest.is_some() && s.quantity_g.is_some()),
+            "{trace:?}"
+        );
+        assert_eq!(
+            store.container_trace_text_between(0, size).await.unwrap(),
+            trace_text(&trace)
+        );
+        let history: Vec<_> = store
+            .history_between(0, size)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(m, h)| (Some(m), h))
+            .collect();
+        assert!(!history.is_empty());
+        assert_eq!(
+            store.history_text_between(0, size).await.unwrap(),
+            history_text(&history)
+        );
 
         // A trace row altered or removed behind the service's back is caught at its entry.
         let received = container(&l, &c4).await["trace"]
