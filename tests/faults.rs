@@ -169,7 +169,7 @@ storage_test!(
             let mut all_acked = Vec::new();
             let mut all_refused = Vec::new();
             let mut next = 100_000;
-            for trial in 0..TRIALS {
+            for _ in 0..TRIALS {
                 let port = free_port();
                 let base = format!("http://127.0.0.1:{port}");
                 let mut child =
@@ -181,13 +181,15 @@ storage_test!(
                 std::thread::sleep(Duration::from_millis(50 + random_below(600)));
                 kill9(&mut child);
                 let (acked, refused) = load.finish();
-                assert!(
-                    !acked.is_empty() || trial > 0,
-                    "the first trial acknowledged something before the kill"
-                );
                 all_acked.extend(acked);
                 all_refused.extend(refused);
             }
+            // Not vacuous: some kills came after acknowledgements. (A single trial may be
+            // killed before its service acknowledges anything, on a busy machine.)
+            assert!(
+                !all_acked.is_empty(),
+                "no trial acknowledged anything before its kill"
+            );
             let port = free_port();
             let base = format!("http://127.0.0.1:{port}");
             let mut child = serve_with(&path, Some(&url), port, &[], None);
