@@ -784,21 +784,12 @@ async fn compare_history(
     let stored = store.history_between(from, to).await?;
     let stored: Vec<(Option<uuid::Uuid>, HistoryItem)> =
         stored.into_iter().map(|(m, h)| (Some(m), h)).collect();
-    if stored != expected {
-        let seq = stored
-            .iter()
-            .zip(&expected)
-            .find(|(a, b)| a != b)
-            .map(|(a, b)| a.1.seq.min(b.1.seq))
-            .or_else(|| stored.get(expected.len()).map(|s| s.1.seq))
-            .or_else(|| expected.get(stored.len()).map(|s| s.1.seq))
-            .unwrap_or(first.0.seq);
-        return Ok(Some(Finding {
+    Ok(
+        first_difference(&stored, &expected, |r| r.1.seq).map(|seq| Finding {
             seq,
             reason: "the manifest_history table differs from the ledger here".into(),
-        }));
-    }
-    Ok(None)
+        }),
+    )
 }
 
 /// Compares the container trace rows of a run of entries with those the entries call for, as
@@ -817,21 +808,32 @@ async fn compare_trace(
         return Ok(None);
     }
     let stored = store.container_trace_between(from, to).await?;
-    if stored != expected {
-        let seq = stored
-            .iter()
-            .zip(&expected)
-            .find(|(a, b)| a != b)
-            .map(|(a, b)| a.seq.min(b.seq))
-            .or_else(|| stored.get(expected.len()).map(|s| s.seq))
-            .or_else(|| expected.get(stored.len()).map(|s| s.seq))
-            .unwrap_or(first.0.seq);
-        return Ok(Some(Finding {
+    Ok(
+        first_difference(&stored, &expected, |s| s.seq).map(|seq| Finding {
             seq,
             reason: "the container_trace table differs from the ledger here".into(),
-        }));
+        }),
+    )
+}
+
+/// The seq of the first row where two lists of rows in seq order differ (a row only one of
+/// them has counts), or `None` when they are equal.
+fn first_difference<T: PartialEq>(
+    stored: &[T],
+    expected: &[T],
+    seq: impl Fn(&T) -> u64,
+) -> Option<u64> {
+    if stored == expected {
+        return None;
     }
-    Ok(None)
+    let differs = stored.iter().zip(expected).find(|(a, b)| a != b);
+    Some(match differs {
+        Some((a, b)) => seq(a).min(seq(b)),
+        // Equal as far as both go: the first row past the shorter list.
+        None => seq(stored
+            .get(expected.len())
+            .unwrap_or_else(|| &expected[stored.len()])),
+    })
 }
 
 /// Compares the database's query tables with the state recomputed from the entries.

@@ -57,11 +57,11 @@ pub(super) async fn between(
     })
 }
 
-/// Renders rows as [`sql`] does, one [`Row`] at a time.
+/// Renders rows as [`sql`] does, one [`Row`] at a time. Every row writes at least one `,`, so
+/// the text is empty exactly while no row was started.
 #[derive(Default)]
 pub struct RowsText {
     text: String,
-    rows: usize,
 }
 
 /// One row being rendered.
@@ -110,22 +110,20 @@ impl RowsText {
     pub fn with_capacity(bytes: usize) -> Self {
         RowsText {
             text: String::with_capacity(bytes),
-            rows: 0,
         }
     }
 
     /// Starts the next row.
     pub fn row(&mut self) -> Row<'_> {
-        if self.rows > 0 {
+        if !self.text.is_empty() {
             self.text.push(';');
         }
-        self.rows += 1;
         Row(&mut self.text)
     }
 
     /// The rendering, as the database gives it (`None` for no rows).
     pub fn finish(self) -> Option<String> {
-        (self.rows > 0).then_some(self.text)
+        (!self.text.is_empty()).then_some(self.text)
     }
 }
 
