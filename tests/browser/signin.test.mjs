@@ -1,12 +1,13 @@
 // Signing in with a key file: each refusal a user can run into is said in Chinese, with the
 // problem's code, on the sign-in page; and where the browser cannot sign at all (plain HTTP
-// from an origin that is not this machine), the page says why instead of failing later.
+// from an origin that is not this machine), the page says why instead of failing later. Once
+// signed in, a page the user left while it loaded never overwrites the one opened after it.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Ledger, launch, openPage, signIn, signInRefusal, newOrgId } from './lib/harness.mjs';
+import { Ledger, launch, openPage, signIn, signInRefusal, newOrgId, go } from './lib/harness.mjs';
 
 let ledger;
 let browser;
@@ -107,4 +108,36 @@ test('over plain HTTP from a name that is not this machine, the page says why it
   } finally {
     await insecure.close();
   }
+});
+
+test('a page left while it still loads never overwrites the page opened after it', async () => {
+  const page = await openPage(browser);
+  await signIn(page, ledger, plant);
+  await go(page, '/tickets');
+  // The code of the figures page is held back until the user has moved on to another page,
+  // as a slow network would.
+  const figures = '/assets/app/pages/generator/figures.js';
+  let release;
+  const released = new Promise((r) => { release = r; });
+  let held;
+  const heldNow = new Promise((r) => { held = r; });
+  await page.route((url) => url.pathname === figures, async (route) => {
+    held();
+    await released;
+    await route.continue();
+  });
+  await page.evaluate(() => { location.hash = '#/figures'; });
+  await heldNow;
+  await go(page, '/declare');
+  const declare = await page.locator('#main').innerText();
+  const answered = page.waitForResponse((res) => new URL(res.url()).pathname === figures);
+  release();
+  await answered;
+  // Whatever the late page would do, it has had the time to do it.
+  await page.waitForTimeout(1500);
+  assert.equal(await page.evaluate(() => location.hash), '#/declare');
+  assert.equal(await page.locator('#main h1').innerText(), '申报登记');
+  assert.equal(await page.locator('#main').innerText(), declare, 'the page opened last is still the one shown');
+  await page.guard.check();
+  await page.context().close();
 });

@@ -112,15 +112,21 @@ async function render() {
       h('p', h('a', { href: '#' + homeFor(app.session) }, '返回首页')));
     return;
   }
-  mount(app.main, h('p.muted', '正在加载……'));
+  // Each render fills an area of its own. A render still waiting on the network when the
+  // user moves on finishes into an area no longer on the page, so it can never overwrite the
+  // page the newer navigation opened.
+  const area = h('div.page', h('p.muted', '正在加载……'));
+  mount(app.main, area);
+  const current = () => area.isConnected;
   try {
     const mod = await found.page.load();
+    if (!current()) return;
     const ctx = {
       session: app.session,
       api: app.api,
       params: found.params,
       query: Object.fromEntries(new URLSearchParams(qs || '')),
-      main: app.main,
+      main: area,
       navigate,
       refresh: render,
     };
@@ -129,9 +135,9 @@ async function render() {
     window.scrollTo(0, 0);
     document.body.classList.toggle('print-page', Boolean(found.page.print));
     await mod.render(ctx);
-    app.main.focus({ preventScroll: true });
+    if (current()) app.main.focus({ preventScroll: true });
   } catch (e) {
-    mount(app.main, errorNotice(e));
+    if (current()) mount(area, errorNotice(e));
   }
 }
 
