@@ -385,6 +385,46 @@ storage_test!(
             assert!(!ok && out.contains(&finding), "{alter}: {out}");
             tamper(&l, b, &undo).await;
         }
+        // The seqs by which a container's row finds its trace: one left out is caught, and
+        // until then the trace read through the API lacks that step.
+        let listed = format!("trace_seqs from containers where id = '{c4}'");
+        tamper(
+            &l,
+            b,
+            &format!("update containers set trace_seqs = replace(trace_seqs, '{received},', '') where id = '{c4}'"),
+        )
+        .await;
+        assert!(
+            !container(&l, &c4).await["trace"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|s| s["seq"] == received),
+            "{listed}"
+        );
+        let (ok, out) = verify_db(&l).await;
+        assert!(
+            !ok && out.contains(&format!(
+                "the containers table lists other trace steps for {c4} than the container_trace table holds"
+            )),
+            "{listed}: {out}"
+        );
+        // Put back out of order (first), it is caught too; the row deleted next is found
+        // before it, at its entry.
+        tamper(
+            &l,
+            b,
+            &format!(
+                "update containers set trace_seqs = '{received},' || trace_seqs where id = '{c4}'"
+            ),
+        )
+        .await;
+        let (ok, out) = verify_db(&l).await;
+        assert!(
+            !ok && out.contains("trace steps for"),
+            "out of order: {out}"
+        );
+
         tamper(&l, b, &format!("delete from container_trace where {row}")).await;
         let (ok, out) = verify_db(&l).await;
         assert!(!ok && out.contains(&finding), "deleted: {out}");

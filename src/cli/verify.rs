@@ -978,6 +978,12 @@ async fn compare_projections(store: &Store, auditor: &Auditor) -> anyhow::Result
             state.containers.len()
         ))));
     }
+    // Each container's row lists the seqs of its trace rows, by which its trace is read.
+    if let Some(id) = store.container_trace_seqs_mismatch().await? {
+        return Ok(Some(at_end(format!(
+            "the containers table lists other trace steps for {id} than the container_trace table holds"
+        ))));
+    }
     // Facilities (with their yearly treated quantities) and on-site treatments.
     let (facilities, treatments) = store.facility_counts().await?;
     if (facilities, treatments) != (state.facilities.len() as u64, state.treatments.len() as u64) {

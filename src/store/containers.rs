@@ -50,7 +50,17 @@ pub struct LotContainer {
 }
 
 /// Writes the containers a batch touched, and the batch's trace steps.
+///
+/// The steps are keyed by (seq, container), so a round's steps go to the end of the table; each
+/// container's row gets the seqs of its new steps (`trace_seqs`, each followed by a comma),
+/// by which its trace is read.
 pub(super) async fn write(tx: &mut WriteTx, batch: &Batch, state: &State) -> anyhow::Result<()> {
+    let mut new_seqs: std::collections::HashMap<&str, String> = std::collections::HashMap::new();
+    for s in &batch.container_steps {
+        let seqs = new_seqs.entry(s.container.as_str()).or_default();
+        seqs.push_str(itoa::Buffer::new().format(s.seq));
+        seqs.push(',');
+    }
     let mut rows = Vec::new();
     for t in &batch.touched {
         let Touched::Container(id) = t else { continue };
@@ -64,12 +74,13 @@ pub(super) async fn write(tx: &mut WriteTx, batch: &Batch, state: &State) -> any
             .flatten()
             .position(|x| x == id)
             .unwrap_or(0);
-        rows.push((id, c, lot, pos));
+        let seqs = new_seqs.remove(id.as_str()).unwrap_or_default();
+        rows.push((id, c, lot, pos, seqs));
     }
     with_tx!(tx, tx => {
         for chunk in rows.chunks(1000) {
-            let mut q = QueryBuilder::new("insert into containers (id, org, code, date, lot, pos, quantity_g, status, manifest, received_g) ");
-            q.push_values(chunk, |mut b, (id, c, lot, pos)| {
+            let mut q = QueryBuilder::new("insert into containers (id, org, code, date, lot, pos, quantity_g, status, manifest, received_g, trace_seqs) ");
+            q.push_values(chunk, |mut b, (id, c, lot, pos, seqs)| {
                 b.push_bind((*id).clone())
                     .push_bind(packer(id).to_owned())
                     .push_bind(lot.code.clone())
@@ -79,16 +90,27 @@ pub(super) async fn write(tx: &mut WriteTx, batch: &Batch, state: &State) -> any
                     .push_bind(c.quantity_g)
                     .push_bind(c.status.as_str())
                     .push_bind(c.manifest.map(|m| m.to_string()))
-                    .push_bind(c.received_g);
+                    .push_bind(c.received_g)
+                    .push_bind(seqs.clone());
             });
-            q.push(" on conflict (id) do update set lot = excluded.lot, pos = excluded.pos, quantity_g = excluded.quantity_g, status = excluded.status, manifest = excluded.manifest, received_g = excluded.received_g");
+            q.push(" on conflict (id) do update set lot = excluded.lot, pos = excluded.pos, quantity_g = excluded.quantity_g, status = excluded.status, manifest = excluded.manifest, received_g = excluded.received_g, trace_seqs = containers.trace_seqs || excluded.trace_seqs");
             q.build().execute(&mut **tx).await?;
         }
+        // Steps of containers the batch did not otherwise touch.
+        for (id, seqs) in &new_seqs {
+            let updated = sqlx::query("update containers set trace_seqs = trace_seqs || $1 where id = $2")
+                .bind(seqs.as_str())
+                .bind(*id)
+                .execute(&mut **tx)
+                .await?
+                .rows_affected();
+            anyhow::ensure!(updated == 1, "a trace step for container {id}, which has no row");
+        }
         for chunk in batch.container_steps.chunks(1000) {
-            let mut q = QueryBuilder::new("insert into container_trace (container, seq, type, at, manifest, quantity_g) ");
+            let mut q = QueryBuilder::new("insert into container_trace (seq, container, type, at, manifest, quantity_g) ");
             q.push_values(chunk, |mut b, s| {
-                b.push_bind(s.container.clone())
-                    .push_bind(i64_of(s.seq))
+                b.push_bind(i64_of(s.seq))
+                    .push_bind(s.container.clone())
                     .push_bind(s.kind.clone())
                     .push_bind(s.at.clone())
                     .push_bind(s.manifest.map(|m| m.to_string()))
@@ -126,6 +148,16 @@ pub fn trace_text(steps: &[ContainerStep]) -> Option<String> {
     text.finish()
 }
 
+/// The seqs a container's `trace_seqs` lists ("12,57,301,").
+fn trace_seqs(text: &str) -> anyhow::Result<Vec<i64>> {
+    text.split_terminator(',')
+        .map(|s| {
+            s.parse::<i64>()
+                .map_err(|_| anyhow::anyhow!("trace_seqs {text:?} is not a list of seqs"))
+        })
+        .collect()
+}
+
 fn step_from_row<R: Row>(r: &R) -> anyhow::Result<ContainerStep>
 where
     for<'a> &'a str: sqlx::ColumnIndex<R>,
@@ -147,18 +179,27 @@ impl Store {
     /// One container with its trace.
     pub async fn container(&self, id: &str) -> anyhow::Result<Option<ContainerView>> {
         with_pool!(self, pool => {
-            let Some(row) = sqlx::query("select id, org, code, date, lot, quantity_g, status from containers where id = $1")
+            let Some(row) = sqlx::query("select id, org, code, date, lot, quantity_g, status, trace_seqs from containers where id = $1")
                 .bind(id)
                 .fetch_optional(pool)
                 .await?
             else {
                 return Ok(None);
             };
-            let steps = sqlx::query("select container, seq, type, at, manifest, quantity_g from container_trace where container = $1 order by seq")
-                .bind(id)
-                .fetch_all(pool)
-                .await?;
-            let trace = steps.iter().map(step_from_row).collect::<anyhow::Result<Vec<_>>>()?;
+            let seqs = trace_seqs(&row.try_get::<String, _>("trace_seqs")?)?;
+            let trace = if seqs.is_empty() {
+                Vec::new()
+            } else {
+                let mut q = QueryBuilder::new("select container, seq, type, at, manifest, quantity_g from container_trace where container = ");
+                q.push_bind(id).push(" and seq in (");
+                let mut sep = q.separated(", ");
+                for s in &seqs {
+                    sep.push_bind(*s);
+                }
+                q.push(") order by seq");
+                let steps = q.build().fetch_all(pool).await?;
+                steps.iter().map(step_from_row).collect::<anyhow::Result<Vec<_>>>()?
+            };
             Ok(Some(ContainerView {
                 container: row.try_get("id")?,
                 org: row.try_get("org")?,
@@ -176,11 +217,28 @@ impl Store {
     /// trace.
     pub async fn container_party(&self, id: &str, org: &str) -> anyhow::Result<bool> {
         with_pool!(self, pool => {
-            let n: i64 = sqlx::query_scalar("select count(*) from container_trace t join manifests m on m.id = t.manifest where t.container = $1 and (m.generator = $2 or m.carrier = $2 or m.receiver = $2)")
+            let seqs: Option<String> = sqlx::query_scalar("select trace_seqs from containers where id = $1")
                 .bind(id)
-                .bind(org)
-                .fetch_one(pool)
+                .fetch_optional(pool)
                 .await?;
+            let seqs = trace_seqs(seqs.as_deref().unwrap_or_default())?;
+            if seqs.is_empty() {
+                return Ok(false);
+            }
+            let mut q = QueryBuilder::new("select count(*) from container_trace t join manifests m on m.id = t.manifest where t.container = ");
+            q.push_bind(id).push(" and t.seq in (");
+            let mut sep = q.separated(", ");
+            for s in &seqs {
+                sep.push_bind(*s);
+            }
+            q.push(") and (m.generator = ")
+                .push_bind(org)
+                .push(" or m.carrier = ")
+                .push_bind(org)
+                .push(" or m.receiver = ")
+                .push_bind(org)
+                .push(")");
+            let n: i64 = q.build_query_scalar().fetch_one(pool).await?;
             Ok(n > 0)
         })
     }
@@ -217,7 +275,6 @@ impl Store {
         })
     }
 
-    /// The row count of `containers` (for `verify --db`).
     /// The container trace rows of the entries with `from` ≤ seq < `to`, by (seq, container).
     pub async fn container_trace_between(
         &self,
@@ -250,6 +307,16 @@ impl Store {
         rows_text::between(self, SQL.as_str(), from, to).await
     }
 
+    /// The first container (by id) whose `trace_seqs` does not list exactly the seqs of its
+    /// trace rows, in order (for `verify --db`, which compares the rows themselves run by run).
+    pub async fn container_trace_seqs_mismatch(&self) -> anyhow::Result<Option<String>> {
+        const SQL: &str = "select c.id from containers c left join (select container, string_agg(cast(seq as text) || ',', '' order by seq) as seqs from container_trace group by container) t on t.container = c.id where c.trace_seqs <> coalesce(t.seqs, '') order by c.id limit 1";
+        with_pool!(self, pool => {
+            Ok(sqlx::query_scalar(SQL).fetch_optional(pool).await?)
+        })
+    }
+
+    /// The row count of `containers` (for `verify --db`).
     pub async fn container_count(&self) -> anyhow::Result<u64> {
         let n: i64 = with_pool!(self, pool => {
             sqlx::query_scalar("select count(*) from containers").fetch_one(pool).await?
