@@ -96,15 +96,25 @@ pub(super) async fn write(tx: &mut WriteTx, batch: &Batch, state: &State) -> any
             q.push(" on conflict (id) do update set lot = excluded.lot, pos = excluded.pos, quantity_g = excluded.quantity_g, status = excluded.status, manifest = excluded.manifest, received_g = excluded.received_g, trace_seqs = containers.trace_seqs || excluded.trace_seqs");
             q.build().execute(&mut **tx).await?;
         }
-        // Steps of containers the batch did not otherwise touch.
-        for (id, seqs) in &new_seqs {
-            let updated = sqlx::query("update containers set trace_seqs = trace_seqs || $1 where id = $2")
-                .bind(seqs.as_str())
-                .bind(*id)
-                .execute(&mut **tx)
-                .await?
-                .rows_affected();
-            anyhow::ensure!(updated == 1, "a trace step for container {id}, which has no row");
+        // Steps of containers the batch did not otherwise touch (those of a manifest disposed
+        // of, which the state no longer holds), many to a statement.
+        let untouched: Vec<(&str, String)> = new_seqs.into_iter().collect();
+        for chunk in untouched.chunks(500) {
+            let mut q = QueryBuilder::new("update containers set trace_seqs = trace_seqs || v.seqs from (");
+            for (i, (id, seqs)) in chunk.iter().enumerate() {
+                q.push(if i == 0 { "select " } else { " union all select " })
+                    .push_bind(*id)
+                    .push(" as id, ")
+                    .push_bind(seqs.as_str())
+                    .push(" as seqs");
+            }
+            q.push(") as v where containers.id = v.id");
+            let updated = q.build().execute(&mut **tx).await?.rows_affected();
+            anyhow::ensure!(
+                updated == chunk.len() as u64,
+                "trace steps for {} containers, of which {updated} have a row",
+                chunk.len()
+            );
         }
         for chunk in batch.container_steps.chunks(1000) {
             let mut q = QueryBuilder::new("insert into container_trace (seq, container, type, at, manifest, quantity_g) ");
