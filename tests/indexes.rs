@@ -13,8 +13,11 @@ use sqlx::{Connection, Row};
 const LIMITS_QUERY: &str =
     "select event from entries where type in ('ledger.genesis', 'ledger.limits_set') order by seq";
 
-/// Who may read a container (`Store::container_party`), with the seqs its row lists.
-const PARTY_QUERY: &str = "select count(*) from container_trace t join manifests m on m.id = t.manifest where t.container = 'x' and t.seq in (3, 5, 8) and (m.generator = 'y' or m.carrier = 'y' or m.receiver = 'y')";
+/// A container's trace (`Store::container`), with the seqs its row lists.
+const TRACE_QUERY: &str = "select container, seq, type, at, manifest, quantity_g from container_trace where container = 'x' and seq in (3, 5, 8) order by seq";
+
+/// Who may read a container (`Store::manifests_party`), with the manifests of its trace.
+const PARTY_QUERY: &str = "select count(*) from manifests where id in ('a', 'b') and (generator = 'y' or carrier = 'y' or receiver = 'y')";
 
 /// The trace rows of a run of entries (`Store::container_trace_between`, `verify --db`).
 const RUN_QUERY: &str = "select container, seq, type, at, manifest, quantity_g from container_trace where seq >= 100 and seq < 2100 order by seq, container";
@@ -96,7 +99,7 @@ storage_test!(
     |b| async move {
         let mut l = TestLedger::start(b).await;
         l.stop().await;
-        let (names, plan) = indexes_and_plan(&l.db, PARTY_QUERY).await;
+        let (names, plan) = indexes_and_plan(&l.db, TRACE_QUERY).await;
         // The trace is keyed by (seq, container), written at its end; no other index of it.
         for gone in ["container_trace_manifest", "container_trace_seq"] {
             assert!(!names.iter().any(|n| n == gone), "{gone}: {names:?}");
@@ -108,16 +111,28 @@ storage_test!(
             "{names:?}"
         );
         // A container's trace rows are found by their key, from the seqs its row lists; the
-        // manifests by id.
+        // manifests of its trace, for who may read it, by id.
         match b {
             Backend::Sqlite => assert!(
-                plan.contains("SEARCH t USING PRIMARY KEY (seq=? AND container=?)"),
+                plan.contains("SEARCH container_trace USING PRIMARY KEY (seq=? AND container=?)"),
                 "{plan}"
             ),
             Backend::Postgres => assert!(plan.contains("container_trace_pkey"), "{plan}"),
         }
         assert!(
-            !plan.contains("SCAN m") && !plan.contains("SCAN t") && !plan.contains("Seq Scan"),
+            !plan.contains("SCAN container_trace") && !plan.contains("Seq Scan"),
+            "{plan}"
+        );
+        let (_, plan) = indexes_and_plan(&l.db, PARTY_QUERY).await;
+        match b {
+            Backend::Sqlite => assert!(
+                plan.contains("SEARCH manifests USING INDEX sqlite_autoindex_manifests_1 (id=?)"),
+                "{plan}"
+            ),
+            Backend::Postgres => assert!(plan.contains("manifests_pkey"), "{plan}"),
+        }
+        assert!(
+            !plan.contains("SCAN manifests") && !plan.contains("Seq Scan"),
             "{plan}"
         );
         // A run of entries' rows is one range of the same key (on SQLite read in its order;

@@ -223,29 +223,23 @@ impl Store {
         })
     }
 
-    /// Whether `org` is a party (generator, carrier, receiver) of a manifest in the container's
-    /// trace.
-    pub async fn container_party(&self, id: &str, org: &str) -> anyhow::Result<bool> {
+    /// Whether `org` is a party (generator, carrier, receiver) of one of `manifests` (those of
+    /// a container's trace, as [`Store::container`] read it).
+    pub async fn manifests_party(&self, manifests: &[Uuid], org: &str) -> anyhow::Result<bool> {
+        if manifests.is_empty() {
+            return Ok(false);
+        }
         with_pool!(self, pool => {
-            let seqs: Option<String> = sqlx::query_scalar("select trace_seqs from containers where id = $1")
-                .bind(id)
-                .fetch_optional(pool)
-                .await?;
-            let seqs = trace_seqs(seqs.as_deref().unwrap_or_default())?;
-            if seqs.is_empty() {
-                return Ok(false);
-            }
-            let mut q = QueryBuilder::new("select count(*) from container_trace t join manifests m on m.id = t.manifest where t.container = ");
-            q.push_bind(id).push(" and t.seq in (");
+            let mut q = QueryBuilder::new("select count(*) from manifests where id in (");
             let mut sep = q.separated(", ");
-            for s in &seqs {
-                sep.push_bind(*s);
+            for m in manifests {
+                sep.push_bind(m.to_string());
             }
-            q.push(") and (m.generator = ")
+            q.push(") and (generator = ")
                 .push_bind(org)
-                .push(" or m.carrier = ")
+                .push(" or carrier = ")
                 .push_bind(org)
-                .push(" or m.receiver = ")
+                .push(" or receiver = ")
                 .push_bind(org)
                 .push(")");
             let n: i64 = q.build_query_scalar().fetch_one(pool).await?;
