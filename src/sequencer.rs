@@ -75,6 +75,8 @@ pub struct SequencerHandle {
     loaded: Arc<std::sync::Mutex<Loaded>>,
     /// Set while the writer's state must be reloaded from the database before it appends again.
     reloading: Arc<std::sync::atomic::AtomicBool>,
+    /// See [`Sequencer::committing`].
+    committing: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// How the writer last loaded the ledger from the database.
@@ -177,19 +179,18 @@ impl SequencerHandle {
         self.head.borrow().clone()
     }
 
+    /// How many entries this process holds or is committing: its head, or the size after the
+    /// round whose commit is under way. A database head no larger than this holds no entry of
+    /// another process, so a read of the head has nothing to catch up with.
+    pub fn known_size(&self) -> u64 {
+        let committing = self.committing.load(std::sync::atomic::Ordering::SeqCst);
+        committing.max(self.head().size)
+    }
+
     /// The domain state as of the last commit this process has published, for reads that
     /// need more than the query tables. Taking it never waits for a commit.
     pub async fn state(&self) -> RwLockReadGuard<'_, State> {
         self.published.read().await
-    }
-
-    /// Waits up to `limit` for this process's head to reach `size`; whether it did. A commit
-    /// of this process is visible in the database a moment before its head moves.
-    pub async fn head_reaches(&self, size: u64, limit: std::time::Duration) -> bool {
-        let mut head = self.head.clone();
-        tokio::time::timeout(limit, head.wait_for(|h| h.size >= size))
-            .await
-            .is_ok_and(|r| r.is_ok())
     }
 
     /// Waits until the published state holds the first `size` entries this process has
@@ -233,6 +234,10 @@ pub struct Sequencer {
     /// wait after that one if it fails as well. Rounds before then are refused.
     retry: Option<(Instant, std::time::Duration)>,
     reloading: Arc<std::sync::atomic::AtomicBool>,
+    /// The size after the round being committed, set before its commit (and back to the head
+    /// after a reload): the entries up to it are this process's own, though the head moves
+    /// only once the commit returns (with SQLite, after the checkpoint a commit may run).
+    committing: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// The first wait before a failed reload is tried again; it doubles up to [`RELOAD_WAIT_MAX`].
@@ -416,10 +421,12 @@ impl Sequencer {
             round_events: Vec::new(),
             retry: None,
             reloading: Default::default(),
+            committing: Default::default(),
         };
         seq.reload().await?;
         let loaded = seq.loaded.clone();
         let reloading = seq.reloading.clone();
+        let committing = seq.committing.clone();
         let task = tokio::spawn(async move {
             seq.run().await;
             if let Err(e) = mirror_thread.await {
@@ -434,6 +441,7 @@ impl Sequencer {
             published_size: published_size_rx,
             loaded,
             reloading,
+            committing,
         };
         Ok((handle, task))
     }
@@ -531,6 +539,8 @@ impl Sequencer {
         }
         *self.published.write().await = state.clone();
         self.published_size.send_replace(state.size);
+        self.committing
+            .store(self.head.size, std::sync::atomic::Ordering::SeqCst);
         loaded.replayed = self.head.size - started_at;
         *self
             .loaded
@@ -1033,6 +1043,8 @@ impl Sequencer {
         if !batch.entries.is_empty() {
             self.head.root = self.frontier.root();
             tx.write(&batch, &state, &self.head).await?;
+            self.committing
+                .store(self.head.size, std::sync::atomic::Ordering::SeqCst);
             tx.commit().await?;
             self.head_tx.send_replace(self.head.clone());
             metrics::counter!("hwledger_appends_total").increment(batch.entries.len() as u64);

@@ -695,6 +695,46 @@ storage_test!(
     }
 );
 
+storage_test!(
+    a_read_of_the_head_covers_what_another_process_appended,
+    |b| async move {
+        let l = TestLedger::start(b).await;
+        let (second, other) = l.second_process().await;
+        let (_, v) = l.get("/v1/stats/disposal").await;
+        let before = v["size"].as_u64().expect("a size");
+        // Appends through the second process only: the first has nothing of them in memory.
+        let mut orgs = Vec::new();
+        for n in 0..3 {
+            orgs.push(other.register(470 + n, &["generator"], "320404").await);
+        }
+        let size = l.size().await;
+        assert_eq!(size, before + 3);
+        // The first process's reads of the head take them in before answering.
+        let (s, v) = l.get("/v1/stats/disposal").await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        assert_eq!(v["size"].as_u64(), Some(size), "{v}");
+        let (s, v) = l
+            .get(&format!(
+                "/v1/reports/declaration?org={}&period=2026",
+                orgs[2].org
+            ))
+            .await;
+        assert_eq!(
+            s,
+            StatusCode::OK,
+            "an org the other process registered: {v}"
+        );
+        let (_, m) = l.get("/metrics").await;
+        assert!(
+            m.as_str()
+                .unwrap()
+                .contains("hwledger_read_catch_ups_total"),
+            "the first process caught up for its reads"
+        );
+        second.shutdown().await;
+    }
+);
+
 /// Runs `hwledger verify --db` on the test's database: (success, stdout).
 pub async fn verify_db(l: &TestLedger) -> (bool, String) {
     let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_hwledger"))

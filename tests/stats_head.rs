@@ -4,7 +4,7 @@
 //! a real ledger).
 //!
 //! Its own test binary: the check reads the process-wide `hwledger_stats_replay_seconds`
-//! histogram, which no other test here may move.
+//! histogram and `hwledger_read_catch_ups_total` counter, which no other test here may move.
 
 mod common;
 
@@ -52,6 +52,18 @@ storage_test!(
         assert_eq!(
             replays, 0,
             "{answers} requests for the head made {replays} replays"
+        );
+        // Only this process writes: no read had the writer catch up, even with a round's
+        // commit under way as it read the database's head.
+        let catch_ups = m
+            .as_str()
+            .unwrap()
+            .lines()
+            .find_map(|line| line.strip_prefix("hwledger_read_catch_ups_total "))
+            .map_or(0, |n| n.trim().parse::<u64>().unwrap());
+        assert_eq!(
+            catch_ups, 0,
+            "{answers} requests for the head had the writer catch up {catch_ups} times"
         );
     }
 );
