@@ -139,6 +139,7 @@ pub struct Service {
     sequencer_task: JoinHandle<()>,
     sweeper_task: JoinHandle<()>,
     witness_task: JoinHandle<()>,
+    checkpoint_task: JoinHandle<()>,
 }
 
 impl Service {
@@ -230,11 +231,13 @@ impl Service {
             }
             .run(),
         );
+        let checkpoint_task = tokio::spawn(run_checkpoints(state.store.clone()));
         Ok(Service {
             state,
             sequencer_task,
             sweeper_task,
             witness_task,
+            checkpoint_task,
         })
     }
 
@@ -247,12 +250,42 @@ impl Service {
         let store = self.state.store.clone();
         self.sweeper_task.abort();
         self.witness_task.abort();
+        self.checkpoint_task.abort();
         self.state.sequencer.stop();
         drop(self.state);
         if let Err(e) = self.sequencer_task.await {
             tracing::error!(error = %e, "the writer task failed");
         }
         store.close().await;
+    }
+}
+
+/// Copies SQLite's write-ahead log into the database file every
+/// [`crate::store::CHECKPOINT_EVERY`], beside the writer (see [`Store::checkpoint_wal`]); ends
+/// at once on PostgreSQL. A failure is logged once until a checkpoint succeeds again: meanwhile
+/// the writer's commits checkpoint past their threshold, as SQLite would by itself.
+async fn run_checkpoints(store: Store) {
+    let mut failing = false;
+    loop {
+        tokio::time::sleep(crate::store::CHECKPOINT_EVERY).await;
+        match store.checkpoint_wal().await {
+            Ok(Some(c)) => {
+                if failing {
+                    tracing::info!("checkpoints of the write-ahead log succeed again");
+                }
+                failing = false;
+                metrics::gauge!("hwledger_sqlite_wal_pages").set(c.log_pages as f64);
+                metrics::gauge!("hwledger_sqlite_wal_uncopied_pages")
+                    .set((c.log_pages - c.copied_pages) as f64);
+            }
+            Ok(None) => return,
+            Err(e) => {
+                if !failing {
+                    tracing::warn!(error = %format!("{e:#}"), "cannot checkpoint the write-ahead log; the writer's commits will, past their threshold");
+                }
+                failing = true;
+            }
+        }
     }
 }
 

@@ -735,6 +735,52 @@ storage_test!(
     }
 );
 
+/// SQLite only: PostgreSQL's write-ahead log is the server's, not in a file the service keeps.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_s_write_ahead_log_is_copied_into_the_database_file_beside_the_writer() {
+    use sqlx::{Connection, Row};
+    let l = TestLedger::start(Backend::Sqlite).await;
+    let path = l.db.url.trim_start_matches("sqlite://").to_owned();
+    for n in 0..40 {
+        l.register(480 + n, &["generator"], "320404").await;
+    }
+    // What readers see of the database, in pages; the file holds it all once the log is copied.
+    let mut reader = sqlx::SqliteConnection::connect(&format!("sqlite://{path}?mode=ro"))
+        .await
+        .expect("a reader");
+    let pages: i64 = sqlx::query("pragma page_count")
+        .fetch_one(&mut reader)
+        .await
+        .unwrap()
+        .get(0);
+    let page_size: i64 = sqlx::query("pragma page_size")
+        .fetch_one(&mut reader)
+        .await
+        .unwrap()
+        .get(0);
+    reader.close().await.unwrap();
+    // Far below the 1000 pages at which SQLite's own commit would copy the log (and the
+    // writer's threshold of 16384): only the service's checkpoints beside the writer copy it.
+    let wal = std::fs::metadata(format!("{path}-wal")).map_or(0, |m| m.len());
+    assert!(wal < 1000 * page_size as u64, "the log is {wal} bytes");
+    let mut file = 0;
+    for _ in 0..50 {
+        file = std::fs::metadata(&path).unwrap().len();
+        if file == (pages * page_size) as u64 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        file,
+        (pages * page_size) as u64,
+        "the database file holds every page of the {pages} within 5 s"
+    );
+    // Nothing was lost on the way: the ledger checks out from the database.
+    let out = verify_db(&l).await;
+    assert!(out.0, "verify failed: {}", out.1);
+}
+
 /// Runs `hwledger verify --db` on the test's database: (success, stdout).
 pub async fn verify_db(l: &TestLedger) -> (bool, String) {
     let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_hwledger"))

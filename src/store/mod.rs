@@ -114,6 +114,9 @@ pub enum Store {
         /// One connection: SQLite has one writer at a time, and the sequencer is it.
         write: SqlitePool,
         read: SqlitePool,
+        /// One connection that copies the write-ahead log into the database file
+        /// ([`Store::checkpoint_wal`]), beside the writer rather than inside its commits.
+        checkpoint: SqlitePool,
     },
     Postgres(PgPool),
 }
@@ -228,7 +231,10 @@ impl Store {
             // large file, and each page missing from the cache is a read before the write.
             let write = open_sqlite(
                 SqlitePoolOptions::new().max_connections(1),
-                options.clone().pragma("cache_size", "-262144"),
+                options
+                    .clone()
+                    .pragma("cache_size", "-262144")
+                    .pragma("wal_autocheckpoint", WRITER_CHECKPOINT_PAGES),
             )
             .await
             .with_context(|| format!("cannot open {url}"))?;
@@ -245,13 +251,23 @@ impl Store {
                     Err(e) => return Err(e).context("database migration failed"),
                 }
             }
+            let checkpoint = open_sqlite(
+                SqlitePoolOptions::new().max_connections(1),
+                options.clone().pragma("cache_size", "-2048"),
+            )
+            .await
+            .with_context(|| format!("cannot open {url}"))?;
             let read = open_sqlite(
                 SqlitePoolOptions::new().max_connections(4),
                 options.read_only(true).pragma("cache_size", "-32768"),
             )
             .await
             .with_context(|| format!("cannot open {url}"))?;
-            Ok(Store::Sqlite { write, read })
+            Ok(Store::Sqlite {
+                write,
+                read,
+                checkpoint,
+            })
         }
     }
 
@@ -264,7 +280,12 @@ impl Store {
 
     pub async fn close(&self) {
         match self {
-            Store::Sqlite { write, read } => {
+            Store::Sqlite {
+                write,
+                read,
+                checkpoint,
+            } => {
+                checkpoint.close().await;
                 read.close().await;
                 write.close().await;
             }
@@ -453,6 +474,29 @@ impl Store {
         }
     }
 
+    /// Copies what it can of SQLite's write-ahead log into the database file without waiting
+    /// for the writer or the readers (`PRAGMA wal_checkpoint(PASSIVE)`), on a connection of its
+    /// own; `None` on PostgreSQL. The service runs it every [`CHECKPOINT_EVERY`], so that the
+    /// writer's commits no longer copy the log themselves: SQLite's automatic checkpoint runs
+    /// inside the commit that crosses its threshold, and before the commit returns. The writer
+    /// still checkpoints when the log passes [`WRITER_CHECKPOINT_PAGES`] (by then nearly every
+    /// page is copied already), which lets the next write start the log again from its
+    /// beginning: a checkpoint beside a writer that never pauses may never find the whole log
+    /// copied at the moment a write starts, and the log would grow without end.
+    pub async fn checkpoint_wal(&self) -> anyhow::Result<Option<WalCheckpoint>> {
+        let Store::Sqlite { checkpoint, .. } = self else {
+            return Ok(None);
+        };
+        let row = sqlx::query("pragma wal_checkpoint(passive)")
+            .fetch_one(checkpoint)
+            .await?;
+        Ok(Some(WalCheckpoint {
+            busy: row.try_get::<i64, _>(0)? != 0,
+            log_pages: row.try_get(1)?,
+            copied_pages: row.try_get(2)?,
+        }))
+    }
+
     pub async fn begin_write(&self) -> anyhow::Result<WriteTx> {
         match self {
             // IMMEDIATE takes SQLite's write lock now, so a second process waits here rather
@@ -463,6 +507,25 @@ impl Store {
             Store::Postgres(pool) => Ok(WriteTx::Postgres(pool.begin().await?)),
         }
     }
+}
+
+/// How often the service copies SQLite's write-ahead log into the database file
+/// ([`Store::checkpoint_wal`]).
+pub const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
+
+/// The size of the write-ahead log, in pages, past which the writer's own commit checkpoints
+/// (SQLite's `wal_autocheckpoint`; its default is 1000 pages). 16384 pages of 4 KiB: 64 MiB.
+pub const WRITER_CHECKPOINT_PAGES: &str = "16384";
+
+/// What one checkpoint of SQLite's write-ahead log did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WalCheckpoint {
+    /// Another checkpoint was under way (of another process on the same file).
+    pub busy: bool,
+    /// Pages in the log.
+    pub log_pages: i64,
+    /// Pages of the log that are now in the database file.
+    pub copied_pages: i64,
 }
 
 /// An open write transaction. Dropping it without [`WriteTx::commit`] rolls back.
