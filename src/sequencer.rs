@@ -807,6 +807,12 @@ impl Sequencer {
                     for job in jobs {
                         let _ = job.reply.send(Err(anyhow::anyhow!("append failed")));
                     }
+                    // The round may not be in the database: until the reload says what is, only
+                    // the last head published counts as this process's.
+                    self.committing.store(
+                        self.head_tx.borrow().size,
+                        std::sync::atomic::Ordering::SeqCst,
+                    );
                     self.collect_snapshot(true).await;
                     self.store.reset_writer().await;
                     self.try_reload(RELOAD_WAIT).await;
