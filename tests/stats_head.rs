@@ -43,24 +43,21 @@ storage_test!(
         let (_, v) = l.get("/v1/stats/disposal").await;
         assert_eq!(v["size"].as_u64(), Some(l.size().await));
         let (_, m) = l.get("/metrics").await;
-        let replays = m
-            .as_str()
-            .unwrap()
-            .lines()
-            .find_map(|line| line.strip_prefix("hwledger_stats_replay_seconds_count "))
-            .map_or(0, |n| n.trim().parse::<u64>().unwrap());
+        let sample = |name: &str| {
+            m.as_str()
+                .unwrap()
+                .lines()
+                .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+                .map_or(0, |n| n.trim().parse::<u64>().unwrap())
+        };
+        let replays = sample("hwledger_stats_replay_seconds_count");
         assert_eq!(
             replays, 0,
             "{answers} requests for the head made {replays} replays"
         );
         // Only this process writes: no read had the writer catch up, even with a round's
         // commit under way as it read the database's head.
-        let catch_ups = m
-            .as_str()
-            .unwrap()
-            .lines()
-            .find_map(|line| line.strip_prefix("hwledger_read_catch_ups_total "))
-            .map_or(0, |n| n.trim().parse::<u64>().unwrap());
+        let catch_ups = sample("hwledger_read_catch_ups_total");
         assert_eq!(
             catch_ups, 0,
             "{answers} requests for the head had the writer catch up {catch_ups} times"

@@ -491,7 +491,6 @@ impl Store {
             .fetch_one(checkpoint)
             .await?;
         Ok(Some(WalCheckpoint {
-            busy: row.try_get::<i64, _>(0)? != 0,
             log_pages: row.try_get(1)?,
             copied_pages: row.try_get(2)?,
         }))
@@ -520,8 +519,6 @@ pub const WRITER_CHECKPOINT_PAGES: &str = "16384";
 /// What one checkpoint of SQLite's write-ahead log did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WalCheckpoint {
-    /// Another checkpoint was under way (of another process on the same file).
-    pub busy: bool,
     /// Pages in the log.
     pub log_pages: i64,
     /// Pages of the log that are now in the database file.
