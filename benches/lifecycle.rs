@@ -106,7 +106,7 @@ const ORIGIN: &str = "bench.hwledger.local";
 const STORE: &str = "S1";
 const KILN: &str = "T1";
 const KILN_METHOD: &str = "D10";
-/// Targets of the issue, in milliseconds of p99 latency.
+/// The read targets, in milliseconds of p99 latency.
 const TARGET_GET_MS: f64 = 10.0;
 const TARGET_LIST_MS: f64 = 50.0;
 /// Business time covered by the mix, ending `END_MARGIN` before the run starts.

@@ -708,7 +708,7 @@ pub(super) struct OversightResult {
     pub(super) verify: Result<VerifyRun, String>,
 }
 
-/// Target of the issue for `GET /v1/stats/disposal`, p99 in milliseconds.
+/// The target for `GET /v1/stats/disposal`, p99 in milliseconds.
 const TARGET_STATS_MS: f64 = 50.0;
 
 fn last_entry_time(agent: &ureq::Agent, base: &str) -> anyhow::Result<(u64, Ts)> {
