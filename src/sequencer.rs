@@ -651,25 +651,50 @@ impl Sequencer {
         }
     }
 
-    /// Copies the state at the head (between rounds, so it is the fold of exactly the durable
-    /// entries) and writes it on a blocking thread.
+    /// Encodes the state at the head (between rounds, so it is the fold of exactly the durable
+    /// entries) and writes the bytes on a blocking thread. Rounds wait only for the encoding,
+    /// which runs on a blocking thread too; `hwledger_snapshot_pause_seconds` records it.
     async fn start_snapshot(&mut self) {
-        let state = {
-            let mut state = self.state.write().await;
+        if self.snapshots.is_none() {
+            return;
+        }
+        let started = Instant::now();
+        let mut state = self.state.clone().write_owned().await;
+        let body = tokio::task::spawn_blocking(move || {
             // Between rounds: the rows of the containers closed are written.
             state.containers.evict();
-            state.clone()
+            snapshot::encode(&state)
+        })
+        .await;
+        let pause = started.elapsed();
+        metrics::histogram!("hwledger_snapshot_pause_seconds").record(pause.as_secs_f64());
+        let body = match body {
+            Ok(Ok(body)) => body,
+            Ok(Err(e)) => {
+                tracing::error!(error = %format!("{e:#}"), "cannot encode a snapshot");
+                return;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "the snapshot encoding task failed");
+                return;
+            }
         };
         let (key, head) = (self.ledger_key.clone(), self.head.clone());
         let Some(s) = self.snapshots.as_mut() else {
             return;
         };
+        tracing::debug!(
+            size = head.size,
+            bytes = body.len(),
+            pause_ms = pause.as_millis() as u64,
+            "encoded a snapshot"
+        );
         let path = s.config.path.clone();
         s.writing = Some((
             head.size,
             tokio::task::spawn_blocking(move || {
                 let r = &head;
-                snapshot::write(&path, &key, &state, r.size, r.head, r.root, &r.recorded_at)
+                snapshot::write_body(&path, &key, &body, r.size, r.head, r.root, &r.recorded_at)
             }),
         ));
     }
