@@ -172,6 +172,16 @@ impl Service {
             );
         }
         let store = Store::connect(&cfg.db).await?;
+        match store.maintenance_warnings().await {
+            Ok(warnings) => {
+                for w in warnings {
+                    tracing::warn!("{w}");
+                }
+            }
+            Err(e) => {
+                tracing::debug!(error = %format!("{e:#}"), "cannot read the database's maintenance settings")
+            }
+        }
         check_existing(&store, &cfg).await?;
         let (sequencer, sequencer_task) = Sequencer::start_with_queue(
             store.clone(),

@@ -154,3 +154,35 @@ storage_test!(
         }
     }
 );
+
+storage_test!(
+    a_postgresql_database_whose_statistics_are_never_refreshed_is_named_at_start,
+    |b| async move {
+        let db = TestDb::new(b).await;
+        if b == Backend::Postgres {
+            // Without `track_counts` autovacuum never runs, so no ANALYZE refreshes the
+            // planner's statistics of the query tables (superuser only, as in CI).
+            let name = db.url.rsplit('/').next().unwrap().to_owned();
+            let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
+            sqlx::query(&format!("alter database {name} set track_counts = off"))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            conn.close().await.unwrap();
+        }
+        let store = Store::connect(&DbUrl::new(db.url.clone())).await.unwrap();
+        let warnings = store.maintenance_warnings().await.unwrap();
+        match b {
+            Backend::Sqlite => assert!(warnings.is_empty(), "{warnings:?}"),
+            Backend::Postgres => {
+                assert_eq!(warnings.len(), 1, "{warnings:?}");
+                assert!(
+                    warnings[0].contains("track_counts = off"),
+                    "{}",
+                    warnings[0]
+                );
+                assert!(warnings[0].contains("ANALYZE"), "{}", warnings[0]);
+            }
+        }
+    }
+);

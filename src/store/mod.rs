@@ -271,6 +271,31 @@ impl Store {
         }
     }
 
+    /// Settings of the database server that would slow this service down as the ledger grows,
+    /// in words for the log: on PostgreSQL, autovacuum off (or the statistics it needs,
+    /// `track_counts`), so that the query tables' planner statistics are never refreshed and
+    /// their dead rows never removed. Nothing for SQLite.
+    pub async fn maintenance_warnings(&self) -> anyhow::Result<Vec<String>> {
+        let Store::Postgres(pool) = self else {
+            return Ok(Vec::new());
+        };
+        let (autovacuum, track_counts): (String, String) =
+            sqlx::query_as("select current_setting('autovacuum'), current_setting('track_counts')")
+                .fetch_one(pool)
+                .await?;
+        let mut warnings = Vec::new();
+        if autovacuum != "on" || track_counts != "on" {
+            warnings.push(format!(
+                "PostgreSQL's autovacuum does not run here (autovacuum = {autovacuum}, \
+                 track_counts = {track_counts}): the planner's statistics of the query tables are \
+                 never refreshed, so lists and stock reads fall back to scanning whole tables as \
+                 the ledger grows; turn both on, or run ANALYZE (and VACUUM) on this database \
+                 regularly"
+            ));
+        }
+        Ok(warnings)
+    }
+
     pub fn backend(&self) -> &'static str {
         match self {
             Store::Sqlite { .. } => "sqlite",
