@@ -668,3 +668,42 @@ storage_test!(
 async fn lot_of(l: &TestLedger, gen: &Actor, seq: u64) -> (i64, i64) {
     lot(l, gen, seq, true).await.expect("the lot is listed")
 }
+
+storage_test!(
+    a_lot_lists_its_containers_in_the_order_they_were_declared,
+    |b| async move {
+        let l = TestLedger::start(b).await;
+        let s = Scene::new(&l, 600).await;
+        let gen = &s.gen;
+        let today = cst_day(0);
+        let d = |n: u32| cid(&gen.org, OIL, &today, n);
+        // Declared out of byte order: the list keeps the declaration's order.
+        let order = [7u32, 2, 9, 1, 5, 3, 8, 4, 6];
+        let drums: Vec<(String, i64)> = order
+            .iter()
+            .map(|&n| (d(n), 1_000 * i64::from(n)))
+            .collect();
+        l.ok(
+            gen,
+            "waste.declared",
+            declare_drums(gen, OIL, &today, &drums),
+        )
+        .await;
+        let listed = |lots: Vec<Value>| -> Vec<(String, i64)> {
+            lots[0]["containers"]
+                .as_array()
+                .expect("a lot of containers lists them")
+                .iter()
+                .map(|c| {
+                    (
+                        c["id"].as_str().unwrap().to_owned(),
+                        c["quantity_g"].as_i64().unwrap(),
+                    )
+                })
+                .collect()
+        };
+        assert_eq!(listed(stock(&l, gen, false).await), drums);
+        let (ok, out) = verify_db(&l).await;
+        assert!(ok, "{out}");
+    }
+);

@@ -12,6 +12,7 @@ use uuid::Uuid;
 use super::{i64_of, rows_text, with_pool, with_tx, Batch, Store, WriteTx};
 use crate::domain::container::packer;
 use crate::domain::state::{State, Touched};
+use crate::domain::stock::LotKey;
 use crate::protocol::time;
 
 /// One step of a container's trace: an entry that touched it.
@@ -62,17 +63,27 @@ pub(super) async fn write(tx: &mut WriteTx, batch: &Batch, state: &State) -> any
         seqs.push(',');
     }
     let mut rows = Vec::new();
+    // Each container's place in its lot, from one pass over each lot a touched container is in
+    // (a declaration of n containers touches all n: a search per container would be n²).
+    let mut places: std::collections::HashMap<LotKey, std::collections::HashMap<&str, usize>> =
+        std::collections::HashMap::new();
     for t in &batch.touched {
         let Touched::Container(id) = t else { continue };
         let Some(c) = state.containers.get(id) else {
             continue;
         };
         let lot = &state.lots[&c.lot];
-        let pos = lot
-            .containers
-            .iter()
-            .flatten()
-            .position(|x| x == id)
+        let pos = places
+            .entry(c.lot)
+            .or_insert_with(|| {
+                let mut at = std::collections::HashMap::new();
+                for (i, x) in lot.containers.iter().flatten().enumerate() {
+                    at.entry(x.as_str()).or_insert(i);
+                }
+                at
+            })
+            .get(id.as_str())
+            .copied()
             .unwrap_or(0);
         let seqs = new_seqs.remove(id.as_str()).unwrap_or_default();
         rows.push((id, c, lot, pos, seqs));
