@@ -3295,31 +3295,33 @@ struct Workload {
     limits: LimitFlags,
 }
 
-/// The ledger key is written to `keys_dir/ledger.pem`, so that a separate `hwledger serve` can
-/// open the ledger.
-/// On a PostgreSQL server whose autovacuum cannot run, does what it would have done by now for
-/// the reads: `ANALYZE`, so that the planner has statistics of the query tables (a production
-/// server runs autovacuum; the service warns at start when it does not). Says so either way.
+/// On a PostgreSQL server whose autovacuum cannot run (the service's own check,
+/// `hwledger::store::Store::maintenance_warnings`), does what autovacuum would have done by now
+/// for the reads: `ANALYZE`, so that the planner has statistics of the query tables. Says so
+/// either way.
 async fn analyze_without_autovacuum(url: &str) -> anyhow::Result<()> {
-    let mut conn = sqlx::PgConnection::connect(url).await?;
-    let (autovacuum, track_counts): (String, String) =
-        sqlx::query_as("select current_setting('autovacuum'), current_setting('track_counts')")
-            .fetch_one(&mut conn)
-            .await?;
-    if autovacuum == "on" && track_counts == "on" {
+    let store =
+        hwledger::store::Store::connect(&hwledger::store::DbUrl::new(url.to_owned())).await?;
+    let warnings = store.maintenance_warnings().await?;
+    store.close().await;
+    if warnings.is_empty() {
         println!("PostgreSQL: autovacuum runs on this server; the reads use its statistics");
-    } else {
-        let t = Instant::now();
-        sqlx::query("analyze").execute(&mut conn).await?;
-        println!(
-            "PostgreSQL: autovacuum does not run on this server (autovacuum = {autovacuum}, track_counts = {track_counts}); ran ANALYZE before the reads, as it would have: {:.1} s",
-            t.elapsed().as_secs_f64()
-        );
+        return Ok(());
     }
+    let t = Instant::now();
+    let mut conn = sqlx::PgConnection::connect(url).await?;
+    sqlx::query("analyze").execute(&mut conn).await?;
     conn.close().await?;
+    println!(
+        "PostgreSQL: {}. Ran ANALYZE before the reads, as autovacuum would have: {:.1} s",
+        warnings.join("; "),
+        t.elapsed().as_secs_f64()
+    );
     Ok(())
 }
 
+/// The ledger key is written to `keys_dir/ledger.pem`, so that a separate `hwledger serve` can
+/// open the ledger.
 fn run_backend(
     backend: Backend,
     db: &BenchDb,

@@ -235,8 +235,9 @@ pub struct Sequencer {
     retry: Option<(Instant, std::time::Duration)>,
     reloading: Arc<std::sync::atomic::AtomicBool>,
     /// The size after the round being committed, set before its commit (and back to the head
-    /// published after a failed round and after a reload): the entries up to it are this process's own, though the head moves
-    /// only once the commit returns (with SQLite, after the checkpoint a commit may run).
+    /// published after a failed round and after a reload): the entries up to it are this
+    /// process's own, though the head moves only once the commit returns (with SQLite, after
+    /// the checkpoint a commit may run).
     committing: Arc<std::sync::atomic::AtomicU64>,
 }
 

@@ -409,18 +409,7 @@ storage_test!(
         );
         assert!(!temp.exists(), "the half-written file was replaced");
         // Rounds waited only while the state was encoded, and the metrics say for how long.
-        let (_, m) = l.get("/metrics").await;
-        let pauses = m
-            .as_str()
-            .unwrap()
-            .lines()
-            .find_map(|line| {
-                line.strip_prefix("hwledger_snapshot_pause_seconds_count")?
-                    .trim()
-                    .parse::<u64>()
-                    .ok()
-            })
-            .unwrap_or(0);
+        let pauses = l.metric("hwledger_snapshot_pause_seconds_count").await;
         assert!(pauses >= 1, "the writer's pauses for snapshots are counted");
 
         // A process killed before its stop leaves the last background snapshot behind (kept

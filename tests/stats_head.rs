@@ -42,22 +42,14 @@ storage_test!(
         // Answered at the final head as well, with the size of the whole ledger.
         let (_, v) = l.get("/v1/stats/disposal").await;
         assert_eq!(v["size"].as_u64(), Some(l.size().await));
-        let (_, m) = l.get("/metrics").await;
-        let sample = |name: &str| {
-            m.as_str()
-                .unwrap()
-                .lines()
-                .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
-                .map_or(0, |n| n.trim().parse::<u64>().unwrap())
-        };
-        let replays = sample("hwledger_stats_replay_seconds_count");
+        let replays = l.metric("hwledger_stats_replay_seconds_count").await;
         assert_eq!(
             replays, 0,
             "{answers} requests for the head made {replays} replays"
         );
         // Only this process writes: no read had the writer catch up, even with a round's
         // commit under way as it read the database's head.
-        let catch_ups = sample("hwledger_read_catch_ups_total");
+        let catch_ups = l.metric("hwledger_read_catch_ups_total").await;
         assert_eq!(
             catch_ups, 0,
             "{answers} requests for the head had the writer catch up {catch_ups} times"

@@ -377,6 +377,17 @@ impl TestLedger {
         self.get_as(&self.regulator, path).await
     }
 
+    /// The value of one sample of `/metrics` (`name` with its labels, if it has any); 0 while
+    /// the service has not recorded it.
+    pub async fn metric(&self, name: &str) -> u64 {
+        let (_, m) = self.get("/metrics").await;
+        m.as_str()
+            .expect("metrics are text")
+            .lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+            .map_or(0, |n| n.trim().parse().expect("a whole number"))
+    }
+
     /// GETs `path` with a fresh read token of `actor`.
     pub async fn get_as(&self, actor: &Actor, path: &str) -> (StatusCode, Value) {
         self.get_with(path, Some(&format!("Bearer {}", token_of(actor))))
