@@ -1147,13 +1147,19 @@ fn container_id(org: &str, waste: usize, date: NaiveDate, serial: u16) -> String
 }
 
 /// The weights a receipt gives the containers of a line: as declared, the line's small loss
-/// taken from the last, and the missing one at 0.
+/// taken from the last ones (each down to 0 at most, for a line of many light containers), and
+/// the missing one at 0.
 fn weights(l: &PlanLine, k: u16) -> Vec<i64> {
     let mut w = split(l.quantity_g, k);
     if let Some(m) = l.missing {
         w[m as usize] = 0;
     } else {
-        *w.last_mut().expect("k ≥ 1") -= l.quantity_g - l.received_g;
+        let mut loss = l.quantity_g - l.received_g;
+        for g in w.iter_mut().rev() {
+            let taken = loss.min(*g);
+            *g -= taken;
+            loss -= taken;
+        }
     }
     w
 }
