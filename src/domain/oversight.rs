@@ -342,9 +342,14 @@ pub struct RateBook {
     /// it is summed again from the buckets when a snapshot is loaded.
     #[serde(skip)]
     total: Sums,
+    /// The sum of every bucket of each category, for the figures of one category (a
+    /// dashboard's breakdown by HW class) at the same cost. Not stored either.
+    #[serde(skip)]
+    by_category: HashMap<u8, Sums>,
 }
 
-/// [`RateBook`] as a snapshot stores it: the same fields in the same order, without the total.
+/// [`RateBook`] as a snapshot stores it: the same fields in the same order, without the sums
+/// kept beside the buckets.
 #[derive(serde::Deserialize)]
 struct RateBookWire {
     watermark: Timestamp,
@@ -356,8 +361,10 @@ struct RateBookWire {
 impl From<RateBookWire> for RateBook {
     fn from(w: RateBookWire) -> Self {
         let mut total = Sums::default();
-        for s in w.buckets.values().flat_map(|dates| dates.values()) {
+        let mut by_category: HashMap<u8, Sums> = HashMap::new();
+        for ((_, category), s) in w.buckets.values().flat_map(|dates| dates.iter()) {
             total.merge(s);
+            by_category.entry(*category).or_default().merge(s);
         }
         RateBook {
             watermark: w.watermark,
@@ -365,6 +372,7 @@ impl From<RateBookWire> for RateBook {
             contributions: w.contributions,
             timed: w.timed,
             total,
+            by_category,
         }
     }
 }
@@ -377,6 +385,7 @@ impl Default for RateBook {
             contributions: HashMap::new(),
             timed: Schedule::default(),
             total: Sums::default(),
+            by_category: HashMap::new(),
         }
     }
 }
@@ -462,7 +471,7 @@ impl RateBook {
         self.watermark
     }
 
-    /// Adds `q` grams of `class` to the bucket of `c` and to the total.
+    /// Adds `q` grams of `class` to the bucket of `c`, to the total and to its category's sum.
     fn add(&mut self, org: &str, c: &Contribution, class: Class, q: i64) {
         self.buckets
             .entry(org.to_owned())
@@ -471,6 +480,10 @@ impl RateBook {
             .or_default()
             .add(class, q);
         self.total.add(class, q);
+        self.by_category
+            .entry(c.category)
+            .or_default()
+            .add(class, q);
     }
 
     /// Replaces an item's contributions.
@@ -535,24 +548,23 @@ impl RateBook {
 
     /// The figures at time `t` (not before the watermark) for the orgs `org_ok` passes, which
     /// must be the filter's own org and region test: a filter without any condition is answered
-    /// from the maintained total.
+    /// from the maintained total, and one of a category alone from that category's sum.
     pub fn figures(
         &self,
         t: Timestamp,
         filter: &RateFilter,
         org_ok: impl Fn(&str) -> bool,
     ) -> Figures {
-        let unfiltered = filter.from.is_none()
+        let kept = (filter.from.is_none()
             && filter.to.is_none()
             && filter.region.is_none()
-            && filter.org.is_none()
-            && filter.category.is_none();
-        let mut total = if unfiltered {
-            self.total
-        } else {
-            Sums::default()
-        };
-        for (org, dates) in self.buckets.iter().filter(|_| !unfiltered) {
+            && filter.org.is_none())
+        .then(|| match filter.category {
+            None => self.total,
+            Some(k) => self.by_category.get(&k).copied().unwrap_or_default(),
+        });
+        let mut total = kept.unwrap_or_default();
+        for (org, dates) in self.buckets.iter().filter(|_| kept.is_none()) {
             if !org_ok(org) {
                 continue;
             }
@@ -1342,6 +1354,43 @@ mod tests {
         )
     }
 
+    /// The figures of category `k` alone, from its maintained sum, and the same figures summed
+    /// bucket by bucket.
+    fn both_of(book: &RateBook, t: &str, k: u8) -> (Figures, Figures) {
+        let only = RateFilter {
+            category: Some(k),
+            ..RateFilter::default()
+        };
+        let from_min = RateFilter {
+            from: Some(NaiveDate::MIN),
+            category: Some(k),
+            ..RateFilter::default()
+        };
+        (
+            book.figures(at(t), &only, |_| true),
+            book.figures(at(t), &from_min, |_| true),
+        )
+    }
+
+    /// Both ways agree for the whole book and for each category, and the categories add up to
+    /// the whole.
+    fn agree(book: &RateBook, t: &str) -> Figures {
+        let (total, summed) = both(book, t);
+        assert_eq!(total, summed, "the total at {t}");
+        let mut proper = 0;
+        for k in [8, 17, 31] {
+            let (kept, summed) = both_of(book, t, k);
+            assert_eq!(kept, summed, "category {k} at {t}");
+            proper += kept.proper_g + kept.improper_g + kept.pending_g + kept.stored_g;
+        }
+        assert_eq!(
+            proper,
+            total.proper_g + total.improper_g + total.pending_g + total.stored_g,
+            "the categories make the whole at {t}"
+        );
+        total
+    }
+
     #[test]
     fn the_total_is_the_sum_of_the_buckets_through_changes_deadlines_and_snapshots() {
         let mut book = RateBook::default();
@@ -1365,16 +1414,26 @@ mod tests {
             vec![c(3, 17, 600, Class::TreatedOnsite, None)],
         );
         // Before any deadline: 1,000 pending, 4,000 stored, 850 proper of which 600 on site.
-        let (total, summed) = both(&book, "2027-03-01T12:00:00Z");
-        assert_eq!(total, summed);
+        let total = agree(&book, "2027-03-01T12:00:00Z");
         assert_eq!((total.proper_g, total.treated_onsite_g), (850, 600));
         assert_eq!(
             (total.pending_g, total.stored_g, total.improper_g),
             (1_000, 4_000, 0)
         );
+        // HW08 holds G1's line, HW17 G2's stored lot and its treatment; HW31 nothing.
+        let hw08 = both_of(&book, "2027-03-01T12:00:00Z", 8).0;
+        assert_eq!(
+            (hw08.proper_g, hw08.pending_g, hw08.stored_g),
+            (250, 1_000, 0)
+        );
+        let hw17 = both_of(&book, "2027-03-01T12:00:00Z", 17).0;
+        assert_eq!(
+            (hw17.proper_g, hw17.treated_onsite_g, hw17.stored_g),
+            (600, 600, 4_000)
+        );
+        assert_eq!(both_of(&book, "2027-03-01T12:00:00Z", 31).0.rate, None);
         // The first deadline has passed but is not folded yet: both paths see it improper.
-        let (total, summed) = both(&book, "2027-03-03T00:00:00Z");
-        assert_eq!(total, summed);
+        let total = agree(&book, "2027-03-03T00:00:00Z");
         assert_eq!((total.pending_g, total.improper_g), (0, 1_000));
         // Folded by a sweep, then the first item replaced (received and disposed in full).
         book.advance(at("2027-03-03T00:00:00Z"));
@@ -1383,8 +1442,7 @@ mod tests {
             "G1",
             vec![c(1, 8, 1_250, Class::Proper, None)],
         );
-        let (total, summed) = both(&book, "2027-03-04T00:00:00Z");
-        assert_eq!(total, summed);
+        let total = agree(&book, "2027-03-04T00:00:00Z");
         assert_eq!(
             (total.proper_g, total.improper_g, total.stored_g),
             (1_850, 0, 4_000)
@@ -1394,6 +1452,10 @@ mod tests {
         let bytes = postcard::to_stdvec(&book).unwrap();
         let loaded: RateBook = postcard::from_bytes(&bytes).unwrap();
         assert_eq!(loaded, book);
-        assert_eq!(both(&loaded, "2027-03-06T00:00:00Z").0.improper_g, 4_000);
+        assert_eq!(agree(&loaded, "2027-03-06T00:00:00Z").improper_g, 4_000);
+        assert_eq!(
+            both_of(&loaded, "2027-03-06T00:00:00Z", 17).0.improper_g,
+            4_000
+        );
     }
 }
