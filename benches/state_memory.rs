@@ -15,7 +15,6 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::path::Path;
 use std::sync::atomic::{AtomicIsize, Ordering};
 
-use ed25519_dalek::pkcs8::DecodePrivateKey;
 use hwledger::domain::manifest::ManifestStatus;
 use hwledger::domain::ticket::TicketStatus;
 
@@ -118,9 +117,7 @@ fn main() -> anyhow::Result<()> {
         );
         return Ok(());
     };
-    let pem = std::fs::read_to_string(key)?;
-    let key = ed25519_dalek::SigningKey::from_pkcs8_pem(&pem)
-        .map_err(|e| anyhow::anyhow!("{key}: not a PKCS#8 Ed25519 key: {e}"))?;
+    let key = hwledger::protocol::keys::load(Path::new(key))?;
     let before = held();
     let (_, mut state) = hwledger::snapshot::read(Path::new(snapshot), &key.verifying_key())
         .map_err(|e| anyhow::anyhow!("{snapshot}: {e}"))?;

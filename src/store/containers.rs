@@ -2,6 +2,7 @@
 //! trace, written in the append's transaction and read by `GET /v1/containers/{id}` and the
 //! stock view.
 
+use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use serde::Serialize;
@@ -56,7 +57,7 @@ pub struct LotContainer {
 /// container's row gets the seqs of its new steps (`trace_seqs`, each followed by a comma),
 /// by which its trace is read.
 pub(super) async fn write(tx: &mut WriteTx, batch: &Batch, state: &State) -> anyhow::Result<()> {
-    let mut new_seqs: std::collections::HashMap<&str, String> = std::collections::HashMap::new();
+    let mut new_seqs: HashMap<&str, String> = HashMap::new();
     for s in &batch.container_steps {
         let seqs = new_seqs.entry(s.container.as_str()).or_default();
         seqs.push_str(itoa::Buffer::new().format(s.seq));
@@ -65,8 +66,7 @@ pub(super) async fn write(tx: &mut WriteTx, batch: &Batch, state: &State) -> any
     let mut rows = Vec::new();
     // Each container's place in its lot, from one pass over each lot a touched container is in
     // (a declaration of n containers touches all n: a search per container would be n²).
-    let mut places: std::collections::HashMap<LotKey, std::collections::HashMap<&str, usize>> =
-        std::collections::HashMap::new();
+    let mut places: HashMap<LotKey, HashMap<&str, usize>> = HashMap::new();
     for t in &batch.touched {
         let Touched::Container(id) = t else { continue };
         let Some(c) = state.containers.get(id) else {
@@ -76,7 +76,7 @@ pub(super) async fn write(tx: &mut WriteTx, batch: &Batch, state: &State) -> any
         let pos = places
             .entry(c.lot)
             .or_insert_with(|| {
-                let mut at = std::collections::HashMap::new();
+                let mut at = HashMap::new();
                 for (i, x) in lot.containers.iter().flatten().enumerate() {
                     at.entry(x.as_str()).or_insert(i);
                 }
